@@ -1,0 +1,1 @@
+"""The FastAPI service: routes, schemas and explanation rendering (issue: the API)."""

@@ -1,0 +1,23 @@
+// kgrec graph schema (Neo4j 5.26). Applied by `kg.schema.apply_schema`; every statement is
+// idempotent (IF NOT EXISTS), so applying it again changes nothing. Statements end with `;`.
+
+// One unique id per node label; MERGE on `id` uses these as its index.
+CREATE CONSTRAINT user_id IF NOT EXISTS FOR (n:User) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT item_id IF NOT EXISTS FOR (n:Item) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT brand_id IF NOT EXISTS FOR (n:Brand) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT category_id IF NOT EXISTS FOR (n:Category) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT attribute_id IF NOT EXISTS FOR (n:Attribute) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT review_id IF NOT EXISTS FOR (n:Review) REQUIRE n.id IS UNIQUE;
+
+// Lookups by name (Browser exploration, resolving user input to entities).
+CREATE INDEX brand_name IF NOT EXISTS FOR (n:Brand) ON (n.name);
+CREATE INDEX category_name IF NOT EXISTS FOR (n:Category) ON (n.name);
+CREATE INDEX attribute_name IF NOT EXISTS FOR (n:Attribute) ON (n.name);
+CREATE INDEX attribute_kind IF NOT EXISTS FOR (n:Attribute) ON (n.kind);
+
+// Interactions filtered by kind, time window and train/test split.
+CREATE INDEX interacted_kind IF NOT EXISTS FOR ()-[r:INTERACTED]-() ON (r.kind);
+CREATE INDEX interacted_ts IF NOT EXISTS FOR ()-[r:INTERACTED]-() ON (r.ts);
+
+// Keyword search over item text (CALL db.index.fulltext.queryNodes('item_text', 'serum')).
+CREATE FULLTEXT INDEX item_text IF NOT EXISTS FOR (n:Item) ON EACH [n.title, n.description];

@@ -1,0 +1,1 @@
+"""Text features, the GNN, training, evaluation, baselines and inference (issue: the GNN)."""

@@ -1,0 +1,1 @@
+"""Raw sources -> clean records -> extracted entities -> graph writes through `kg`."""

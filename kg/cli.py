@@ -1,0 +1,145 @@
+"""The `kgrec` command. Sub-commands live next to the code they run and register through the
+`kgrec.commands` entry-point group (see pyproject.toml), so `kg` imports none of them."""
+
+from __future__ import annotations
+
+import webbrowser
+from importlib.metadata import entry_points
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kg import provision
+from kg.provision import ProvisionError
+from kg.settings import get_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="kgrec",
+    help=(
+        "kgrec: knowledge-graph recommendations for e-commerce.\n\n"
+        "Start here: `kgrec neo4j start` brings up the graph database, `kgrec demo` loads the "
+        "sample shop. Every setting is an environment variable with the prefix KGREC_ "
+        "(or a line in .env), e.g. KGREC_NEO4J_URI=bolt://host:7687 to use your own server."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+neo4j_app = typer.Typer(
+    name="neo4j",
+    help=(
+        "Run or locate the Neo4j 5.26 server kgrec uses.\n\n"
+        "Where it comes from, in order: KGREC_NEO4J_URI (+ KGREC_NEO4J_PASSWORD) names an "
+        "external server and nothing is started; else Docker, when an engine answers "
+        "(`docker compose up -d neo4j`); else a local Neo4j Community assembled from Maven "
+        "Central jars into .kgrec/ and run with Java 17, bound to 127.0.0.1. Force one with "
+        "KGREC_NEO4J_MODE=external|docker|local. Ports: KGREC_NEO4J_BOLT_PORT (7687) and "
+        "KGREC_NEO4J_HTTP_PORT (7474)."
+    ),
+    no_args_is_help=True,
+)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _status_table(status: provision.ServerStatus) -> Table:
+    table = Table(show_header=False, box=None)
+    table.add_row("mode", status.mode)
+    table.add_row("running", "[green]yes[/]" if status.running else "[red]no[/]")
+    table.add_row("bolt", status.uri)
+    table.add_row("browser", status.browser_url or "-")
+    table.add_row("user", status.user)
+    table.add_row("password", status.password_hint)
+    table.add_row("detail", status.detail)
+    return table
+
+
+@neo4j_app.command()
+def start() -> None:
+    """Start Neo4j (downloading the jars on first use) and wait until Bolt answers.
+    A server that is already running is found and left as it is."""
+    settings = get_settings()
+    try:
+        with console.status("Starting Neo4j (the first start downloads ~140 MB of jars)..."):
+            status, started = provision.start(settings)
+    except ProvisionError as exc:
+        raise fail(str(exc)) from exc
+    console.print("Neo4j started." if started else "Neo4j is already running.")
+    console.print(_status_table(status))
+
+
+@neo4j_app.command()
+def stop() -> None:
+    """Stop the Neo4j server kgrec started (SIGTERM, then SIGKILL after 60 s).
+    An external server (KGREC_NEO4J_URI) is never stopped."""
+    settings = get_settings()
+    try:
+        with console.status("Stopping Neo4j..."):
+            stopped = provision.stop(settings)
+    except ProvisionError as exc:
+        raise fail(str(exc)) from exc
+    if provision.resolve_mode(settings) == "external":
+        console.print("Neo4j is external (KGREC_NEO4J_URI); kgrec does not stop it.")
+    else:
+        console.print("Neo4j stopped." if stopped else "Neo4j was not running.")
+
+
+@neo4j_app.command()
+def status() -> None:
+    """Say which Neo4j kgrec uses, where, and whether it answers (exit code 3 if not)."""
+    try:
+        current = provision.status(get_settings())
+    except ProvisionError as exc:
+        raise fail(str(exc)) from exc
+    console.print(_status_table(current))
+    if not current.running:
+        console.print("Start it with `kgrec neo4j start`.")
+        raise typer.Exit(3)
+
+
+@neo4j_app.command()
+def browser(
+    open_browser: bool = typer.Option(
+        False, "--open", help="Also open Neo4j Browser in this machine's web browser."
+    ),
+) -> None:
+    """Print how to open Neo4j Browser: its URL, the connect URL and the credentials."""
+    settings = get_settings()
+    try:
+        current = provision.status(settings)
+        info = provision.resolve_connection(settings)
+    except ProvisionError as exc:
+        raise fail(str(exc)) from exc
+    if current.browser_url is None:
+        raise fail(
+            f"Neo4j is external ({current.uri}); open its own Browser. kgrec knows no URL for it."
+        )
+    console.print(f"Neo4j Browser:  {current.browser_url}")
+    console.print(f"Connect URL:    {current.uri}")
+    console.print(f"Username:       {info.user}")
+    console.print(f"Password:       {info.password}")
+    if not current.running:
+        console.print("[yellow]Neo4j is not running: `kgrec neo4j start` first.[/]")
+    if open_browser:
+        webbrowser.open(current.browser_url)
+
+
+def main() -> None:
+    for entry in entry_points(group="kgrec.commands"):
+        command = entry.load()
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=entry.name)
+        else:
+            app.command(name=entry.name)(command)
+    app()
+
+
+if __name__ == "__main__":
+    main()

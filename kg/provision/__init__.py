@@ -1,0 +1,156 @@
+"""Where Neo4j comes from: an external server, Docker, or a local server built from jars.
+
+Order (KGREC_NEO4J_MODE=auto): KGREC_NEO4J_URI set -> that server; else a Docker engine
+answers -> `docker compose` (tests: testcontainers); else a local server from Maven jars.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from kg.provision.docker import compose, docker_engine_answers
+from kg.provision.local import LocalNeo4j, PortInUseError, ProvisionError
+from kg.settings import Settings
+
+Mode = Literal["external", "docker", "local"]
+
+__all__ = [
+    "ConnectionInfo",
+    "LocalNeo4j",
+    "PortInUseError",
+    "ProvisionError",
+    "ServerStatus",
+    "resolve_connection",
+    "resolve_mode",
+    "start",
+    "status",
+    "stop",
+]
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    mode: Mode
+    uri: str
+    user: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    mode: Mode
+    running: bool
+    uri: str
+    browser_url: str | None
+    user: str
+    password_hint: str
+    detail: str
+
+
+def resolve_mode(settings: Settings) -> Mode:
+    if settings.neo4j_mode != "auto":
+        return settings.neo4j_mode
+    if settings.neo4j_uri:
+        return "external"
+    return "docker" if docker_engine_answers() else "local"
+
+
+def _docker_password(settings: Settings) -> str:
+    """The compose server's password: generated once, stored beside the local one (0600)."""
+    path = settings.neo4j_home.parent / "docker-password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(18) + "\n")
+    return path.read_text().strip()
+
+
+def resolve_connection(settings: Settings) -> ConnectionInfo:
+    """How to reach the server these settings point at (starts nothing)."""
+    mode = resolve_mode(settings)
+    if mode == "external":
+        if not settings.neo4j_uri or settings.neo4j_password is None:
+            raise ProvisionError(
+                "KGREC_NEO4J_MODE=external needs KGREC_NEO4J_URI and KGREC_NEO4J_PASSWORD "
+                "(and KGREC_NEO4J_USER if not `neo4j`)."
+            )
+        password = settings.neo4j_password.get_secret_value()
+        return ConnectionInfo(mode, settings.neo4j_uri, settings.neo4j_user, password)
+    uri = f"bolt://127.0.0.1:{settings.neo4j_bolt_port}"
+    if mode == "docker":
+        return ConnectionInfo(mode, uri, "neo4j", _docker_password(settings))
+    return ConnectionInfo(mode, uri, "neo4j", LocalNeo4j(settings).password())
+
+
+def start(settings: Settings) -> tuple[ServerStatus, bool]:
+    """Bring the server up (or find it running). Returns its status and whether we started it."""
+    mode = resolve_mode(settings)
+    started = False
+    if mode == "docker":
+        compose(
+            "up", "-d", "--wait", "neo4j",
+            password=_docker_password(settings),
+            bolt_port=settings.neo4j_bolt_port, http_port=settings.neo4j_http_port,
+        )  # fmt: skip
+        started = True
+    elif mode == "local":
+        started = LocalNeo4j(settings).start()
+    return status(settings), started
+
+
+def stop(settings: Settings) -> bool:
+    """Stop the server kgrec runs; an external server is never touched."""
+    mode = resolve_mode(settings)
+    if mode == "docker":
+        compose(
+            "stop", "neo4j",
+            password=_docker_password(settings),
+            bolt_port=settings.neo4j_bolt_port, http_port=settings.neo4j_http_port,
+        )  # fmt: skip
+        return True
+    if mode == "local":
+        return LocalNeo4j(settings).stop()
+    return False
+
+
+def status(settings: Settings) -> ServerStatus:
+    from kg.connection import Graph, GraphUnavailableError
+
+    mode = resolve_mode(settings)
+    if mode == "local":
+        local = LocalNeo4j(settings).status()
+        return ServerStatus(
+            mode=mode,
+            running=local.running,
+            uri=local.bolt_uri,
+            browser_url=local.browser_url,
+            user="neo4j",
+            password_hint=f"in {local.password_file}",
+            detail=(
+                f"Neo4j Community {local.version} from Maven jars, home {local.home}"
+                + (f", pid {local.pid}" if local.pid else "")
+                + ("" if local.installed else " (jars not downloaded yet)")
+            ),
+        )
+    try:
+        info = resolve_connection(settings)
+        with Graph(info.uri, info.user, info.password, settings.neo4j_database) as graph:
+            graph.wait_until_ready(2.0)
+        running = True
+    except (GraphUnavailableError, ProvisionError):
+        running = False
+    if mode == "docker":
+        return ServerStatus(
+            mode, running, f"bolt://127.0.0.1:{settings.neo4j_bolt_port}",
+            f"http://127.0.0.1:{settings.neo4j_http_port}/browser/", "neo4j",
+            f"in {settings.neo4j_home.parent / 'docker-password'}",
+            "Docker container from docker-compose.yml (image neo4j:5.26-community)",
+        )  # fmt: skip
+    return ServerStatus(
+        mode, running, settings.neo4j_uri or "", None, settings.neo4j_user,
+        "KGREC_NEO4J_PASSWORD", "external server from KGREC_NEO4J_URI; kgrec starts nothing",
+    )  # fmt: skip

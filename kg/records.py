@@ -1,0 +1,116 @@
+"""Typed rows that `kg.write` accepts: one pydantic model per node or relationship kind.
+
+Rows are validated before any is sent, so a bad row is reported by position and id instead of
+failing deep inside a transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+Text = Annotated[str, StringConstraints(max_length=1_000_000)]
+
+InteractionKind = Literal["view", "click", "cart", "purchase", "rate"]
+Split = Literal["train", "valid", "test"]
+ItemLinkType = Literal["ALSO_BOUGHT", "ALSO_VIEWED", "BOUGHT_TOGETHER"]
+SourceField = Literal["title", "description", "features", "details", "review", "metadata"]
+Extractor = Literal["spacy", "rule", "llm", "metadata"]
+Sentiment = Literal["positive", "negative", "neutral"]
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UserRow(Row):
+    id: Id
+    name: Name | None = None
+
+
+class ItemRow(Row):
+    id: Id
+    title: Text | None = None
+    description: Text | None = None
+    price: float | None = Field(None, ge=0)
+
+
+class BrandRow(Row):
+    id: Id
+    name: Name
+
+
+class CategoryRow(Row):
+    id: Id
+    name: Name
+    parent_id: Id | None = None  # -> (:Category)-[:SUBCATEGORY_OF]->(:Category {id: parent_id})
+
+
+class AttributeRow(Row):
+    id: Id
+    name: Name
+    kind: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    surface_forms: list[Name] = Field(default_factory=list)
+
+
+class ReviewRow(Row):
+    """A review: (:User)-[:WROTE]->(:Review)-[:REVIEWS]->(:Item)."""
+
+    id: Id
+    user_id: Id
+    item_id: Id
+    rating: float | None = Field(None, ge=0, le=5)
+    ts: int | None = Field(None, ge=0)
+    text: Text | None = None
+
+
+class InteractionRow(Row):
+    """One event at a time (unix seconds); the same (user, item, kind, ts) written again is the
+    same relationship."""
+
+    user_id: Id
+    item_id: Id
+    kind: InteractionKind
+    ts: int = Field(ge=0)
+    rating: float | None = Field(None, ge=0, le=5)
+    weight: float = Field(1.0, ge=0)
+    split: Split | None = None
+
+
+class ItemLinkRow(Row):
+    source_id: Id
+    target_id: Id
+    type: ItemLinkType
+
+
+class Provenance(Row):
+    """Where an extracted relationship came from."""
+
+    source: SourceField
+    extractor: Extractor
+    confidence: float = Field(1.0, ge=0, le=1)
+    mentions: int = Field(1, ge=1)
+
+
+class ItemBrandRow(Provenance):
+    item_id: Id
+    brand_id: Id
+
+
+class ItemCategoryRow(Provenance):
+    item_id: Id
+    category_id: Id
+
+
+class ItemAttributeRow(Provenance):
+    item_id: Id
+    attribute_id: Id
+
+
+class ReviewMentionRow(Provenance):
+    review_id: Id
+    attribute_id: Id
+    sentiment: Sentiment

@@ -1,0 +1,53 @@
+"""The one settings object of kgrec (env prefix ``KGREC_``, ``.env`` supported)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+Neo4jMode = Literal["auto", "external", "docker", "local"]
+
+
+class Settings(BaseSettings):
+    """Configuration for every kgrec component; read once from the environment and `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KGREC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Neo4j connection. Setting `neo4j_uri` means "use that server, start nothing".
+    neo4j_uri: str | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr | None = None
+    neo4j_database: str = "neo4j"
+    neo4j_mode: Neo4jMode = Field(
+        "auto", description="auto = external if a URI is set, else Docker if it answers, else local"
+    )
+
+    # The local (no Docker) server assembled from Maven Central jars.
+    neo4j_version: str = "5.26.30"
+    neo4j_browser_version: str = "5.24.0"
+    neo4j_home: Path = PROJECT_ROOT / ".kgrec" / "neo4j"
+    neo4j_bolt_port: int = Field(7687, ge=1, le=65535)
+    neo4j_http_port: int = Field(7474, ge=1, le=65535)
+    neo4j_heap: str = "1g"
+    neo4j_pagecache: str = "512m"
+    neo4j_start_timeout_s: float = Field(120.0, gt=0)
+
+    # Writes and retries.
+    write_batch_size: int = Field(5000, ge=1, le=100_000)
+    max_retry_time_s: float = Field(30.0, ge=0)
+
+    cypher_dir: Path = PROJECT_ROOT / "cypher"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own `Settings`)."""
+    return Settings()

@@ -1,0 +1,323 @@
+"""Batched upserts: `UNWIND $rows AS row MERGE ...`, one transaction per batch.
+
+Every writer is idempotent (MERGE on stable ids), so writing the same rows again changes
+nothing. Rows are validated per batch before it is sent: a batch holding a bad row is held
+back whole (nothing half-written), the other batches are written, and `InvalidRowsError`
+then names every bad row by position and id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Generic, TypeVar, get_args
+
+from neo4j import ManagedTransaction
+from pydantic import ValidationError
+
+from kg.connection import Graph
+from kg.records import (
+    AttributeRow,
+    BrandRow,
+    CategoryRow,
+    InteractionRow,
+    ItemAttributeRow,
+    ItemBrandRow,
+    ItemCategoryRow,
+    ItemLinkRow,
+    ItemLinkType,
+    ItemRow,
+    ReviewMentionRow,
+    ReviewRow,
+    Row,
+    UserRow,
+)
+
+R = TypeVar("R", bound=Row)
+
+PROVENANCE_SET = (
+    "SET r.extractor = row.extractor, r.confidence = row.confidence, r.mentions = row.mentions"
+)
+
+
+def _upsert_nodes(label: str) -> str:
+    return f"UNWIND $rows AS row MERGE (n:{label} {{id: row.id}}) SET n += row.props"
+
+
+def _link(start: str, start_key: str, rel: str, end: str, end_key: str, tail: str) -> str:
+    """MERGE both endpoints by id, then the relationship; `tail` keys and sets its properties."""
+    return (
+        f"UNWIND $rows AS row MERGE (a:{start} {{id: row.{start_key}}}) "
+        f"MERGE (b:{end} {{id: row.{end_key}}}) MERGE (a)-[r:{rel}{tail}"
+    )
+
+
+@dataclass(frozen=True)
+class WriteSpec(Generic[R]):
+    """How one kind of row becomes Cypher: the row model, the queries, the row's parameters."""
+
+    name: str
+    model: type[R]
+    queries: Callable[[list[R]], list[tuple[str, list[dict[str, Any]]]]]
+    describe: Callable[[Mapping[str, Any]], str]
+
+
+def _node_params(row: Row) -> dict[str, Any]:
+    data = row.model_dump(exclude_none=True)
+    return {"id": data.pop("id"), "props": data}
+
+
+def _nodes(label: str) -> Callable[[list[Any]], list[tuple[str, list[dict[str, Any]]]]]:
+    query = _upsert_nodes(label)
+    return lambda rows: [(query, [_node_params(r) for r in rows])]
+
+
+def _same(query: str) -> Callable[[list[Any]], list[tuple[str, list[dict[str, Any]]]]]:
+    return lambda rows: [(query, [r.model_dump() for r in rows])]
+
+
+CATEGORY_QUERY = (
+    "UNWIND $rows AS row MERGE (c:Category {id: row.id}) SET c.name = row.name "
+    "WITH c, row WHERE row.parent_id IS NOT NULL "
+    "MERGE (p:Category {id: row.parent_id}) MERGE (c)-[:SUBCATEGORY_OF]->(p)"
+)
+ATTRIBUTE_QUERY = (
+    "UNWIND $rows AS row MERGE (a:Attribute {id: row.id}) "
+    "SET a.name = row.name, a.kind = row.kind, a.surface_forms = reduce("
+    "acc = coalesce(a.surface_forms, []), s IN row.surface_forms | "
+    "CASE WHEN s IN acc THEN acc ELSE acc + s END)"
+)
+REVIEW_QUERY = (
+    "UNWIND $rows AS row MERGE (r:Review {id: row.id}) "
+    "SET r.rating = row.rating, r.ts = row.ts, r.text = row.text "
+    "MERGE (u:User {id: row.user_id}) MERGE (i:Item {id: row.item_id}) "
+    "MERGE (u)-[:WROTE]->(r) MERGE (r)-[:REVIEWS]->(i)"
+)
+INTERACTION_QUERY = (
+    _link("User", "user_id", "INTERACTED", "Item", "item_id", " {kind: row.kind, ts: row.ts}]->(b)")
+    + " SET r.weight = row.weight, r.rating = row.rating, r.split = row.split"
+)
+ITEM_LINK_QUERIES: dict[str, str] = {
+    link_type: _link("Item", "source_id", link_type, "Item", "target_id", "]->(b)")
+    for link_type in get_args(ItemLinkType)
+}
+
+
+def _item_link_queries(rows: list[ItemLinkRow]) -> list[tuple[str, list[dict[str, Any]]]]:
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_type.setdefault(row.type, []).append(row.model_dump())
+    return [(ITEM_LINK_QUERIES[link_type], params) for link_type, params in by_type.items()]
+
+
+def _by_id(row: Mapping[str, Any]) -> str:
+    return f"id={row.get('id')!r}"
+
+
+def _by_ends(start: str, end: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda row: f"{start}={row.get(start)!r}, {end}={row.get(end)!r}"
+
+
+USERS = WriteSpec("users", UserRow, _nodes("User"), _by_id)
+ITEMS = WriteSpec("items", ItemRow, _nodes("Item"), _by_id)
+BRANDS = WriteSpec("brands", BrandRow, _nodes("Brand"), _by_id)
+CATEGORIES = WriteSpec("categories", CategoryRow, _same(CATEGORY_QUERY), _by_id)
+ATTRIBUTES = WriteSpec("attributes", AttributeRow, _same(ATTRIBUTE_QUERY), _by_id)
+REVIEWS = WriteSpec("reviews", ReviewRow, _same(REVIEW_QUERY), _by_id)
+INTERACTIONS = WriteSpec(
+    "interactions", InteractionRow, _same(INTERACTION_QUERY), _by_ends("user_id", "item_id")
+)
+ITEM_LINKS = WriteSpec(
+    "item_links", ItemLinkRow, _item_link_queries, _by_ends("source_id", "target_id")
+)
+ITEM_BRANDS = WriteSpec(
+    "item_brands",
+    ItemBrandRow,
+    _same(_link("Item", "item_id", "HAS_BRAND", "Brand", "brand_id", " {source: row.source}]->(b) ")
+          + PROVENANCE_SET),
+    _by_ends("item_id", "brand_id"),
+)  # fmt: skip
+ITEM_CATEGORIES = WriteSpec(
+    "item_categories",
+    ItemCategoryRow,
+    _same(_link("Item", "item_id", "IN_CATEGORY", "Category", "category_id",
+                " {source: row.source}]->(b) ") + PROVENANCE_SET),
+    _by_ends("item_id", "category_id"),
+)  # fmt: skip
+ITEM_ATTRIBUTES = WriteSpec(
+    "item_attributes",
+    ItemAttributeRow,
+    _same(_link("Item", "item_id", "HAS_ATTRIBUTE", "Attribute", "attribute_id",
+                " {source: row.source}]->(b) ") + PROVENANCE_SET),
+    _by_ends("item_id", "attribute_id"),
+)  # fmt: skip
+REVIEW_MENTIONS = WriteSpec(
+    "review_mentions",
+    ReviewMentionRow,
+    _same(_link("Review", "review_id", "MENTIONS", "Attribute", "attribute_id", "]->(b) ")
+          + PROVENANCE_SET + ", r.sentiment = row.sentiment, r.source = row.source"),
+    _by_ends("review_id", "attribute_id"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RowError:
+    index: int  # position of the row in the input, counted from 0
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.index} ({self.key}): {self.reason}"
+
+
+@dataclass
+class WriteSummary:
+    kind: str
+    rows: int = 0
+    batches: int = 0
+    nodes_created: int = 0
+    relationships_created: int = 0
+    properties_set: int = 0
+    rejected_rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+class InvalidRowsError(ValueError):
+    """Some batches held invalid rows and were not written; the others were."""
+
+    def __init__(self, summary: WriteSummary) -> None:
+        shown = "\n  ".join(str(error) for error in summary.errors[:10])
+        more = len(summary.errors) - 10
+        super().__init__(
+            f"{len(summary.errors)} invalid {summary.kind} row(s); their batches "
+            f"({summary.rejected_rows} rows) were not written, {summary.rows} rows were.\n  "
+            + shown
+            + (f"\n  ... and {more} more" if more > 0 else "")
+            + "\nFix or drop these rows and write again: writes are idempotent."
+        )
+        self.summary = summary
+        self.errors = summary.errors
+
+
+def _batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _reason(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in error.errors()
+    )
+
+
+class GraphWriter:
+    """Writes typed rows (or plain dicts in their shape) to the graph in batches."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        batch_size: int = 5000,
+        on_batch: Callable[[str, int], None] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.graph = graph
+        self.batch_size = batch_size
+        self.on_batch = on_batch
+
+    def users(self, rows: Iterable[UserRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(USERS, rows)
+
+    def items(self, rows: Iterable[ItemRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(ITEMS, rows)
+
+    def brands(self, rows: Iterable[BrandRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(BRANDS, rows)
+
+    def categories(self, rows: Iterable[CategoryRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(CATEGORIES, rows)
+
+    def attributes(self, rows: Iterable[AttributeRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(ATTRIBUTES, rows)
+
+    def reviews(self, rows: Iterable[ReviewRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(REVIEWS, rows)
+
+    def interactions(self, rows: Iterable[InteractionRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(INTERACTIONS, rows)
+
+    def item_links(self, rows: Iterable[ItemLinkRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(ITEM_LINKS, rows)
+
+    def item_brands(self, rows: Iterable[ItemBrandRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(ITEM_BRANDS, rows)
+
+    def item_categories(
+        self, rows: Iterable[ItemCategoryRow | Mapping[str, Any]]
+    ) -> WriteSummary:
+        return self.write(ITEM_CATEGORIES, rows)
+
+    def item_attributes(
+        self, rows: Iterable[ItemAttributeRow | Mapping[str, Any]]
+    ) -> WriteSummary:
+        return self.write(ITEM_ATTRIBUTES, rows)
+
+    def review_mentions(
+        self, rows: Iterable[ReviewMentionRow | Mapping[str, Any]]
+    ) -> WriteSummary:
+        return self.write(REVIEW_MENTIONS, rows)
+
+    def write(self, spec: WriteSpec[R], rows: Iterable[R | Mapping[str, Any]]) -> WriteSummary:
+        """Validate and write `rows` batch by batch; raise `InvalidRowsError` at the end if any
+        batch was held back."""
+        summary = WriteSummary(spec.name)
+        offset = 0
+        for batch in _batches(rows, self.batch_size):
+            valid, errors = self._validate(spec, batch, offset)
+            offset += len(batch)
+            if errors:
+                summary.errors.extend(errors)
+                summary.rejected_rows += len(batch)
+                continue
+            counters = self.graph.write_transaction(lambda tx, v=valid: _run_all(tx, spec, v))
+            summary.rows += len(batch)
+            summary.batches += 1
+            summary.nodes_created += counters[0]
+            summary.relationships_created += counters[1]
+            summary.properties_set += counters[2]
+            if self.on_batch:
+                self.on_batch(spec.name, len(batch))
+        if summary.errors:
+            raise InvalidRowsError(summary)
+        return summary
+
+    @staticmethod
+    def _validate(
+        spec: WriteSpec[R], batch: list[R | Mapping[str, Any]], offset: int
+    ) -> tuple[list[R], list[RowError]]:
+        valid: list[R] = []
+        errors: list[RowError] = []
+        for position, row in enumerate(batch, start=offset):
+            if isinstance(row, spec.model):
+                valid.append(row)
+                continue
+            if not isinstance(row, Mapping):
+                errors.append(RowError(position, "?", f"expected a mapping, got {type(row).__name__}"))
+                continue
+            try:
+                valid.append(spec.model.model_validate(row))
+            except ValidationError as exc:
+                errors.append(RowError(position, spec.describe(row), _reason(exc)))
+        return valid, errors
+
+
+def _run_all(tx: ManagedTransaction, spec: WriteSpec[R], rows: list[R]) -> tuple[int, int, int]:
+    nodes = relationships = properties = 0
+    for query, params in spec.queries(rows):
+        counters = tx.run(query, rows=params).consume().counters
+        nodes += counters.nodes_created
+        relationships += counters.relationships_created
+        properties += counters.properties_set
+    return nodes, relationships, properties
