@@ -15,9 +15,5 @@ CREATE INDEX category_name IF NOT EXISTS FOR (n:Category) ON (n.name);
 CREATE INDEX attribute_name IF NOT EXISTS FOR (n:Attribute) ON (n.name);
 CREATE INDEX attribute_kind IF NOT EXISTS FOR (n:Attribute) ON (n.kind);
 
-// Interactions filtered by kind, time window and train/test split.
-CREATE INDEX interacted_kind IF NOT EXISTS FOR ()-[r:INTERACTED]-() ON (r.kind);
-CREATE INDEX interacted_ts IF NOT EXISTS FOR ()-[r:INTERACTED]-() ON (r.ts);
-
 // Keyword search over item text (CALL db.index.fulltext.queryNodes('item_text', 'serum')).
 CREATE FULLTEXT INDEX item_text IF NOT EXISTS FOR (n:Item) ON EACH [n.title, n.description];

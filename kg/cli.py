@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import sys
 import webbrowser
 from importlib.metadata import entry_points
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -138,7 +140,14 @@ def main() -> None:
             app.add_typer(command, name=entry.name)
         else:
             app.command(name=entry.name)(command)
-    app()
+    try:
+        app()
+    except ValidationError as exc:  # a bad KGREC_* variable or .env line
+        problems = "; ".join(
+            f"KGREC_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        fail(f"invalid setting {problems}. Fix that environment variable or .env line.")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

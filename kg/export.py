@@ -13,7 +13,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from kg.connection import Graph
-from kg.records import InteractionKind, Split
+from kg.records import INTERACTION_KINDS, SPLITS
 from kg.schema import NODE_LABELS
 
 # (start label, relationship type, end label) of DESIGN.md; queried from constants only.
@@ -30,8 +30,6 @@ EDGE_TYPES: tuple[tuple[str, str, str], ...] = (
     ("Item", "ALSO_VIEWED", "Item"),
     ("Item", "BOUGHT_TOGETHER", "Item"),
 )
-INTERACTION_KINDS: tuple[InteractionKind, ...] = ("view", "click", "cart", "purchase", "rate")
-SPLITS: tuple[Split, ...] = ("train", "valid", "test")
 NO_SPLIT = -1
 
 
@@ -95,10 +93,9 @@ def export_graph(graph: Graph) -> GraphExport:
             f"MATCH (a:{start})-[r:{rel}]->(b:{end}) RETURN a.id AS src, b.id AS dst{extra} "
             "ORDER BY src, dst"
         )
-        edge_index = torch.tensor(
-            [[src_map.index[row["src"]] for row in rows], [dst_map.index[row["dst"]] for row in rows]],
-            dtype=torch.long,
-        ).reshape(2, -1)
+        sources = [src_map.index[row["src"]] for row in rows]
+        targets = [dst_map.index[row["dst"]] for row in rows]
+        edge_index = torch.tensor([sources, targets], dtype=torch.long).reshape(2, -1)
         forward = (node_type(start), rel.lower(), node_type(end))
         backward = (node_type(end), f"rev_{rel.lower()}", node_type(start))
         data[forward].edge_index = edge_index

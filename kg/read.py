@@ -19,7 +19,6 @@ _COUNT_RELATIONSHIPS = " UNION ALL ".join(
 )
 
 
-
 def _neighbourhood_query(label: str) -> str:
     # `label` is checked against NODE_LABELS; the id index is per label, so it must be literal.
     return f"""
@@ -58,8 +57,11 @@ class Neighbour(BaseModel):
 
 def counts(graph: Graph) -> GraphCounts:
     """Nodes per label and relationships per type of the kgrec schema."""
-    nodes = {row["name"]: row["count"] for row in graph.read(_COUNT_NODES)}
-    relationships = {row["name"]: row["count"] for row in graph.read(_COUNT_RELATIONSHIPS)}
+    # A label or type the database has never seen yields no row at all, hence the zeros.
+    nodes = dict.fromkeys(NODE_LABELS, 0)
+    nodes.update({row["name"]: row["count"] for row in graph.read(_COUNT_NODES)})
+    relationships = dict.fromkeys(RELATIONSHIP_TYPES, 0)
+    relationships.update({row["name"]: row["count"] for row in graph.read(_COUNT_RELATIONSHIPS)})
     return GraphCounts(nodes=nodes, relationships=relationships)
 
 

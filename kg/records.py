@@ -6,7 +6,7 @@ failing deep inside a transaction.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -20,6 +20,9 @@ ItemLinkType = Literal["ALSO_BOUGHT", "ALSO_VIEWED", "BOUGHT_TOGETHER"]
 SourceField = Literal["title", "description", "features", "details", "review", "metadata"]
 Extractor = Literal["spacy", "rule", "llm", "metadata"]
 Sentiment = Literal["positive", "negative", "neutral"]
+
+INTERACTION_KINDS: tuple[InteractionKind, ...] = get_args(InteractionKind)
+SPLITS: tuple[Split, ...] = get_args(Split)
 
 
 class Row(BaseModel):

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     neo4j_version: str = "5.26.30"
     neo4j_browser_version: str = "5.24.0"
     neo4j_home: Path = PROJECT_ROOT / ".kgrec" / "neo4j"
+    neo4j_jars_dir: Path = PROJECT_ROOT / ".kgrec" / "jars"  # shared by every local server
     neo4j_bolt_port: int = Field(7687, ge=1, le=65535)
     neo4j_http_port: int = Field(7474, ge=1, le=65535)
     neo4j_heap: str = "1g"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from typing import Any, Generic, TypeVar, get_args
 
@@ -254,19 +255,13 @@ class GraphWriter:
     def item_brands(self, rows: Iterable[ItemBrandRow | Mapping[str, Any]]) -> WriteSummary:
         return self.write(ITEM_BRANDS, rows)
 
-    def item_categories(
-        self, rows: Iterable[ItemCategoryRow | Mapping[str, Any]]
-    ) -> WriteSummary:
+    def item_categories(self, rows: Iterable[ItemCategoryRow | Mapping[str, Any]]) -> WriteSummary:
         return self.write(ITEM_CATEGORIES, rows)
 
-    def item_attributes(
-        self, rows: Iterable[ItemAttributeRow | Mapping[str, Any]]
-    ) -> WriteSummary:
+    def item_attributes(self, rows: Iterable[ItemAttributeRow | Mapping[str, Any]]) -> WriteSummary:
         return self.write(ITEM_ATTRIBUTES, rows)
 
-    def review_mentions(
-        self, rows: Iterable[ReviewMentionRow | Mapping[str, Any]]
-    ) -> WriteSummary:
+    def review_mentions(self, rows: Iterable[ReviewMentionRow | Mapping[str, Any]]) -> WriteSummary:
         return self.write(REVIEW_MENTIONS, rows)
 
     def write(self, spec: WriteSpec[R], rows: Iterable[R | Mapping[str, Any]]) -> WriteSummary:
@@ -281,7 +276,7 @@ class GraphWriter:
                 summary.errors.extend(errors)
                 summary.rejected_rows += len(batch)
                 continue
-            counters = self.graph.write_transaction(lambda tx, v=valid: _run_all(tx, spec, v))
+            counters = self.graph.write_transaction(partial(_run_all, spec=spec, rows=valid))
             summary.rows += len(batch)
             summary.batches += 1
             summary.nodes_created += counters[0]
@@ -304,7 +299,8 @@ class GraphWriter:
                 valid.append(row)
                 continue
             if not isinstance(row, Mapping):
-                errors.append(RowError(position, "?", f"expected a mapping, got {type(row).__name__}"))
+                reason = f"expected a mapping, got {type(row).__name__}"
+                errors.append(RowError(position, "?", reason))
                 continue
             try:
                 valid.append(spec.model.model_validate(row))
@@ -313,7 +309,7 @@ class GraphWriter:
         return valid, errors
 
 
-def _run_all(tx: ManagedTransaction, spec: WriteSpec[R], rows: list[R]) -> tuple[int, int, int]:
+def _run_all(tx: ManagedTransaction, *, spec: WriteSpec[R], rows: list[R]) -> tuple[int, int, int]:
     nodes = relationships = properties = 0
     for query, params in spec.queries(rows):
         counters = tx.run(query, rows=params).consume().counters
@@ -321,3 +317,14 @@ def _run_all(tx: ManagedTransaction, spec: WriteSpec[R], rows: list[R]) -> tuple
         relationships += counters.relationships_created
         properties += counters.properties_set
     return nodes, relationships, properties
+
+
+def delete_all(graph: Graph, batch_size: int = 10_000) -> None:
+    """Delete every node and relationship, in batches so a large graph does not need one huge
+    transaction (constraints and indexes stay)."""
+    with graph.session() as session:
+        # CALL ... IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
+        session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $size ROWS",
+            size=batch_size,
+        ).consume()

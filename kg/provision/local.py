@@ -2,6 +2,7 @@
 
 Layout (all git-ignored, under the project's `.kgrec/`):
     jars/neo4j-<version>/      every runtime jar, shared by all local servers of that version
+    neo4j/                     the default <home>:
     <home>/conf/neo4j.conf     written on every start (ports may change)
     <home>/data, logs, run/    the database, Neo4j's logs, pid + console log
     <home>/password            the generated password of user `neo4j` (mode 0600)
@@ -9,6 +10,7 @@ Layout (all git-ignored, under the project's `.kgrec/`):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -123,7 +125,7 @@ class LocalNeo4j:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.neo4j_home.resolve()
-        self.jars = self.home.parent / "jars" / f"neo4j-{settings.neo4j_version}"
+        self.jars = settings.neo4j_jars_dir.resolve() / f"neo4j-{settings.neo4j_version}"
         self.bolt_port = settings.neo4j_bolt_port
         self.http_port = settings.neo4j_http_port
         self.password_file = self.home / "password"
@@ -150,7 +152,8 @@ class LocalNeo4j:
         if self.installed:
             return
         mvn = find_tool(
-            "mvn", "Install Apache Maven (e.g. `apt-get install maven`) or use Docker/KGREC_NEO4J_URI."
+            "mvn",
+            "Install Apache Maven (`apt-get install maven`), or use Docker or KGREC_NEO4J_URI.",
         )
         self.jars.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.jars.parent, prefix=".download-") as tmp:
@@ -240,8 +243,10 @@ class LocalNeo4j:
         except ValueError:
             pid = -1
         cmdline = Path(f"/proc/{pid}/cmdline")
-        if pid > 0 and pid_alive(pid) and (
-            not cmdline.exists() or f"--home-dir={self.home}".encode() in cmdline.read_bytes()
+        if (
+            pid > 0
+            and pid_alive(pid)
+            and (not cmdline.exists() or f"--home-dir={self.home}".encode() in cmdline.read_bytes())
         ):
             return pid
         self.pid_file.unlink(missing_ok=True)
@@ -353,7 +358,5 @@ class LocalNeo4j:
 
 def _reap(pid: int) -> None:
     """Collect the exit status when the server is our own child (CLI and tests both start it)."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

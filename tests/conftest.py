@@ -1,0 +1,78 @@
+"""A real Neo4j for the whole test run, started by kgrec's own provisioning code.
+
+KGREC_NEO4J_URI set -> that server (its database is wiped per test!); else a Docker engine
+-> testcontainers' Neo4jContainer; else a local server from Maven jars under
+.kgrec/neo4j-test on free ports, stopped again at the end if this run started it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+# Any accidental model-hub call fails fast instead of hanging.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from kg import Graph, Settings, provision
+from kg.provision.docker import IMAGE
+from kg.schema import apply_schema
+from kg.write import delete_all
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def neo4j_settings() -> Iterator[Settings]:
+    base = Settings()
+    mode = provision.resolve_mode(base)
+    if mode == "external":
+        yield base
+        return
+    if mode == "docker":
+        from testcontainers.neo4j import Neo4jContainer
+
+        with Neo4jContainer(IMAGE, password="kgrec-test-password") as container:
+            yield base.model_copy(
+                update={
+                    "neo4j_mode": "external",
+                    "neo4j_uri": container.get_connection_url(),
+                    "neo4j_password": SecretStr("kgrec-test-password"),
+                }
+            )
+        return
+    settings = base.model_copy(
+        update={
+            "neo4j_home": base.neo4j_home.parent / "neo4j-test",
+            "neo4j_bolt_port": free_port(),
+            "neo4j_http_port": free_port(),
+            "neo4j_heap": "768m",
+            "neo4j_pagecache": "256m",
+        }
+    )
+    server = provision.LocalNeo4j(settings)
+    if server.running_pid() is not None:  # left over from an interrupted run: restart on our ports
+        server.stop()
+    started = server.start()
+    try:
+        yield settings
+    finally:
+        if started:
+            server.stop()
+
+
+@pytest.fixture()
+def graph(neo4j_settings: Settings) -> Iterator[Graph]:
+    """A connection to an empty database with the kgrec schema applied."""
+    with Graph.connect(neo4j_settings, wait_s=30) as connected:
+        delete_all(connected)
+        apply_schema(connected, neo4j_settings.cypher_dir / "schema.cypher")
+        yield connected

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import math
+
+import torch
+
+from kg import Graph
+from kg.export import EDGE_TYPES, export_graph, node_type
+from kg.read import counts
+from kg.records import INTERACTION_KINDS, SPLITS
+from kg.write import GraphWriter
+from tests.graph_fixtures import write_shop
+
+
+def test_export_round_trips_counts_and_id_maps(graph: Graph) -> None:
+    write_shop(GraphWriter(graph))
+    stored = counts(graph)
+    exported = export_graph(graph)
+    data = exported.data
+    for label, count in stored.nodes.items():
+        assert data[node_type(label)].num_nodes == count
+        id_map = exported.id_maps[node_type(label)]
+        assert len(id_map) == count
+        assert all(id_map.ids[id_map.index[node_id]] == node_id for node_id in id_map.ids)
+        stored_ids = graph.read(f"MATCH (n:{label}) RETURN n.id AS id")
+        assert sorted(id_map.ids) == sorted(row["id"] for row in stored_ids)
+    for start, rel, end in EDGE_TYPES:
+        forward = data[node_type(start), rel.lower(), node_type(end)].edge_index
+        backward = data[node_type(end), f"rev_{rel.lower()}", node_type(start)].edge_index
+        assert forward.shape == (2, stored.relationships[rel])
+        assert torch.equal(backward, forward.flip(0))
+
+
+def test_exported_edges_point_at_the_right_ids(graph: Graph) -> None:
+    write_shop(GraphWriter(graph))
+    exported = export_graph(graph)
+    users, items = exported.id_maps["user"], exported.id_maps["item"]
+    store = exported.data["user", "interacted", "item"]
+    pairs = {
+        (users.ids[s], items.ids[d], INTERACTION_KINDS[k], int(ts))
+        for s, d, k, ts in zip(*store.edge_index.tolist(), store.kind.tolist(), store.ts.tolist(),
+                               strict=True)
+    }  # fmt: skip
+    assert pairs == {
+        ("u1", "i1", "purchase", 1_500_000_000),
+        ("u1", "i2", "view", 1_500_000_100),
+        ("u2", "i2", "purchase", 1_500_000_200),
+        ("u3", "i3", "click", 1_500_000_300),
+    }
+    splits = {
+        (users.ids[s], items.ids[d]): (SPLITS[code] if code >= 0 else None)
+        for s, d, code in zip(*store.edge_index.tolist(), store.split.tolist(), strict=True)
+    }
+    assert splits == {("u1", "i1"): "train", ("u1", "i2"): "test", ("u2", "i2"): None,
+                      ("u3", "i3"): None}  # fmt: skip
+    assert sorted(store.weight.tolist()) == [0.5, 1.0, 1.0, 1.0]
+    titles = dict(zip(items.ids, exported.data["item"].title, strict=True))
+    assert titles["i1"] == "Rose face serum"
+    prices = dict(zip(items.ids, exported.data["item"].price.tolist(), strict=True))
+    assert prices["i1"] == 19.5 and math.isnan(prices["i3"])
+
+
+def test_export_is_deterministic(graph: Graph) -> None:
+    write_shop(GraphWriter(graph))
+    first, second = export_graph(graph), export_graph(graph)
+    for edge_type in first.data.edge_types:
+        assert torch.equal(first.data[edge_type].edge_index, second.data[edge_type].edge_index)
+
+
+def test_export_of_an_empty_graph(graph: Graph) -> None:
+    exported = export_graph(graph)
+    assert exported.data["item"].num_nodes == 0
+    assert exported.data["user", "interacted", "item"].edge_index.shape == (2, 0)
