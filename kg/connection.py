@@ -46,7 +46,7 @@ class Graph:
     def connect(cls, settings: Settings | None = None, wait_s: float = 10.0) -> Graph:
         """Connect to the server that provisioning resolves for these settings (nothing is
         started here: `kgrec neo4j start` does that)."""
-        from kg.provision import resolve_connection
+        from kg.provision import resolve_connection  # provisioning builds on this module
 
         settings = settings or get_settings()
         info = resolve_connection(settings)

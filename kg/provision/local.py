@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from kg.connection import Graph, GraphUnavailableError
 from kg.settings import Settings
 
 # The JVM flags of Neo4j 5.26's default configuration (the tarball's launcher passes these).
@@ -293,8 +294,6 @@ class LocalNeo4j:
         return True
 
     def _wait_until_ready(self, process: subprocess.Popen[bytes]) -> None:
-        from kg.connection import Graph, GraphUnavailableError
-
         deadline = time.monotonic() + self.settings.neo4j_start_timeout_s
         while not port_answers(self.bolt_port):
             if process.poll() is not None:

