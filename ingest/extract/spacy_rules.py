@@ -1,0 +1,155 @@
+"""The default extractor: spaCy + pattern rules + gazetteers, no model beyond spaCy's own.
+
+Items: every text field (title, description, features, details) runs through the full pipeline
+(less the lemmatizer). Gazetteer terms and pattern rules give attribute candidates (extractor
+"rule"); with a trained pipeline, a feature term that heads a noun chunk grows to the chunk's
+descriptive part ("riding tips", extractor "spacy"), and other noun chunks become low-confidence
+"feature" candidates (0.3: most chunks are not features, so consumers should filter on
+confidence). Brands come from `ingest.extract.brands`. Overlapping candidates are resolved
+longest-first, and attribute candidates inside the item's brand name are dropped ("Organic" in
+"Organic Root Stimulator").
+
+Reviews: the aspects a review names (the gazetteers plus the review-aspect list), each with a
+sentiment from the words around it and the rating as a weak prior. By default reviews are only
+tokenized: tagging and parsing would cut throughput from thousands to ~100 reviews/s on 2 cores,
+below what ingestion needs; `review_noun_chunks=True` adds noun-chunk aspects at that cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+
+from ingest.extract.base import BRAND, ItemText, Mention, ReviewText
+from ingest.extract.brands import BrandFinder
+from ingest.extract.candidates import Candidate, select
+from ingest.extract.chunks import ChunkFeatures
+from ingest.extract.fields import item_fields
+from ingest.extract.gazetteers import Entry, load_gazetteers, phrase_matcher
+from ingest.extract.nlp import Pipeline, load_pipeline
+from ingest.extract.patterns import PatternRules
+from ingest.extract.sentiment import vader_polarity
+from kg.records import SourceField
+from kg.settings import Settings
+
+# Longer fields are scraped page residue; the cap bounds time and memory per field.
+MAX_FIELD_CHARS = 20_000
+TERM_CONFIDENCE = 0.7  # one-word gazetteer terms ("print", "rose") are the most ambiguous
+PHRASE_CONFIDENCE = 0.8
+# Topics and audiences are things: with a tagger, a one-word term used as a modifier is dropped.
+NOUN_KINDS = frozenset({"topic", "audience"})
+MODIFIER_POS = frozenset({"ADJ", "ADV"})
+
+
+class SpacyExtractor:
+    name = "spacy"
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        pipeline: Pipeline | None = None,
+        known_brands: Iterable[str] = (),
+        review_noun_chunks: bool = False,
+    ) -> None:
+        self.pipeline = pipeline or load_pipeline(settings)
+        nlp = self.pipeline.nlp
+        gazetteers = load_gazetteers()
+        self.terms = phrase_matcher(nlp, gazetteers.kinds)
+        aspects: Mapping[str, Iterable[Entry]] = {
+            **gazetteers.kinds,
+            "feature": (*gazetteers.kinds["feature"], *gazetteers.review_aspects),
+        }
+        self.aspects = phrase_matcher(nlp, aspects)
+        self.rules = PatternRules(nlp, gazetteers)
+        self.polarity = vader_polarity()
+        self.chunks = ChunkFeatures(self.polarity.valence, gazetteers.generic_nouns)
+        self.brands = BrandFinder(nlp, known_brands)
+        self.review_noun_chunks = review_noun_chunks and self.pipeline.trained
+
+    def extract_items(self, items: Sequence[ItemText]) -> list[list[Mention]]:
+        fields = [
+            (index, source, text[:MAX_FIELD_CHARS])
+            for index, item in enumerate(items)
+            for source, text in item_fields(item)
+        ]
+        docs = self.pipeline.pipe((text for _, _, text in fields), analyse=True)
+        per_item: list[list[tuple[SourceField, Doc]]] = [[] for _ in items]
+        for (index, source, _), doc in zip(fields, docs, strict=True):
+            per_item[index].append((source, doc))
+        catalogue = self.brands.catalogue(items)
+        return [
+            self._item(item, item_docs, catalogue)
+            for item, item_docs in zip(items, per_item, strict=True)
+        ]
+
+    def extract_reviews(self, reviews: Sequence[ReviewText]) -> list[list[Mention]]:
+        texts = (review.text[:MAX_FIELD_CHARS] for review in reviews)
+        docs = self.pipeline.pipe(texts, analyse=self.review_noun_chunks)
+        found = []
+        for review, doc in zip(reviews, docs, strict=True):
+            _, chosen = self._candidates(doc, self.aspects)
+            sentiment = self.polarity.sentiment
+            found.append(
+                [
+                    c.mention(doc, "review", sentiment(doc, c.start, c.end, review.rating))
+                    for c in chosen
+                ]
+            )
+        return found
+
+    def _item(
+        self, item: ItemText, docs: list[tuple[SourceField, Doc]], catalogue: PhraseMatcher
+    ) -> list[Mention]:
+        attributes: list[Mention] = []
+        rule_starts: dict[SourceField, set[int]] = {}
+        for source, doc in docs:
+            rules, chosen = self._candidates(doc, self.terms)
+            rule_starts[source] = {c.start for c in rules}
+            attributes += [c.mention(doc, source) for c in chosen]
+        brands = self.brands.find(item, docs, rule_starts, catalogue)
+        return brands + [m for m in attributes if not _inside_brand(m, brands)]
+
+    def _candidates(
+        self, doc: Doc, terms: PhraseMatcher
+    ) -> tuple[list[Candidate], list[Candidate]]:
+        """(gazetteer + pattern candidates, final candidates incl. noun-chunk features)."""
+        rules = select([*self._terms(doc, terms), *self.rules(doc)])
+        if not doc.has_annotation("DEP"):
+            return rules, rules
+        grown = self.chunks.expand(doc, rules)
+        final = sorted(grown + self.chunks.candidates(doc, grown), key=lambda c: c.start)
+        return rules, final
+
+    @staticmethod
+    def _terms(doc: Doc, terms: PhraseMatcher) -> list[Candidate]:
+        found = []
+        tagged = doc.has_annotation("POS")
+        for match_id, start, end in terms(doc):
+            kind = doc.vocab.strings[match_id]
+            if (
+                tagged
+                and end - start == 1
+                and kind in NOUN_KINDS
+                and doc[start].pos_ in MODIFIER_POS
+            ):
+                continue  # "an entertaining mix" is not about entertaining
+            confidence = PHRASE_CONFIDENCE if end - start > 1 else TERM_CONFIDENCE
+            found.append(Candidate(kind, start, end, confidence, "rule"))
+        return found
+
+
+def _inside_brand(mention: Mention, brands: list[Mention]) -> bool:
+    return any(
+        brand.kind == BRAND
+        and brand.source == mention.source
+        and brand.start is not None
+        and brand.end is not None
+        and mention.start is not None
+        and mention.end is not None
+        and brand.start <= mention.start
+        and mention.end <= brand.end
+        for brand in brands
+    )

@@ -1,0 +1,312 @@
+"""Entity resolution: mentions -> canonical Brand and Attribute ids, and the kg rows for them.
+
+Surface forms are first reduced to a normal form (HTML entities unescaped, NFKC, case- and
+accent-folded, punctuation dropped, plurals and units folded, gazetteer aliases mapped to their
+canonical term, company suffixes dropped from brands). Normal forms of one kind that are still
+near-duplicates ("conde nast" / "cond nast") are merged with RapidFuzz. Everything depends only
+on the multiset of mentions, never on their order, so the same input always yields the same ids:
+clusters are connected components, and a cluster's id is its most frequent normal form (ties
+broken lexicographically).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict
+from rapidfuzz import fuzz, process
+
+from ingest.extract.base import BRAND, Mention
+from ingest.extract.gazetteers import load_gazetteers
+from kg.records import (
+    AttributeRow,
+    BrandRow,
+    ItemAttributeRow,
+    ItemBrandRow,
+    ReviewMentionRow,
+    Sentiment,
+)
+
+SIMILARITY = 90.0  # RapidFuzz ratio (0-100) at or above which two normal forms are one entity
+MIN_FUZZY_CHARS = 6  # shorter forms differ by a letter too easily ("men" / "man")
+MAX_FORM_CHARS = 256  # ids stay short whatever the source wrote
+MAX_NAME_CHARS = 1024
+FUZZY_BLOCK = 2000  # rows per RapidFuzz block: memory stays O(block x forms)
+
+WORD = re.compile(r"\d+(?:\.\d+)?|\.\d+|[^\W_]+")
+JOINERS = re.compile(r"['\u2019`]|(?<=[^\W\d_])\.(?=[^\W\d_])")  # "l'oreal", "m.a.c"
+DIGITS = re.compile(r"\d+(?:\.\d+)?")
+PACK_OF = re.compile(r"\bpack of (\d+(?:\.\d+)?)\b")
+IRREGULAR = {"women": "woman", "men": "man", "children": "child", "feet": "foot", "teeth": "tooth"}
+NOT_PLURAL = frozenset({"news", "series", "species", "lens", "gps", "always", "perhaps"})
+HEAD_WORDS = {"skin_type": {"skin", "type"}, "hair_type": {"hair", "type"}}
+BRAND_SUFFIXES = frozenset(
+    {
+        "inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company",
+        "plc", "gmbh", "lp", "llp", "ag", "sa", "publications", "publishing", "publishers",
+    }
+)  # fmt: skip
+
+
+def _basic(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKC", html.unescape(text)).casefold()
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return [_number(word) for word in WORD.findall(JOINERS.sub("", text))]
+
+
+def _number(word: str) -> str:
+    if not DIGITS.fullmatch(word) and not word.startswith("."):
+        return word
+    if "." in word:
+        word = word.rstrip("0").rstrip(".")
+    return "0" + word if word.startswith(".") else word or "0"
+
+
+def _singular(word: str) -> str:
+    if word in IRREGULAR:
+        return IRREGULAR[word]
+    if len(word) <= 3 or not word.isalpha() or word in NOT_PLURAL or word.endswith("ics"):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=1)
+def _units() -> Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]:
+    """First word -> (unit words, canonical unit), longest first, so "fl oz" beats "fl"."""
+    by_first: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+    for entry in load_gazetteers().units:
+        for form in entry.forms:
+            words = tuple(_basic(form))
+            by_first[words[0]].append((words, entry.canonical))
+    return {
+        first: tuple(sorted(set(units), key=lambda u: -len(u[0])))
+        for first, units in by_first.items()
+    }
+
+
+def _fold_units(words: list[str]) -> list[str]:
+    folded: list[str] = []
+    index = 0
+    while index < len(words):
+        for unit, canonical in _units().get(words[index], ()):
+            if tuple(words[index : index + len(unit)]) == unit:
+                folded.append(canonical)
+                index += len(unit)
+                break
+        else:
+            folded.append(words[index])
+            index += 1
+    return folded
+
+
+@lru_cache(maxsize=1)
+def _aliases() -> Mapping[tuple[str, str], str]:
+    return {
+        (kind, _plain_form(alias, kind)): _plain_form(canonical, kind)
+        for kind, alias, canonical in load_gazetteers().aliases()
+    }
+
+
+def _plain_form(text: str, kind: str) -> str:
+    words = _fold_units(_basic(text))
+    if kind == BRAND:
+        while len(words) > 1 and words[-1] in BRAND_SUFFIXES:
+            words.pop()
+        if len(words) > 1 and words[0] == "the":
+            words.pop(0)
+    else:
+        words = [_singular(word) for word in words]
+        while len(words) > 1 and words[-1] in HEAD_WORDS.get(kind, ()):
+            words.pop()
+    form = PACK_OF.sub(r"\1 pack", " ".join(words))
+    return form[:MAX_FORM_CHARS].strip()
+
+
+@lru_cache(maxsize=1 << 16)  # mentions repeat a lot: the same few thousand forms
+def normal_form(text: str, kind: str) -> str:
+    """The comparable form of a surface form: "6 Ounce" and "6 oz." both give "6 oz",
+    "Condé Nast Publications" gives "conde nast", "for Dry Skin" (skin_type) gives "dry".
+    Empty when nothing comparable is left (punctuation only)."""
+    form = _plain_form(text, kind)
+    return _aliases().get((kind, form), form)
+
+
+def similar(a: str, b: str) -> bool:
+    """Whether two normal forms name the same entity: equal, or near-equal with the same
+    numbers ("16 oz" and "6 oz" never merge)."""
+    if a == b:
+        return True
+    if min(len(a), len(b)) < MIN_FUZZY_CHARS or DIGITS.findall(a) != DIGITS.findall(b):
+        return False
+    return fuzz.ratio(a, b) >= SIMILARITY
+
+
+class Canonical(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What every (kind, normal form) resolved to, and the surface forms seen per entity."""
+
+    canonical: Mapping[tuple[str, str], Canonical]
+    surface_forms: Mapping[str, tuple[str, ...]]  # entity id -> sorted surface forms
+
+    def of(self, mention: Mention) -> Canonical | None:
+        """None only for a mention with nothing comparable in it."""
+        return self.canonical.get((mention.kind, normal_form(mention.text, mention.kind)))
+
+    def brand_rows(self) -> list[BrandRow]:
+        return [BrandRow(id=c.id, name=c.name) for c in self._entities() if c.kind == BRAND]
+
+    def attribute_rows(self) -> list[AttributeRow]:
+        return [
+            AttributeRow(
+                id=c.id, name=c.name, kind=c.kind, surface_forms=list(self.surface_forms[c.id])
+            )
+            for c in self._entities()
+            if c.kind != BRAND
+        ]
+
+    def _entities(self) -> list[Canonical]:
+        return sorted(set(self.canonical.values()), key=lambda c: c.id)
+
+
+def _surface(text: str) -> str:
+    return " ".join(html.unescape(text).split())[:MAX_NAME_CHARS]
+
+
+def resolve(mentions: Iterable[Mention]) -> Resolution:
+    """Cluster all mentions of each kind into canonical entities."""
+    forms: dict[str, Counter[str]] = defaultdict(Counter)  # kind -> normal form -> mentions
+    surfaces: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for mention in mentions:
+        form = normal_form(mention.text, mention.kind)
+        if form:
+            forms[mention.kind][form] += 1
+            surfaces[mention.kind, form][_surface(mention.text)] += 1
+    canonical: dict[tuple[str, str], Canonical] = {}
+    seen: dict[str, tuple[str, ...]] = {}
+    for kind, counts in forms.items():
+        for cluster in _clusters(sorted(counts)):
+            head = min(cluster, key=lambda form: (-counts[form], form))
+            names: Counter[str] = Counter()
+            for form in cluster:
+                names.update(surfaces[kind, form])
+            name = min(names, key=lambda surface: (-names[surface], surface))
+            entity_id = head if kind == BRAND else f"{kind}:{head}"
+            entity = Canonical(kind=kind, id=entity_id, name=name)
+            canonical.update({(kind, form): entity for form in cluster})
+            seen[entity_id] = tuple(sorted(names))
+    return Resolution(canonical, seen)
+
+
+def _clusters(forms: Sequence[str]) -> list[list[str]]:
+    """Connected components of the `similar` graph over sorted, distinct normal forms. Only
+    forms with the same first character are compared (a blocking key: near-duplicates almost
+    never differ there), in blocks, so memory stays bounded on large vocabularies."""
+    parent = list(range(len(forms)))
+
+    def find(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for index, form in enumerate(forms):
+        if len(form) >= MIN_FUZZY_CHARS:
+            blocks[form[0]].append(index)
+    for members in blocks.values():
+        choices = [forms[index] for index in members]
+        for offset in range(0, len(members), FUZZY_BLOCK):
+            rows = members[offset : offset + FUZZY_BLOCK]
+            scores = process.cdist(
+                [forms[index] for index in rows], choices, scorer=fuzz.ratio,
+                score_cutoff=SIMILARITY, dtype="uint8", workers=1,
+            )  # fmt: skip
+            for row, column in zip(*scores.nonzero(), strict=True):
+                a, b = rows[row], members[column]
+                if a < b and similar(forms[a], forms[b]):
+                    parent[find(b)] = find(a)
+    groups: dict[int, list[str]] = defaultdict(list)
+    for index, form in enumerate(forms):
+        groups[find(index)].append(form)
+    return list(groups.values())
+
+
+def item_rows(
+    item_id: str, mentions: Iterable[Mention], resolution: Resolution
+) -> tuple[list[ItemBrandRow], list[ItemAttributeRow]]:
+    """One row per (entity, source field): confidence is the best mention's, `mentions` the
+    count, and the extractor that of the best mention."""
+    brands, attributes = [], []
+    for (entity, source), group in _grouped(mentions, resolution, by_source=True).items():
+        best = _best(group)
+        provenance = {
+            "source": source, "extractor": best.extractor,
+            "confidence": best.confidence, "mentions": len(group),
+        }  # fmt: skip
+        if entity.kind == BRAND:
+            brands.append(ItemBrandRow(item_id=item_id, brand_id=entity.id, **provenance))
+        else:
+            attributes.append(
+                ItemAttributeRow(item_id=item_id, attribute_id=entity.id, **provenance)
+            )
+    return brands, attributes
+
+
+def review_rows(
+    review_id: str, mentions: Iterable[Mention], resolution: Resolution
+) -> list[ReviewMentionRow]:
+    """One row per attribute a review mentions; sentiment by vote of its mentions."""
+    rows = []
+    for (entity, _), group in _grouped(mentions, resolution, by_source=False).items():
+        if entity.kind == BRAND:
+            continue
+        best = _best(group)
+        rows.append(
+            ReviewMentionRow(
+                review_id=review_id, attribute_id=entity.id, sentiment=_vote(group),
+                source=best.source, extractor=best.extractor,
+                confidence=best.confidence, mentions=len(group),
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _grouped(
+    mentions: Iterable[Mention], resolution: Resolution, *, by_source: bool
+) -> dict[tuple[Canonical, str], list[Mention]]:
+    groups: dict[tuple[Canonical, str], list[Mention]] = defaultdict(list)
+    for mention in mentions:
+        entity = resolution.of(mention)
+        if entity is not None:
+            groups[entity, mention.source if by_source else ""].append(mention)
+    return dict(sorted(groups.items(), key=lambda pair: (pair[0][0].id, pair[0][1])))
+
+
+def _best(group: list[Mention]) -> Mention:
+    return min(group, key=lambda m: (-m.confidence, m.start or 0, m.extractor, m.text))
+
+
+def _vote(group: list[Mention]) -> Sentiment:
+    votes = Counter(m.sentiment for m in group if m.sentiment in ("positive", "negative"))
+    balance = votes["positive"] - votes["negative"]
+    return "positive" if balance > 0 else "negative" if balance < 0 else "neutral"
