@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 
 from spacy.tokens import Doc, Token
-from vaderSentiment.vaderSentiment import (  # type: ignore[import-untyped]
+from vaderSentiment.vaderSentiment import (
     N_SCALAR,
     NEGATE,
     SentimentIntensityAnalyzer,
