@@ -33,6 +33,8 @@ from kg.records import (
     Sentiment,
 )
 
+# Mentions below this are candidates, not facts: consumers (the loader, the benchmark) skip them.
+MIN_CONFIDENCE = 0.5
 SIMILARITY = 90.0  # RapidFuzz ratio (0-100) at or above which two normal forms are one entity
 MIN_FUZZY_CHARS = 6  # shorter forms differ by a letter too easily ("men" / "man")
 MAX_FORM_CHARS = 256  # ids stay short whatever the source wrote
