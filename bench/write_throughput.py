@@ -2,7 +2,7 @@
 
     python bench/write_throughput.py            # 200k interactions, 20k users, 20k items
 
-Runs on its own throwaway local Neo4j (under .kgrec/neo4j-bench, free ports) so it never
+Runs on its own throwaway local Neo4j (under .kgrec/neo4j-bench/, free ports) so it never
 touches the demo's graph; with KGREC_NEO4J_URI set it uses that server and needs --wipe.
 Both variants run in this process on the same generated rows (seeded); the naive variant
 writes a prefix of them (--naive-rows), since it is ~100x slower. Last line: one JSON object.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import time
 from collections.abc import Callable
 from functools import partial
@@ -48,12 +47,6 @@ def make_rows(n_rows: int, n_users: int, n_items: int, seed: int) -> list[Intera
         )
         for index in range(n_rows)
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 Work = Callable[[Callable[[int], None]], object]
@@ -105,56 +98,36 @@ def main(
     ),
 ) -> None:
     """Benchmark batched vs naive relationship upserts against a real Neo4j."""
-    base = Settings()
-    own_server = provision.resolve_mode(base) == "local"
-    if not own_server and not wipe_external:
-        raise typer.BadParameter("this clears the target database; pass --wipe to allow it")
-    settings = base
-    if own_server:
-        settings = base.model_copy(
-            update={
-                "neo4j_home": base.neo4j_home.parent / "neo4j-bench",
-                "neo4j_bolt_port": free_port(),
-                "neo4j_http_port": free_port(),
-            }
-        )
     data = make_rows(rows, users, items, seed)
     warmup = make_rows(warmup_rows, users, items, seed + 1)
     console.print(f"Generated {rows:,} interactions over {users:,} users and {items:,} items.")
-    if own_server:
-        with console.status("Starting a throwaway local Neo4j for the benchmark..."):
-            provision.start(settings)
-    try:
-        with (
-            Graph.connect(settings) as graph,
-            Progress(
-                "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=console,
-            ) as progress,
-        ):  # fmt: skip
-            delete_all(graph)
-            apply_schema(graph, settings.cypher_dir / "schema.cypher")
-            writer = GraphWriter(graph, batch_size=batch_size)
-            # Warm the JVM's JIT and the page cache for both paths, then start from empty.
-            timed(progress, "warm-up (not measured)", warmup_rows,
-                  batched_writes(writer, warmup, warmup_rows))  # fmt: skip
-            timed(progress, "warm-up naive (not measured)", 300, naive_writes(graph, data[:300]))
-            delete_all(graph)
-            naive_s = timed(
-                progress, "naive: 1 MERGE / transaction", naive_rows,
-                naive_writes(graph, data[:naive_rows]),
-            )  # fmt: skip
-            delete_all(graph)
-            batched_s = timed(
-                progress, "batched: UNWIND + MERGE", rows, batched_writes(writer, data, rows)
-            )
-            rerun_s = timed(
-                progress, "batched rerun (all exist)", rows, batched_writes(writer, data, 0)
-            )
-    finally:
-        if own_server:
-            provision.stop(settings)
-
+    with (
+        provision.scratch_server(Settings(), "neo4j-bench", wipe=wipe_external) as settings,
+        Graph.connect(settings) as graph,
+        Progress(
+            "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):  # fmt: skip
+        delete_all(graph)
+        apply_schema(graph, settings.cypher_dir / "schema.cypher")
+        writer = GraphWriter(graph, batch_size=batch_size)
+        # Warm the JVM's JIT and the page cache for both paths, then start from empty.
+        timed(progress, "warm-up (not measured)", warmup_rows,
+              batched_writes(writer, warmup, warmup_rows))  # fmt: skip
+        timed(progress, "warm-up naive (not measured)", 300, naive_writes(graph, data[:300]))
+        delete_all(graph)
+        naive_s = timed(
+            progress, "naive: 1 MERGE / transaction", naive_rows,
+            naive_writes(graph, data[:naive_rows]),
+        )  # fmt: skip
+        delete_all(graph)
+        batched_s = timed(
+            progress, "batched: UNWIND + MERGE", rows, batched_writes(writer, data, rows)
+        )
+        rerun_s = timed(
+            progress, "batched rerun (all exist)", rows, batched_writes(writer, data, 0)
+        )
     naive_rate = naive_rows / naive_s
     batched_rate = rows / batched_s
     rerun_rate = rows / rerun_s

@@ -9,11 +9,7 @@ and removed at the end.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -26,12 +22,6 @@ from kg import Graph, Settings, provision
 from kg.provision.docker import IMAGE
 from kg.schema import apply_schema
 from kg.write import delete_all
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -53,24 +43,9 @@ def neo4j_settings() -> Iterator[Settings]:
                 }
             )
         return
-    runs = base.neo4j_home.parent / "neo4j-test"
-    runs.mkdir(parents=True, exist_ok=True)
-    settings = base.model_copy(
-        update={
-            "neo4j_home": Path(tempfile.mkdtemp(prefix="run-", dir=runs)),
-            "neo4j_bolt_port": free_port(),
-            "neo4j_http_port": free_port(),
-            "neo4j_heap": "768m",
-            "neo4j_pagecache": "256m",
-        }
-    )
-    server = provision.LocalNeo4j(settings)
-    server.start()
-    try:
+    small = base.model_copy(update={"neo4j_heap": "768m", "neo4j_pagecache": "256m"})
+    with provision.throwaway_local(small, "neo4j-test") as settings:
         yield settings
-    finally:
-        server.stop()
-        shutil.rmtree(settings.neo4j_home, ignore_errors=True)
 
 
 @pytest.fixture()

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from kg import Settings, provision
+from kg.provision import free_port
 from kg.provision.local import pid_alive
-from tests.conftest import free_port
 
 LOCAL_ONLY = pytest.mark.skipif(
     provision.resolve_mode(Settings()) != "local", reason="exercises the no-Docker local server"

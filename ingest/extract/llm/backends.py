@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Protocol
 
 import httpx
 
 Messages = list[dict[str, str]]
+
+GGUF_PACKAGES = ("gguf", "accelerate")
 
 
 class LLMError(RuntimeError):
@@ -83,13 +86,17 @@ class TransformersBackend:
                 f"no model at {path}; set KGREC_LLM_MODEL_PATH to a transformers model "
                 "directory or a .gguf file"
             )
-        # Imported here: transformers takes seconds to import and only this backend needs it.
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         if path.suffix == ".gguf":
+            # transformers reads GGUF only with both installed, and says so only mid-load.
+            missing = [package for package in GGUF_PACKAGES if find_spec(package) is None]
+            if missing:
+                raise LLMError(f"loading {path.name} needs: pip install {' '.join(missing)}")
             directory, gguf = path.parent, {"gguf_file": path.name}
         else:
             directory, gguf = path, {}
+        # Imported here: transformers takes seconds to import and only this backend needs it.
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         self.name = f"transformers:{path}"
         self._tokenizer = AutoTokenizer.from_pretrained(directory, **gguf)
         if not self._tokenizer.chat_template:
