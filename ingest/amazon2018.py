@@ -10,37 +10,26 @@ MERGE on a stable id: loading the same files again changes nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Container
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import ValidationError
-
-from ingest.clean import (
-    clean_text,
-    clean_title,
-    normalise_name,
-    parse_price,
-    unique_products,
-    unique_reviews,
+from ingest.clean import clean_text, clean_title, parse_price, unique_products, unique_reviews
+from ingest.load import (
+    Progress,
+    SharedIds,
+    brand_rows,
+    category_rows,
+    mapped,
+    quiet,
+    reported,
+    write_rows,
 )
-from ingest.records import AmazonProduct, AmazonReview, validation_reason
+from ingest.records import AmazonProduct, AmazonReview
 from ingest.sources.amazon2018 import check_files, read_products, read_reviews
 from ingest.summary import IngestSummary, SourceTally
-from kg.records import (
-    BrandRow,
-    CategoryRow,
-    InteractionRow,
-    ItemBrandRow,
-    ItemCategoryRow,
-    ItemLinkRow,
-    ItemLinkType,
-    ItemRow,
-    ReviewRow,
-    Row,
-    UserRow,
-)
+from kg.records import InteractionRow, ItemLinkRow, ItemLinkType, ItemRow, ReviewRow, Row, UserRow
 from kg.write import (
     BRANDS,
     CATEGORIES,
@@ -53,13 +42,7 @@ from kg.write import (
     USERS,
     GraphWriter,
     WriteSpec,
-    WriteSummary,
 )
-
-T = TypeVar("T")
-
-Progress = Callable[[str, int, int | None], None]
-"""Called as records stream past: (stage, records done, records in all when known)."""
 
 SCAN, PRODUCTS, REVIEWS_STAGE = "scanning metadata", "products", "reviews"
 # Nodes before the relationships that point at them, within every chunk.
@@ -67,7 +50,6 @@ PRODUCT_WRITES: tuple[WriteSpec[Any], ...] = (
     ITEMS, BRANDS, CATEGORIES, ITEM_BRANDS, ITEM_CATEGORIES, ITEM_LINKS,
 )  # fmt: skip
 REVIEW_WRITES: tuple[WriteSpec[Any], ...] = (USERS, REVIEWS, INTERACTIONS)
-_SHARED_NODES = (BrandRow, CategoryRow, UserRow)  # rows many records repeat
 _SENTENCE_END = (".", "!", "?", "…")
 
 
@@ -79,21 +61,21 @@ def load_amazon2018(
 ) -> IngestSummary:
     """Write the reviews file, and the metadata file when given, to the graph."""
     started = time.perf_counter()
-    report = progress or _quiet
+    report = progress or quiet
     check_files(reviews, meta)  # before anything is written
     summary = IngestSummary(sources=[])
-    seen: set[tuple[type[Row], str]] = set()
+    seen: SharedIds = set()
     if meta is not None:
         catalogue, lines = _scan_catalogue(meta, report)
         tally = SourceTally(meta.name)
         summary.sources.append(tally)
-        products = unique_products(_reported(read_products(meta), PRODUCTS, lines, report), tally)
+        products = unique_products(reported(read_products(meta), PRODUCTS, lines, report), tally)
         to_rows = partial(product_rows, catalogue=catalogue)
-        _write(_mapped(products, to_rows, tally), PRODUCT_WRITES, graph_writer, summary, seen)
+        write_rows(mapped(products, to_rows, tally), PRODUCT_WRITES, graph_writer, summary, seen)
     tally = SourceTally(reviews.name)
     summary.sources.append(tally)
-    ratings = unique_reviews(_reported(read_reviews(reviews), REVIEWS_STAGE, None, report), tally)
-    _write(_mapped(ratings, review_rows, tally), REVIEW_WRITES, graph_writer, summary, seen)
+    ratings = unique_reviews(reported(read_reviews(reviews), REVIEWS_STAGE, None, report), tally)
+    write_rows(mapped(ratings, review_rows, tally), REVIEW_WRITES, graph_writer, summary, seen)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -109,29 +91,8 @@ def product_rows(product: AmazonProduct, catalogue: Container[str]) -> list[Row]
             price=parse_price(product.price),
         )
     ]
-    brand_id, brand_name = normalise_name(product.brand), clean_text(product.brand)
-    if brand_id and brand_name:
-        rows.append(BrandRow(id=brand_id, name=brand_name))
-        rows.append(
-            ItemBrandRow(
-                item_id=item_id, brand_id=brand_id, source="metadata", extractor="metadata"
-            )
-        )
-    parent_id: str | None = None
-    for raw in product.category:
-        name, key = clean_text(raw), normalise_name(raw)
-        if not name or not key:
-            continue  # an element that was only markup
-        # The path prefix is the id: "Music" under "Arts" and under "Professional" differ.
-        category_id = key if parent_id is None else f"{parent_id} > {key}"
-        rows.append(CategoryRow(id=category_id, name=name, parent_id=parent_id))
-        parent_id = category_id
-    if parent_id is not None:
-        rows.append(
-            ItemCategoryRow(
-                item_id=item_id, category_id=parent_id, source="metadata", extractor="metadata"
-            )
-        )
+    rows.extend(brand_rows(item_id, product.brand))
+    rows.extend(category_rows(item_id, product.category))
     links: tuple[tuple[list[str], ItemLinkType], ...] = (
         (product.also_buy, "ALSO_BOUGHT"),
         (product.also_view, "ALSO_VIEWED"),
@@ -181,63 +142,3 @@ def _scan_catalogue(meta: Path, report: Progress) -> tuple[set[str], int]:
             asins.add(record.asin)
         report(SCAN, records, None)
     return asins, records
-
-
-def _reported(records: Iterable[T], stage: str, total: int | None, report: Progress) -> Iterator[T]:
-    for done, record in enumerate(records, start=1):
-        report(stage, done, total)
-        yield record
-
-
-def _mapped(
-    records: Iterable[T], to_rows: Callable[[T], list[Row]], tally: SourceTally
-) -> Iterator[list[Row]]:
-    """Each record's rows; a record with a value the graph refuses is set aside whole."""
-    for record in records:
-        try:
-            rows = to_rows(record)
-        except ValidationError as exc:
-            tally.drop(f"does not fit the graph: {exc.title} {validation_reason(exc)}")
-            continue
-        tally.kept += 1
-        yield rows
-
-
-def _write(
-    records: Iterable[list[Row]],
-    specs: tuple[WriteSpec[Any], ...],
-    writer: GraphWriter,
-    summary: IngestSummary,
-    seen: set[tuple[type[Row], str]],
-) -> None:
-    """Write the rows in chunks, each chunk kind by kind in the order of `specs`. A brand,
-    category or user row is written once, the first time its id appears."""
-    for spec in specs:
-        summary.writes.setdefault(spec.name, WriteSummary(spec.name))
-    pending: dict[type[Row], list[Row]] = {spec.model: [] for spec in specs}
-    for rows in records:
-        for row in rows:
-            if isinstance(row, _SHARED_NODES):
-                if (type(row), row.id) in seen:
-                    continue
-                seen.add((type(row), row.id))
-            pending[type(row)].append(row)
-        if max(map(len, pending.values())) >= writer.batch_size:
-            _flush(pending, specs, writer, summary)
-    _flush(pending, specs, writer, summary)
-
-
-def _flush(
-    pending: dict[type[Row], list[Row]],
-    specs: tuple[WriteSpec[Any], ...],
-    writer: GraphWriter,
-    summary: IngestSummary,
-) -> None:
-    for spec in specs:
-        if pending[spec.model]:
-            summary.add(writer.write(spec, pending[spec.model]))
-            pending[spec.model].clear()
-
-
-def _quiet(stage: str, done: int, total: int | None) -> None:
-    """No progress display."""

@@ -37,6 +37,7 @@ from kg.records import (
 MIN_CONFIDENCE = 0.5
 SIMILARITY = 90.0  # RapidFuzz ratio (0-100) at or above which two normal forms are one entity
 MIN_FUZZY_CHARS = 6  # shorter forms differ by a letter too easily ("men" / "man")
+MIN_TYPO_CHARS = 10  # company suffixes this long are told apart from real words by one typo
 MAX_FORM_CHARS = 256  # ids stay short whatever the source wrote
 MAX_NAME_CHARS = 1024
 FUZZY_BLOCK = 2000  # rows per RapidFuzz block: memory stays O(block x forms)
@@ -47,6 +48,13 @@ DIGITS = re.compile(r"\d+(?:\.\d+)?")
 PACK_OF = re.compile(r"\bpack of (\d+(?:\.\d+)?)\b")
 IRREGULAR = {"women": "woman", "men": "man", "children": "child", "feet": "foot", "teeth": "tooth"}
 NOT_PLURAL = frozenset({"news", "series", "species", "lens", "gps", "always", "perhaps"})
+# Plurals in "-ies" whose singular ends in "-ie" ("movies", not "movy").
+IE_SINGULARS = frozenset(
+    {
+        "movie", "cookie", "calorie", "brownie", "zombie", "selfie", "smoothie", "rookie",
+        "goodie", "freebie", "hoodie", "veggie", "newbie", "foodie", "techie", "indie", "genie",
+    }
+)  # fmt: skip
 HEAD_WORDS = {"skin_type": {"skin", "type"}, "hair_type": {"hair", "type"}}
 BRAND_SUFFIXES = frozenset(
     {
@@ -76,7 +84,7 @@ def _singular(word: str) -> str:
     if len(word) <= 3 or not word.isalpha() or word in NOT_PLURAL or word.endswith("ics"):
         return word
     if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
+        return word[:-1] if word[:-1] in IE_SINGULARS else word[:-3] + "y"
     if word.endswith(("sses", "shes", "ches", "xes", "zes")):
         return word[:-2]
     if word.endswith("s") and not word.endswith(("ss", "us", "is")):
@@ -124,7 +132,7 @@ def _aliases() -> Mapping[tuple[str, str], str]:
 def _plain_form(text: str, kind: str) -> str:
     words = _fold_units(_basic(text))
     if kind == BRAND:
-        while len(words) > 1 and words[-1] in BRAND_SUFFIXES:
+        while len(words) > 1 and _company_suffix(words[-1]):
             words.pop()
         if len(words) > 1 and words[0] == "the":
             words.pop(0)
@@ -134,6 +142,18 @@ def _plain_form(text: str, kind: str) -> str:
             words.pop()
     form = PACK_OF.sub(r"\1 pack", " ".join(words))
     return form[:MAX_FORM_CHARS].strip()
+
+
+def _company_suffix(word: str) -> bool:
+    """A legal-form word, also misspelt in long ones ("Bonnier Corpiration"): source data
+    is typed by hand, and the typo would otherwise split one publisher in two."""
+    if word in BRAND_SUFFIXES:
+        return True
+    return len(word) >= MIN_TYPO_CHARS and any(
+        fuzz.ratio(word, suffix) >= SIMILARITY
+        for suffix in BRAND_SUFFIXES
+        if len(suffix) >= MIN_TYPO_CHARS
+    )
 
 
 @lru_cache(maxsize=1 << 16)  # mentions repeat a lot: the same few thousand forms

@@ -4,20 +4,22 @@ Evidence, strongest first: the source's own brand field (metadata); a "Brand"/"P
 a brand known from the catalogue (any item's metadata brand, or `known` names) at the start of
 the title or after "by"; "... by X" in the title; a named entity that opens the title (short
 ones only: long ones are product names as often as brands); a company name in the description
-("Hearst Communications", "published by ..."). When the metadata names a brand, text candidates
+("Hearst Communications", "published by ..."); last, an all-caps word that opens a title
+written in mixed case ("SHARKK Hair Brush"). When the metadata names a brand, text candidates
 count only if they name the same brand; otherwise the strongest candidate is kept if it reaches
 `MIN_CONFIDENCE`, together with the other mentions of that brand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from ingest.extract.base import BRAND, ItemText, Mention
+from ingest.extract.fields import readable
 from ingest.resolve import BRAND_SUFFIXES, normal_form, similar
 from kg.records import Extractor, SourceField
 
@@ -28,6 +30,9 @@ KNOWN_CONFIDENCE = 0.85
 BY_CONFIDENCE = 0.7
 TITLE_ENTITY_CONFIDENCE = {1: 0.65, 2: 0.6, 3: 0.55}  # by length in words
 COMPANY_CONFIDENCE = 0.6
+CAPS_CONFIDENCE = 0.55
+MIN_CAPS_LETTERS = 4  # shorter all-caps words are mostly acronyms ("LED", "UV", "DIY")
+MAX_CAPS_WORDS = 2
 MIN_CONFIDENCE = 0.5
 MAX_BY_WORDS = 3
 
@@ -52,7 +57,7 @@ def usable_brand(name: str | None) -> str | None:
     or scraped markup."""
     if name is None:
         return None
-    name = " ".join(name.translate(TRADEMARKS).split())
+    name = " ".join(readable(name).translate(TRADEMARKS).split())
     form = normal_form(name, BRAND)
     if not form or form in JUNK_BRANDS or "<" in name or '="' in name:
         return None
@@ -64,9 +69,14 @@ def same_brand(a: str, b: str) -> bool:
 
 
 class BrandFinder:
-    def __init__(self, nlp: Language, known: Iterable[str] = ()) -> None:
+    def __init__(
+        self, nlp: Language, known: Iterable[str] = (), valence: Mapping[str, float] | None = None
+    ) -> None:
         self.nlp = nlp
         self.known = tuple(known)
+        # Words with a sentiment praise or describe a product; they are not part of its maker's
+        # name ("Clarisonic | Gentle Hydro Cleanser").
+        self.valence = valence or {}
 
     def catalogue(self, items: Sequence[ItemText]) -> PhraseMatcher:
         """A matcher for the brands this batch's metadata (and `known`) name."""
@@ -109,12 +119,37 @@ class BrandFinder:
                 found.append(_mention(doc[start:end], "title", "rule", BY_CONFIDENCE))
         opening = next((e for e in doc.ents if e.start == 0 and e.label_ not in NOT_NAMES), None)
         if opening is not None and 0 not in starts:  # "Glycolic Acid ..." opens with an attribute
-            # An attribute inside the entity ends the brand: "Palmer's | Cocoa Butter Formula".
-            end = min((i for i in starts if 0 < i < opening.end), default=opening.end)
+            # An attribute or opinion word inside the entity ends the brand: "Palmer's | Cocoa
+            # Butter Formula", "Clarisonic | Gentle Hydro".
+            ends = [i for i in range(1, opening.end) if i in starts or self._opinion(doc[i])]
+            end = min(ends, default=opening.end)
             confidence = TITLE_ENTITY_CONFIDENCE.get(end)
             if confidence is not None:
                 found.append(_mention(doc[0:end], "title", "spacy", confidence))
+        caps = self._caps_opening(doc, starts)
+        if caps:
+            found.append(_mention(doc[0:caps], "title", "rule", CAPS_CONFIDENCE))
         return found
+
+    def _opinion(self, token: Token) -> bool:
+        return self.valence.get(token.lower_, 0.0) != 0.0
+
+    def _caps_opening(self, doc: Doc, starts: set[int]) -> int:
+        """How many all-caps words open a mixed-case title as a name (0 for none)."""
+        if not any(c.islower() for c in doc.text):
+            return 0  # an all-caps title says nothing by its case
+        end = 0
+        while (
+            end < min(len(doc), MAX_CAPS_WORDS)
+            and end not in starts
+            and doc[end].is_alpha
+            and doc[end].is_upper
+            and len(doc[end]) >= MIN_CAPS_LETTERS
+            and not doc[end].is_stop
+            and not self._opinion(doc[end])
+        ):
+            end += 1
+        return end
 
     @staticmethod
     def _companies(doc: Doc) -> list[Mention]:

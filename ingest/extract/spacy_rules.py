@@ -26,7 +26,7 @@ from ingest.extract.base import BRAND, ItemText, Mention, ReviewText
 from ingest.extract.brands import BrandFinder
 from ingest.extract.candidates import Candidate, select
 from ingest.extract.chunks import ChunkFeatures
-from ingest.extract.fields import item_fields
+from ingest.extract.fields import item_fields, readable
 from ingest.extract.gazetteers import Entry, load_gazetteers, phrase_matcher
 from ingest.extract.nlp import Pipeline, load_pipeline
 from ingest.extract.patterns import PatternRules
@@ -66,7 +66,7 @@ class SpacyExtractor:
         self.rules = PatternRules(nlp, gazetteers)
         self.polarity = vader_polarity()
         self.chunks = ChunkFeatures(self.polarity.valence, gazetteers.generic_nouns)
-        self.brands = BrandFinder(nlp, known_brands)
+        self.brands = BrandFinder(nlp, known_brands, self.polarity.valence)
         self.review_noun_chunks = review_noun_chunks and self.pipeline.trained
 
     def extract_items(self, items: Sequence[ItemText]) -> list[list[Mention]]:
@@ -86,7 +86,7 @@ class SpacyExtractor:
         ]
 
     def extract_reviews(self, reviews: Sequence[ReviewText]) -> list[list[Mention]]:
-        texts = (review.text[:MAX_FIELD_CHARS] for review in reviews)
+        texts = (readable(review.text[:MAX_FIELD_CHARS]) for review in reviews)
         docs = self.pipeline.pipe(texts, analyse=self.review_noun_chunks)
         found = []
         for review, doc in zip(reviews, docs, strict=True):

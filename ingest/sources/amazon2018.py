@@ -7,10 +7,7 @@ back as a `Rejected` in its place, and a damaged gzip ends the stream with one `
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -18,10 +15,9 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from ingest.records import AmazonProduct, AmazonReview, Rejected, SourceRecord, validation_reason
+from ingest.sources.files import MAX_LINE_BYTES as MAX_LINE_BYTES
+from ingest.sources.files import decoded, numbered_lines, require_file
 
-MAX_LINE_BYTES = 1 << 20
-_GZIP_MAGIC = b"\x1f\x8b"
-_SKIP_CHUNK = 1 << 16
 REVIEWS_EXAMPLE = "data/sample/Magazine_Subscriptions_5.json.gz"
 META_EXAMPLE = "data/sample/meta_Magazine_Subscriptions.json.gz"
 
@@ -48,25 +44,19 @@ def check_files(reviews: Path, meta: Path | None) -> None:
 
 
 def _require_file(path: Path, what: str, example: str) -> None:
-    if not path.is_file():
-        problem = "is not a file" if path.exists() else "does not exist"
-        raise FileNotFoundError(
-            f"Amazon 2018 {what} file {path} {problem}. Pass the path of a {what} file "
-            f"(JSON lines, gzip or plain), e.g. {example}."
-        )
+    advice = f"Pass the path of a {what} file (JSON lines, gzip or plain), e.g. {example}."
+    require_file(path, f"Amazon 2018 {what} file", advice)
 
 
 def _records(path: Path, model: type[S]) -> Iterator[S | Rejected]:
     source = path.name
-    for number, line in _lines(path):
+    for number, line in numbered_lines(path):
         if isinstance(line, Rejected):
             yield line
             continue
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield Rejected.of(source, number, f"not UTF-8: {exc.reason} at byte {exc.start}",
-                              line.decode("utf-8", errors="replace"))  # fmt: skip
+        text = decoded(source, number, line)
+        if isinstance(text, Rejected):
+            yield text
             continue
         try:
             value = json.loads(text.lstrip("\ufeff") if number == 1 else text)
@@ -85,44 +75,3 @@ def _records(path: Path, model: type[S]) -> Iterator[S | Rejected]:
             yield model.model_validate(value)
         except ValidationError as exc:
             yield Rejected.of(source, number, validation_reason(exc), text)
-
-
-def _lines(path: Path) -> Iterator[tuple[int, bytes | Rejected]]:
-    """(line number, the line's bytes without its newline) for every non-blank line."""
-    number = 0
-    with _open(path) as stream:
-        while True:
-            try:
-                line = stream.readline(MAX_LINE_BYTES + 1)
-                too_long = len(line) > MAX_LINE_BYTES and not line.endswith(b"\n")
-                length = len(line) + _skip_rest(stream) if too_long else 0
-            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                reason = f"truncated or corrupt gzip after line {number}"
-                yield number + 1, Rejected.of(path.name, number + 1, reason, str(exc))
-                return
-            if not line:
-                return
-            number += 1
-            if too_long:
-                reason = f"line too long ({length} bytes > {MAX_LINE_BYTES})"
-                excerpt = line[:400].decode("utf-8", errors="replace")
-                yield number, Rejected.of(path.name, number, reason, excerpt)
-            elif line.strip():
-                yield number, line.rstrip(b"\r\n")
-
-
-def _skip_rest(stream: io.BufferedIOBase) -> int:
-    """Read past the rest of an over-long line, a chunk at a time; return its length."""
-    skipped = 0
-    while chunk := stream.readline(_SKIP_CHUNK):
-        if chunk.endswith(b"\n"):
-            return skipped + len(chunk) - 1
-        skipped += len(chunk)
-    return skipped
-
-
-def _open(path: Path) -> io.BufferedIOBase:
-    # Sniff the magic bytes rather than trust the suffix: both kinds get renamed.
-    with path.open("rb") as probe:
-        compressed = probe.read(2) == _GZIP_MAGIC
-    return gzip.open(path, "rb") if compressed else path.open("rb")
