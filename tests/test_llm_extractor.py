@@ -35,8 +35,8 @@ from ingest.extract.llm.backends import Messages
 from ingest.extract.llm.grounding import locate
 from ingest.extract.llm.prompts import ITEM_TASK, REVIEW_TASK
 from kg import Settings
-from kg.records import SourceField
 from kg.provision import free_port
+from kg.records import SourceField
 
 ACNE_WASH = ItemText(item_id="B00A", title="Neutrogena Oil-Free Acne Wash, 6 Ounce")
 MAGAZINE = ItemText(
