@@ -62,7 +62,7 @@ def export_graph(graph: Graph) -> GraphExport:
     """Read every node and relationship of the kgrec schema into a `HeteroData`.
 
     Items carry `title`, `description` (lists of str, None where absent) and `price` (NaN
-    where absent); INTERACTED edges carry `ts`, `weight`, `rating` (NaN where absent),
+    where absent); brands, categories and attributes their `name`; INTERACTED edges carry `ts`, `weight`, `rating` (NaN where absent),
     `kind` (index into INTERACTION_KINDS) and `split` (index into SPLITS, -1 for none).
     """
     data = HeteroData()
@@ -81,6 +81,10 @@ def export_graph(graph: Graph) -> GraphExport:
     data["item"].price = torch.tensor(
         [float("nan") if row["price"] is None else float(row["price"]) for row in items]
     )
+
+    for label in ("Brand", "Category", "Attribute"):
+        rows = graph.read(f"MATCH (n:{label}) RETURN n.name AS name ORDER BY n.id")
+        data[node_type(label)].name = [row["name"] for row in rows]
 
     for start, rel, end in EDGE_TYPES:
         src_map, dst_map = id_maps[node_type(start)], id_maps[node_type(end)]

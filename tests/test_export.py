@@ -58,6 +58,8 @@ def test_exported_edges_point_at_the_right_ids(graph: Graph) -> None:
     assert titles["i1"] == "Rose face serum"
     prices = dict(zip(items.ids, exported.data["item"].price.tolist(), strict=True))
     assert prices["i1"] == 19.5 and math.isnan(prices["i3"])
+    brands = dict(zip(exported.id_maps["brand"].ids, exported.data["brand"].name, strict=True))
+    assert brands == {"brushly": "Brushly", "glowco": "GlowCo"}
 
 
 def test_export_is_deterministic(graph: Graph) -> None:
