@@ -1,0 +1,153 @@
+"""The extraction step of a load: item and review texts -> mentions -> canonical Brand and
+Attribute entities -> graph rows with provenance.
+
+Texts are extracted in batches as the source streams past (each extractor's answers cached on
+disk, so a rerun or a resumed run extracts nothing twice), and resolved all at once at the end:
+canonical ids depend on the whole corpus (a cluster's id is its most frequent form), never on
+the order or the batches the texts came in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from importlib.metadata import version
+from itertools import chain
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from ingest.extract.base import BRAND, EntityExtractor, ItemText, Mention, ReviewText
+from ingest.extract.brands import usable_brand
+from ingest.mention_cache import MentionCache
+from ingest.resolve import MIN_CONFIDENCE, item_rows, resolve, review_rows
+from kg.records import Row
+from kg.settings import Settings
+from kg.write import ATTRIBUTES, BRANDS, ITEM_ATTRIBUTES, ITEM_BRANDS, REVIEW_MENTIONS, WriteSpec
+
+R = TypeVar("R", bound=BaseModel)
+Extract = Callable[[EntityExtractor, Sequence[R]], list[list[Mention]]]
+
+# Entities before the relationships that point at them; reviews must already be in the graph.
+EXTRACTED_WRITES: tuple[WriteSpec[Any], ...] = (
+    BRANDS, ATTRIBUTES, ITEM_BRANDS, ITEM_ATTRIBUTES, REVIEW_MENTIONS,
+)  # fmt: skip
+BATCH_SIZE = 64
+
+
+class MetadataExtractor:
+    """The source's own brand field and nothing else: what a load without text extraction
+    (`--no-extract`) still knows, resolved like any other brand mention."""
+
+    name = "metadata"
+    cache_tag = "metadata-1"
+
+    def extract_items(self, items: Sequence[ItemText]) -> list[list[Mention]]:
+        found = []
+        for item in items:
+            brand = usable_brand(item.metadata_brand)
+            found.append(
+                [Mention(kind=BRAND, text=brand, source="metadata", extractor="metadata")]
+                if brand
+                else []
+            )
+        return found
+
+    def extract_reviews(self, reviews: Sequence[ReviewText]) -> list[list[Mention]]:
+        return [[] for _ in reviews]
+
+
+def build_extractors(settings: Settings, *, text: bool = True) -> list[EntityExtractor]:
+    """spaCy + rules, plus the LLM when one is configured; only metadata brands if not `text`."""
+    if not text:
+        return [MetadataExtractor()]
+    # Imported here: loading spaCy and the LLM code is only worth it when text is extracted.
+    from ingest.extract.llm import build_llm_extractor
+    from ingest.extract.spacy_rules import SpacyExtractor
+
+    extractors: list[EntityExtractor] = [SpacyExtractor(settings)]
+    llm = build_llm_extractor(settings)
+    if llm is not None:
+        extractors.append(llm)
+    return extractors
+
+
+def cache_tag(extractor: EntityExtractor) -> str:
+    """Cached answers are reused only by the same extractor of the same kgrec version."""
+    own = getattr(extractor, "cache_tag", "")
+    return f"{extractor.name}:{own}:kgrec-{version('kgrec')}"
+
+
+class ExtractionStage:
+    def __init__(
+        self,
+        extractors: Sequence[EntityExtractor],
+        cache: MentionCache | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.extractors = extractors
+        self.cache = cache
+        self.batch_size = batch_size
+        self.item_mentions: dict[str, list[Mention]] = {}
+        self.review_mentions: dict[str, list[Mention]] = {}
+        self.extracted = 0  # texts an extractor read this run
+        self.cached = 0  # texts answered from the cache
+        self._items: list[ItemText] = []
+        self._reviews: list[ReviewText] = []
+
+    def add_item(self, item: ItemText) -> None:
+        self._items.append(item)
+        if len(self._items) >= self.batch_size:
+            self._flush_items()
+
+    def add_review(self, review: ReviewText) -> None:
+        self._reviews.append(review)
+        if len(self._reviews) >= self.batch_size:
+            self._flush_reviews()
+
+    def rows(self) -> Iterator[list[Row]]:
+        """All entities first, then each item's and review's links to them."""
+        self._flush_items()
+        self._flush_reviews()
+        resolution = resolve(
+            chain.from_iterable(chain(self.item_mentions.values(), self.review_mentions.values()))
+        )
+        yield [*resolution.brand_rows(), *resolution.attribute_rows()]
+        for item_id, mentions in sorted(self.item_mentions.items()):
+            brands, attributes = item_rows(item_id, mentions, resolution)
+            yield [*brands, *attributes]
+        for review_id, mentions in sorted(self.review_mentions.items()):
+            yield list(review_rows(review_id, mentions, resolution))
+
+    def _flush_items(self) -> None:
+        found = self._extract(self._items, lambda e, batch: e.extract_items(batch))
+        self.item_mentions.update(zip((i.item_id for i in self._items), found, strict=True))
+        self._items = []
+
+    def _flush_reviews(self) -> None:
+        found = self._extract(self._reviews, lambda e, batch: e.extract_reviews(batch))
+        self.review_mentions.update(zip((r.review_id for r in self._reviews), found, strict=True))
+        self._reviews = []
+
+    def _extract(self, records: Sequence[R], extract: Extract[R]) -> list[list[Mention]]:
+        found: list[list[Mention]] = [[] for _ in records]
+        if not records:
+            return found
+        for extractor in self.extractors:
+            tag = cache_tag(extractor)
+            keys = [MentionCache.key(tag, record) for record in records]
+            known = self.cache.get_many(keys) if self.cache else {}
+            missing = [index for index, key in enumerate(keys) if key not in known]
+            self.cached += len(records) - len(missing)
+            self.extracted += len(missing)
+            if missing:
+                fresh = extract(extractor, [records[index] for index in missing])
+                answers = {
+                    keys[index]: mentions for index, mentions in zip(missing, fresh, strict=True)
+                }
+                if self.cache:
+                    self.cache.put_many(answers)
+                known.update(answers)
+            for index, key in enumerate(keys):
+                # Below the floor are loose candidates (most noun chunks), not entities.
+                found[index].extend(m for m in known[key] if m.confidence >= MIN_CONFIDENCE)
+        return found
