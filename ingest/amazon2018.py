@@ -1,10 +1,12 @@
 """Load Amazon Review Data 2018 files into the graph: source records -> `kg.records` rows ->
 `kg.write.GraphWriter`.
 
-Metadata first (items, brands, categories, then their relationships), then reviews (users,
-reviews, interactions). Rows are written in chunks as the files stream past, so memory holds
-one chunk plus the sets of ids that deduplication and link filtering need. Every write is a
-MERGE on a stable id: loading the same files again changes nothing.
+Metadata first (items, categories, then their relationships), then reviews (users, reviews,
+interactions), then what the extraction step found in their texts (brands, the metadata's own
+brand field included, attributes, review aspects). Rows are written in chunks as the files
+stream past, so memory holds one chunk, the sets of ids that deduplication and link filtering
+need, and the extracted mentions. Every write is a MERGE on a stable id: loading the same files
+again changes nothing, and a run killed half-way is completed by running it again.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from ingest.clean import clean_text, clean_title, parse_price, unique_products, unique_reviews
+from ingest.extract.base import ItemText, ReviewText
+from ingest.extraction import ExtractionStage, MetadataExtractor
 from ingest.load import (
     Progress,
     SharedIds,
-    brand_rows,
     category_rows,
+    feeding,
     mapped,
     quiet,
     reported,
+    write_extracted,
     write_rows,
 )
 from ingest.records import AmazonProduct, AmazonReview
@@ -31,10 +36,8 @@ from ingest.sources.amazon2018 import check_files, read_products, read_reviews
 from ingest.summary import IngestSummary, SourceTally
 from kg.records import InteractionRow, ItemLinkRow, ItemLinkType, ItemRow, ReviewRow, Row, UserRow
 from kg.write import (
-    BRANDS,
     CATEGORIES,
     INTERACTIONS,
-    ITEM_BRANDS,
     ITEM_CATEGORIES,
     ITEM_LINKS,
     ITEMS,
@@ -46,9 +49,7 @@ from kg.write import (
 
 SCAN, PRODUCTS, REVIEWS_STAGE = "scanning metadata", "products", "reviews"
 # Nodes before the relationships that point at them, within every chunk.
-PRODUCT_WRITES: tuple[WriteSpec[Any], ...] = (
-    ITEMS, BRANDS, CATEGORIES, ITEM_BRANDS, ITEM_CATEGORIES, ITEM_LINKS,
-)  # fmt: skip
+PRODUCT_WRITES: tuple[WriteSpec[Any], ...] = (ITEMS, CATEGORIES, ITEM_CATEGORIES, ITEM_LINKS)
 REVIEW_WRITES: tuple[WriteSpec[Any], ...] = (USERS, REVIEWS, INTERACTIONS)
 _SENTENCE_END = (".", "!", "?", "…")
 
@@ -58,10 +59,13 @@ def load_amazon2018(
     reviews: Path,
     meta: Path | None = None,
     progress: Progress | None = None,
+    extraction: ExtractionStage | None = None,
 ) -> IngestSummary:
-    """Write the reviews file, and the metadata file when given, to the graph."""
+    """Write the reviews file, and the metadata file when given, to the graph. Without an
+    `extraction` step only the metadata's brand field gives brands."""
     started = time.perf_counter()
     report = progress or quiet
+    stage = extraction or ExtractionStage([MetadataExtractor()])
     check_files(reviews, meta)  # before anything is written
     summary = IngestSummary(sources=[])
     seen: SharedIds = set()
@@ -70,28 +74,29 @@ def load_amazon2018(
         tally = SourceTally(meta.name)
         summary.sources.append(tally)
         products = unique_products(reported(read_products(meta), PRODUCTS, lines, report), tally)
-        to_rows = partial(product_rows, catalogue=catalogue)
-        write_rows(mapped(products, to_rows, tally), PRODUCT_WRITES, graph_writer, summary, seen)
+        rows = feeding(partial(product_rows, catalogue=catalogue), item_text, stage.add_item)
+        write_rows(mapped(products, rows, tally), PRODUCT_WRITES, graph_writer, summary, seen)
     tally = SourceTally(reviews.name)
     summary.sources.append(tally)
     ratings = unique_reviews(reported(read_reviews(reviews), REVIEWS_STAGE, None, report), tally)
-    write_rows(mapped(ratings, review_rows, tally), REVIEW_WRITES, graph_writer, summary, seen)
+    to_rows = feeding(review_rows, review_text, stage.add_review)
+    write_rows(mapped(ratings, to_rows, tally), REVIEW_WRITES, graph_writer, summary, seen)
+    write_extracted(stage, graph_writer, summary, seen, report)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
 def product_rows(product: AmazonProduct, catalogue: Container[str]) -> list[Row]:
-    """The item, its brand and category path, and its links to other items of `catalogue`."""
+    """The item, its category path, and its links to other items of `catalogue`."""
     item_id = product.asin
     rows: list[Row] = [
         ItemRow(
             id=item_id,
             title=clean_title(product.title),
-            description="\n\n".join(filter(None, map(clean_text, product.description))) or None,
+            description=_description(product),
             price=parse_price(product.price),
         )
     ]
-    rows.extend(brand_rows(item_id, product.brand))
     rows.extend(category_rows(item_id, product.category))
     links: tuple[tuple[list[str], ItemLinkType], ...] = (
         (product.also_buy, "ALSO_BOUGHT"),
@@ -107,6 +112,33 @@ def product_rows(product: AmazonProduct, catalogue: Container[str]) -> list[Row]
     return rows
 
 
+def item_text(product: AmazonProduct) -> ItemText:
+    """What extraction reads of a product: its cleaned text fields and its brand field."""
+    return ItemText(
+        item_id=product.asin,
+        title=clean_title(product.title),
+        description=_description(product),
+        features=[feature for feature in map(clean_text, product.feature) if feature],
+        metadata_brand=clean_text(product.brand),
+    )
+
+
+def _description(product: AmazonProduct) -> str | None:
+    return "\n\n".join(filter(None, map(clean_text, product.description))) or None
+
+
+def review_text(review: AmazonReview) -> ReviewText | None:
+    text = _review_text(review.summary, review.review_text)
+    if text is None:
+        return None
+    return ReviewText(review_id=_review_id(review), item_id=review.asin, text=text,
+                      rating=review.overall)  # fmt: skip
+
+
+def _review_id(review: AmazonReview) -> str:
+    return f"{review.reviewer_id}:{review.asin}:{review.unix_review_time}"
+
+
 def review_rows(review: AmazonReview) -> list[Row]:
     """The user, the review (only when it has text), and the rating as an interaction."""
     user_id, item_id, ts = review.reviewer_id, review.asin, review.unix_review_time
@@ -114,7 +146,7 @@ def review_rows(review: AmazonReview) -> list[Row]:
     text = _review_text(review.summary, review.review_text)
     if text is not None:
         rows.append(
-            ReviewRow(id=f"{user_id}:{item_id}:{ts}", user_id=user_id, item_id=item_id,
+            ReviewRow(id=_review_id(review), user_id=user_id, item_id=item_id,
                       rating=review.overall, ts=ts, text=text)
         )  # fmt: skip
     rows.append(

@@ -3,6 +3,7 @@ the `kgrec.commands` entry points)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Annotated, Self
@@ -23,8 +24,17 @@ from rich.table import Table
 from rich.text import Text
 
 from ingest.amazon2018 import load_amazon2018
+from ingest.beauty import load_beauty
+from ingest.extract.llm import LLMError
+from ingest.extraction import ExtractionStage, build_extractors
+from ingest.load import Progress as LoadProgress
+from ingest.mention_cache import MentionCache
 from ingest.sources.amazon2018 import check_files
+from ingest.sources.beauty import BeautyFiles
+from ingest.sources.files import SourceFormatError
+from ingest.sources.table import LAYOUTS
 from ingest.summary import IngestSummary
+from ingest.table import TableFiles, check_tables, load_tables
 from kg.connection import Graph, GraphUnavailableError
 from kg.provision import ProvisionError
 from kg.read import GraphCounts, counts
@@ -46,8 +56,10 @@ AMAZON2018_HELP = (
     "it comes from."
     "\n\n"
     "Connects to the Neo4j of `kgrec neo4j status`, applies the schema, and writes items, "
-    "brands, categories, item links, users, reviews and ratings. Unreadable lines and "
-    "duplicates are set aside and counted by reason."
+    "categories, item links, users, reviews and ratings, then the brands, attributes and review "
+    "aspects extracted from the texts, each link with its provenance. Unreadable lines and "
+    "duplicates are set aside and counted by reason. A rerun changes nothing; a run that was "
+    "killed is completed by running it again."
 )
 
 ingest_app = typer.Typer(
@@ -58,6 +70,24 @@ ingest_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+
+
+BatchSize = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-size", min=1, max=100_000,
+        help="Rows per write transaction (default: KGREC_WRITE_BATCH_SIZE, 5000).",
+    ),
+]  # fmt: skip
+Extract = Annotated[
+    bool,
+    typer.Option(
+        "--extract/--no-extract",
+        help="Extract brands, attributes and review aspects from the texts with spaCy and rules "
+        "(and the LLM, when KGREC_LLM_BACKEND is set). --no-extract keeps only the source's own "
+        "brand field. Answers are cached under KGREC_CACHE_DIR: a rerun extracts nothing again.",
+    ),
+]
 
 
 def fail(message: str) -> typer.Exit:
@@ -84,42 +114,22 @@ def amazon2018(
             "Without it only users, reviews and ratings are loaded.",
         ),
     ] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size", min=1, max=100_000,
-            help="Rows per write transaction (default: KGREC_WRITE_BATCH_SIZE, 5000).",
-        ),
-    ] = None,
+    batch_size: BatchSize = None,
+    extract: Extract = True,
 ) -> None:  # fmt: skip
     """`kgrec ingest amazon2018` (help: AMAZON2018_HELP)."""
-    settings = get_settings()
-    try:
+
+    def check() -> list[str]:
         check_files(reviews, meta)
-        with Graph.connect(settings) as graph:
-            apply_schema(graph, settings.cypher_dir / "schema.cypher")
-            writer = GraphWriter(graph, batch_size or settings.write_batch_size)
-            with ProgressBars(console) as bars:
-                summary = load_amazon2018(writer, reviews, meta, bars.update)
-            totals = counts(graph)
-    except FileNotFoundError as exc:
-        raise fail(
-            f"{exc} See `kgrec ingest amazon2018 --help` for where to get the files."
-        ) from None
-    except OSError as exc:
-        raise fail(
-            f"cannot read {exc.filename}: {exc.strerror}. Check the path and permissions."
-        ) from None
-    except (GraphUnavailableError, ProvisionError) as exc:
-        raise fail(str(exc)) from None
-    except InvalidRowsError as exc:
-        raise fail(f"the graph refused some rows, which were not written: {exc}") from None
-    except (Neo4jError, DriverError) as exc:
-        raise fail(
-            f"Neo4j failed during the load: {exc}. Check `kgrec neo4j status`, then run the same "
-            "command again: loading is idempotent, so nothing is written twice."
-        ) from None
-    print_summary(summary, totals)
+        return []
+
+    run_load(
+        "amazon2018",
+        check,
+        lambda writer, progress, stage: load_amazon2018(writer, reviews, meta, progress, stage),
+        batch_size,
+        extract,
+    )
 
 
 class ProgressBars:
@@ -183,6 +193,18 @@ def print_summary(summary: IngestSummary, totals: GraphCounts) -> None:
                        f"{write.relationships_created:,}")  # fmt: skip
     console.print(writes)
 
+    if summary.entities:
+        entities = Table(title="Extracted entities (canonical)", title_justify="left")
+        entities.add_column("kind")
+        entities.add_column("count", justify="right")
+        for kind, count in sorted(summary.entities.items()):
+            entities.add_row(kind, f"{count:,}")
+        console.print(entities)
+    console.print(
+        f"Texts extracted: {summary.texts_extracted:,}; answered from the cache: "
+        f"{summary.texts_cached:,}."
+    )
+
     graph = Table(title="In the graph now", title_justify="left")
     for column in ("nodes", "count", "relationships", "count"):
         graph.add_column(column, justify="right" if column == "count" else "left")
@@ -210,3 +232,131 @@ def print_summary(summary: IngestSummary, totals: GraphCounts) -> None:
 
 def _count(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
+
+
+# --- Amazon 2014 Beauty and your own tables ---------------------------------------------------
+
+BEAUTY_HELP = (
+    "Load the Amazon 2014 Beauty 5-core benchmark (the PGPR/CAFE split) with timestamps and "
+    "item text: 12,101 items, 22,363 users, 198,502 train/test purchases, brands, categories "
+    "and ~1.05M also_bought / also_viewed / bought_together links."
+    "\n\n"
+    "--kg is the amazon-beauty-pgpr-cafe folder: pgpr/*.txt.gz from github.com/orcax/PGPR "
+    "(data/Amazon_Beauty) and cafe/{train,test}_labels.txt.gz from github.com/orcax/CAFE "
+    "(data/Beauty). --seq is the amazon-beauty-2014-seq-text folder (interactions.tsv.gz, "
+    "items.tsv.gz) that its build.py derives from TiCoSeRec and MARCO. The Amazon data is "
+    "UCSD's, for research use (cite He & McAuley, WWW 2016; McAuley et al., SIGIR 2015)."
+    "\n\n"
+    "Related products outside the catalogue become Item nodes with only an id. Pairs, brands "
+    "and categories the two folders disagree on are set aside and counted by reason."
+)
+TABLE_HELP = (
+    "Load your own CSV (.csv, .csv.gz) or Parquet (.parquet) tables: items, and optionally "
+    "users, interactions and reviews. Columns (by name, any order; others are ignored):"
+    "\n\n"
+    + "\n\n".join(f"{kind}: {layout.describe()}" for kind, layout in LAYOUTS.items())
+    + "\n\n"
+    "Rows that do not fit are set aside with their line (CSV) or row (Parquet) number and the "
+    "reason. See README.md, 'Bring your own data'."
+)
+
+
+def run_load(
+    command: str,
+    check: Callable[[], Sequence[str]],
+    load: Callable[[GraphWriter, LoadProgress, ExtractionStage], IngestSummary],
+    batch_size: int | None,
+    extract: bool,
+) -> None:
+    """Check the files (printing their notes), then load them with progress bars and print the
+    summary; every expected failure ends in one clear message and exit code 1."""
+    settings = get_settings()
+    try:
+        for note in check():
+            console.print(Text(f"note: {note}"))
+        with console.status("Loading the extractors..."):
+            extractors = build_extractors(settings, text=extract)
+        with (
+            Graph.connect(settings) as graph,
+            MentionCache(settings.cache_dir / "mentions.sqlite") as cache,
+        ):
+            apply_schema(graph, settings.cypher_dir / "schema.cypher")
+            writer = GraphWriter(graph, batch_size or settings.write_batch_size)
+            with ProgressBars(console) as bars:
+                summary = load(writer, bars.update, ExtractionStage(extractors, cache))
+            totals = counts(graph)
+    except FileNotFoundError as exc:
+        raise fail(f"{exc} See `kgrec ingest {command} --help` for what to pass.") from None
+    except SourceFormatError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(
+            f"cannot read {exc.filename}: {exc.strerror}. Check the path and permissions."
+        ) from None
+    except (GraphUnavailableError, ProvisionError, LLMError) as exc:
+        raise fail(str(exc)) from None
+    except InvalidRowsError as exc:
+        raise fail(f"the graph refused some rows, which were not written: {exc}") from None
+    except (Neo4jError, DriverError) as exc:
+        raise fail(
+            f"Neo4j failed during the load: {exc}. Check `kgrec neo4j status`, then run the same "
+            "command again: loading is idempotent, so nothing is written twice."
+        ) from None
+    print_summary(summary, totals)
+
+
+@ingest_app.command("beauty", help=BEAUTY_HELP)
+def beauty(
+    kg: Annotated[
+        Path,
+        typer.Option("--kg", help="The amazon-beauty-pgpr-cafe folder (pgpr/, cafe/).",
+                     show_default=False),
+    ],
+    seq: Annotated[
+        Path,
+        typer.Option("--seq", help="The amazon-beauty-2014-seq-text folder (*.tsv.gz).",
+                     show_default=False),
+    ],
+    batch_size: BatchSize = None,
+    extract: Extract = True,
+) -> None:  # fmt: skip
+    """`kgrec ingest beauty` (help: BEAUTY_HELP)."""
+    files = BeautyFiles(kg=kg, seq=seq)
+
+    def check() -> list[str]:
+        files.check()
+        return []
+
+    run_load("beauty", check,
+             lambda writer, progress, stage: load_beauty(writer, kg, seq, progress, stage),
+             batch_size, extract)  # fmt: skip
+
+
+@ingest_app.command("table", help=TABLE_HELP)
+def table(
+    items: Annotated[
+        Path,
+        typer.Option("--items", help="Items table: item_id, title, description, brand, "
+                     "category, price.", show_default=False),
+    ],
+    users: Annotated[
+        Path | None, typer.Option("--users", help="Users table: user_id, name.")
+    ] = None,
+    interactions: Annotated[
+        Path | None,
+        typer.Option("--interactions", help="Interactions table: user_id, item_id, kind, ts, "
+                     "rating, weight, split."),
+    ] = None,
+    reviews: Annotated[
+        Path | None,
+        typer.Option("--reviews", help="Reviews table: review_id, user_id, item_id, text, ts, "
+                     "rating."),
+    ] = None,
+    batch_size: BatchSize = None,
+    extract: Extract = True,
+) -> None:  # fmt: skip
+    """`kgrec ingest table` (help: TABLE_HELP)."""
+    files = TableFiles(items=items, users=users, interactions=interactions, reviews=reviews)
+    run_load("table", lambda: check_tables(files),
+             lambda writer, progress, stage: load_tables(writer, files, progress, stage),
+             batch_size, extract)  # fmt: skip

@@ -47,6 +47,9 @@ class SourceTally:
 class IngestSummary:
     sources: list[SourceTally]
     writes: dict[str, WriteSummary] = field(default_factory=dict)  # by row kind, in write order
+    entities: Counter[str] = field(default_factory=Counter)  # extracted, by kind ("brand", ...)
+    texts_extracted: int = 0  # item and review texts an extractor read
+    texts_cached: int = 0  # ... answered from the extraction cache instead
     seconds: float = 0.0
 
     def add(self, part: WriteSummary) -> None:

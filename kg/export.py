@@ -62,8 +62,9 @@ def export_graph(graph: Graph) -> GraphExport:
     """Read every node and relationship of the kgrec schema into a `HeteroData`.
 
     Items carry `title`, `description` (lists of str, None where absent) and `price` (NaN
-    where absent); brands, categories and attributes their `name`; INTERACTED edges carry `ts`, `weight`, `rating` (NaN where absent),
-    `kind` (index into INTERACTION_KINDS) and `split` (index into SPLITS, -1 for none).
+    where absent); brands, categories and attributes their `name`. INTERACTED edges carry
+    `ts`, `weight`, `rating` (NaN where absent), `kind` (index into INTERACTION_KINDS) and
+    `split` (index into SPLITS, -1 for none).
     """
     data = HeteroData()
     id_maps: dict[str, IdMap] = {}

@@ -264,7 +264,7 @@ def test_the_sample_loads_and_a_rerun_changes_nothing(graph: Graph, review_slice
     )
     assert len(item) == 1
     found = item[0]
-    assert (found["brand_id"], found["brand"]) == ("future us, inc.", "Future US, Inc.")
+    assert (found["brand_id"], found["brand"]) == ("future us", "Future US, Inc.")
     assert (found["source"], found["by"]) == ("metadata", "metadata")
     assert found["leaf_id"] == "magazine subscriptions > technology > computers & internet"
     assert (found["leaf"], found["root"]) == ("Computers & Internet", "Magazine Subscriptions")

@@ -1,0 +1,178 @@
+"""Load your own tables (`ingest.sources.table`) into the graph: items (with category path),
+users, interactions and reviews, in that order, each file streamed in chunks, then the brands
+(the brand column among them) and attributes extraction finds in the item and review texts.
+
+Items and users are unique by id and reviews by review id: the first row wins, later ones are
+set aside. An interaction or review may name a user or item no table lists; MERGE then creates
+it with only its id. A review is a Review node only: interactions come from their own table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.clean import clean_text, clean_title, unique
+from ingest.extract.base import ItemText, ReviewText
+from ingest.extraction import ExtractionStage, MetadataExtractor
+from ingest.load import (
+    CATEGORY_SEPARATOR,
+    ITEM_WRITES,
+    Progress,
+    SetAside,
+    SharedIds,
+    category_rows,
+    feeding,
+    mapped,
+    quiet,
+    readable,
+    reported,
+    write_extracted,
+    write_rows,
+)
+from ingest.records import Rejected
+from ingest.sources.table import (
+    TableInteraction,
+    TableItem,
+    TableKind,
+    TableRecord,
+    TableReview,
+    TableUser,
+    check_table,
+    read_table,
+    row_count,
+)
+from ingest.summary import IngestSummary, SourceTally
+from kg.records import InteractionRow, ItemRow, ReviewRow, Row, UserRow
+from kg.write import INTERACTIONS, REVIEWS, USERS, GraphWriter, WriteSpec
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    items: Path
+    users: Path | None = None
+    interactions: Path | None = None
+    reviews: Path | None = None
+
+    def given(self) -> list[tuple[TableKind, Path]]:
+        """The tables passed, in load order (items before what points at them)."""
+        tables: list[tuple[TableKind, Path | None]] = [
+            ("items", self.items), ("users", self.users),
+            ("interactions", self.interactions), ("reviews", self.reviews),
+        ]  # fmt: skip
+        return [(kind, path) for kind, path in tables if path is not None]
+
+
+def check_tables(files: TableFiles) -> list[str]:
+    """Raise unless every table is there with its required columns; return one note per table
+    with columns the layout does not know (they are ignored)."""
+    notes = []
+    for kind, path in files.given():
+        ignored = check_table(path, kind)
+        if ignored:
+            notes.append(f"{path.name}: ignoring unknown column(s) {', '.join(ignored)}")
+    return notes
+
+
+def load_tables(
+    graph_writer: GraphWriter,
+    files: TableFiles,
+    progress: Progress | None = None,
+    extraction: ExtractionStage | None = None,
+) -> IngestSummary:
+    """Write every table of `files` to the graph, then what `extraction` finds in the item and
+    review texts (without it, brands come from the items' brand column only)."""
+    started = time.perf_counter()
+    report = progress or quiet
+    stage = extraction or ExtractionStage([MetadataExtractor()])
+    check_tables(files)  # before anything is written
+    summary = IngestSummary(sources=[])
+    seen: SharedIds = set()
+    for kind, path in files.given():
+        tally = SourceTally(path.name)
+        summary.sources.append(tally)
+        records = reported(read_table(path, kind), kind, row_count(path), report)
+        to_rows, specs, kept = _LOADS[kind]
+        if kind == "items":
+            to_rows = feeding(to_rows, item_text, stage.add_item)
+        elif kind == "reviews":
+            to_rows = feeding(to_rows, review_text, stage.add_review)
+        write_rows(mapped(kept(records, tally), to_rows, tally), specs, graph_writer, summary,
+                   seen)  # fmt: skip
+    write_extracted(stage, graph_writer, summary, seen, report)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def item_rows(item: TableItem) -> list[Row]:
+    rows: list[Row] = [
+        ItemRow(id=item.item_id, title=clean_title(item.title),
+                description=clean_text(item.description), price=item.price)
+    ]  # fmt: skip
+    path = item.category.split(CATEGORY_SEPARATOR.strip())
+    rows.extend(category_rows(item.item_id, path))
+    return rows
+
+
+def item_text(item: TableItem) -> ItemText:
+    return ItemText(
+        item_id=item.item_id,
+        title=clean_title(item.title),
+        description=clean_text(item.description),
+        metadata_brand=item.brand,
+    )
+
+
+def review_text(review: TableReview) -> ReviewText | None:
+    text = clean_text(review.text)
+    if text is None:
+        return None
+    return ReviewText(review_id=review_id(review), item_id=review.item_id, text=text,
+                      rating=review.rating)  # fmt: skip
+
+
+def user_rows(user: TableUser) -> list[Row]:
+    return [UserRow(id=user.user_id, name=clean_text(user.name))]
+
+
+def interaction_rows(event: TableInteraction) -> list[Row]:
+    return [
+        InteractionRow(user_id=event.user_id, item_id=event.item_id, kind=event.kind,
+                       ts=event.ts, rating=event.rating, weight=event.weight, split=event.split)
+    ]  # fmt: skip
+
+
+def review_rows(review: TableReview) -> list[Row]:
+    text = clean_text(review.text)
+    if text is None:
+        raise SetAside("no text once markup is removed")
+    return [
+        ReviewRow(id=review_id(review), user_id=review.user_id, item_id=review.item_id,
+                  rating=review.rating, ts=review.ts, text=text)
+    ]  # fmt: skip
+
+
+def review_id(review: TableReview) -> str:
+    """The review's own id, else "<user_id>:<item_id>:<ts>" (the Amazon loader's form)."""
+    if review.review_id is not None:
+        return review.review_id
+    parts = (review.user_id, review.item_id, *([] if review.ts is None else [str(review.ts)]))
+    return ":".join(parts)
+
+
+Kept = Callable[[Iterator[TableRecord | Rejected], SourceTally], Iterator[Any]]
+
+
+def _first_by(key: Callable[[Any], str], what: str) -> Kept:
+    return lambda records, tally: unique(records, key, f"duplicate {what} (first row kept)", tally)
+
+
+_LOADS: dict[TableKind, tuple[Callable[[Any], list[Row]], tuple[WriteSpec[Any], ...], Kept]] = {
+    "items": (item_rows, ITEM_WRITES, _first_by(lambda item: item.item_id, "item_id")),
+    "users": (user_rows, (USERS,), _first_by(lambda user: user.user_id, "user_id")),
+    "interactions": (interaction_rows, (INTERACTIONS,), readable),
+    "reviews": (review_rows, (REVIEWS,), _first_by(review_id, "review id")),
+}

@@ -1,0 +1,273 @@
+"""Your own tables (CSV and Parquet): the layout's checks, rows set aside with their numbers,
+the graph they load into (against the real Neo4j) and `kgrec ingest table`."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pytest
+from typer.testing import CliRunner
+
+from ingest.cli import ingest_app
+from ingest.records import Rejected
+from ingest.sources.files import SourceFormatError
+from ingest.sources.table import TableInteraction, TableItem, TableKind, check_table, read_table
+from ingest.table import TableFiles, check_tables, load_tables
+from kg import Graph, Settings, provision
+from kg.read import counts
+from kg.settings import get_settings
+from kg.write import GraphWriter, delete_all
+
+DATA = Path(__file__).parent / "data" / "table"
+FILES = TableFiles(
+    items=DATA / "items.csv",
+    users=DATA / "users.csv",
+    interactions=DATA / "interactions.csv",
+    reviews=DATA / "reviews.csv",
+)
+HOSTILE = "') DETACH DELETE n //"
+INJECTION = "x'}) MATCH (n) DETACH DELETE n //"
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows(rows)
+    return path
+
+
+def rejected(records: list[Any]) -> list[tuple[int, str]]:
+    return [(r.line, r.reason) for r in records if isinstance(r, Rejected)]
+
+
+def snapshot(graph: Graph) -> list[str]:
+    nodes = graph.read("MATCH (n) RETURN labels(n) AS l, properties(n) AS p")
+    rels = graph.read(
+        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, properties(r) AS p, b.id AS b"
+    )
+    return sorted(map(str, nodes + rels))
+
+
+def as_parquet(folder: Path) -> TableFiles:
+    """The fixture tables as Parquet, with the types a dataframe would give them."""
+    numbers = ("price", "rating", "weight")
+    paths: dict[str, Path] = {}
+    for kind in ("items", "users", "interactions", "reviews"):
+        with (DATA / f"{kind}.csv").open(newline="", encoding="utf-8") as stream:
+            rows = list(csv.DictReader(stream))
+        columns: dict[str, pa.Array] = {}
+        for name in rows[0]:
+            values: list[Any] = [row[name] or None for row in rows]
+            if name == "ts":  # Parquet timestamps, not text
+                values = [_timestamp(v) for v in values]
+                columns[name] = pa.array(values, pa.timestamp("s", tz="UTC"))
+            elif name in numbers:
+                columns[name] = pa.array([v and float(v.lstrip("$")) for v in values])
+            else:
+                columns[name] = pa.array(values, pa.string())
+        paths[kind] = folder / f"{kind}.parquet"
+        pq.write_table(pa.table(columns), paths[kind])
+    return TableFiles(**paths)
+
+
+def _timestamp(value: str) -> datetime:
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value), UTC)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- the layout ----------------------------------------------------------------------------
+
+
+def test_missing_columns_and_files_are_clear_errors(tmp_path: Path) -> None:
+    no_id = write_csv(tmp_path / "items.csv", [["title", "price"], ["A", "1"]])
+    with pytest.raises(SourceFormatError) as error:
+        check_table(no_id, "items")
+    assert str(error.value) == (
+        f"items table {no_id} lacks item_id. Its columns: title, price. Pass a CSV or Parquet "
+        "file with the columns item_id (required), title, description, brand, category, price."
+    )
+    no_ts = tmp_path / "events.parquet"
+    pq.write_table(pa.table({"user_id": ["u"], "item_id": ["i"], "kind": ["view"]}), no_ts)
+    with pytest.raises(SourceFormatError, match=r"lacks ts\. Its columns: user_id, item_id, kind"):
+        check_table(no_ts, "interactions")
+    with pytest.raises(FileNotFoundError, match=r"users table .*nope.csv does not exist"):
+        check_table(tmp_path / "nope.csv", "users")
+    wrong = write_csv(tmp_path / "items.xlsx", [["item_id"]])
+    with pytest.raises(SourceFormatError, match=r"must be \.csv, \.csv\.gz or \.parquet"):
+        check_table(wrong, "items")
+    assert check_tables(FILES) == ["items.csv: ignoring unknown column(s) colour"]
+
+
+def test_bad_csv_rows_are_set_aside_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv.gz"
+    lines = [
+        b"user_id,item_id,kind,ts,rating,extra",
+        b"u1,i1,purchase,1500000000,,x",                  # 2 kept
+        b"u1,i1,buy,1500000000,,",                        # 3
+        b"u1,i1,view,yesterday,,",                        # 4
+        b'u1,"i\n2",view,2020-01-01T12:00:00+02:00,7,',   # 5-6: a value spans two lines
+        b"u1,i1,view,1500000000",                         # 7
+        b"u\xff,i1,view,1500000000,,",                    # 8
+        b",i1,view,1500000000,,",                         # 9
+        b"",                                              # 10 blank: skipped
+        b"u2,i3,rate,2020-01-01,4.5,",                    # 11 kept
+    ]  # fmt: skip
+    path.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    assert check_table(path, "interactions") == ["extra"]
+    records = list(read_table(path, "interactions"))
+    assert rejected(records) == [
+        (3, "invalid kind: Input should be 'view', 'click', 'cart', 'purchase' or 'rate'"),
+        (4, "invalid ts: Value error, not unix seconds or an ISO-8601 date-time"),
+        (5, "invalid rating: Input should be less than or equal to 5"),
+        (7, "expected 6 fields, got 4"),
+        (8, "not UTF-8"),
+        (9, "missing user_id"),
+    ]
+    kept = [r for r in records if isinstance(r, TableInteraction)]
+    assert [(r.user_id, r.item_id, r.kind, r.ts, r.rating) for r in kept] == [
+        ("u1", "i1", "purchase", 1_500_000_000, None),
+        ("u2", "i3", "rate", 1_577_836_800, 4.5),
+    ]
+
+
+def test_bad_parquet_rows_are_set_aside_with_their_row(tmp_path: Path) -> None:
+    path = tmp_path / "items.parquet"
+    table = pa.table({
+        "item_id": pa.array([1, 2, None, 4], pa.int64()),  # numeric ids become strings
+        "price": pa.array([1.5, -2.0, 3.0, float("nan")]),
+        "title": ["a", "b", "c", "d"],
+    })  # fmt: skip
+    pq.write_table(table, path)
+    records = list(read_table(path, "items"))
+    assert rejected(records) == [
+        (2, "invalid price: Input should be greater than or equal to 0"),
+        (3, "missing item_id"),
+        (4, "invalid price: Input should be a finite number"),
+    ]
+    assert [r.item_id for r in records if isinstance(r, TableItem)] == ["1"]
+
+
+# --- into the graph ------------------------------------------------------------------------
+
+
+def test_csv_and_parquet_load_the_same_graph_and_a_rerun_changes_nothing(
+    graph: Graph, tmp_path: Path
+) -> None:
+    summary = load_tables(GraphWriter(graph), FILES)
+    assert [(t.source, t.read, t.kept) for t in summary.sources] == [
+        ("items.csv", 4, 4), ("users.csv", 2, 2), ("interactions.csv", 4, 4), ("reviews.csv", 2, 2),
+    ]  # fmt: skip
+    result = counts(graph)
+    assert result.nodes == {"User": 2, "Item": 4, "Brand": 4, "Category": 11, "Attribute": 0,
+                            "Review": 2}  # fmt: skip
+    assert result.relationships["INTERACTED"] == 4
+    assert result.relationships["IN_CATEGORY"] == 4
+    item = graph.read(
+        "MATCH (i:Item {id: 'B000C1Z3LS'})-[:IN_CATEGORY]->(c), (i)-[:HAS_BRAND]->(b) "
+        "RETURN i.description AS d, i.price AS p, c.id AS c, b.name AS b"
+    )
+    assert item == [{
+        "d": "A bright, citrus scent. Layered with florals.", "p": 49.8,
+        "c": "beauty > fragrance > women's > eau de parfum", "b": "Clinique",
+    }]  # fmt: skip
+    assert graph.read("MATCH (i:Item {id: 'B000Q0VBOS'}) RETURN i.title AS t") == [
+        {"t": "Light Blue by Dolce & Gabbana for Women Eau De Toilette Spray, 0.84-Ounce"}
+    ]
+    events = graph.read(
+        "MATCH (u)-[r:INTERACTED]->(i) RETURN u.id AS u, i.id AS i, r.kind AS kind, r.ts AS ts, "
+        "r.split AS split, r.weight AS w, r.rating AS rating ORDER BY ts, kind"
+    )
+    assert events == [
+        {"u": "A65UWTN0W4Z1E", "i": "B000BIVY24", "kind": "purchase", "ts": 1277596800,
+         "split": "train", "w": 1.0, "rating": None},
+        {"u": "A65UWTN0W4Z1E", "i": "B000TBZHNK", "kind": "view", "ts": 1277596900,
+         "split": "valid", "w": 0.5, "rating": None},
+        {"u": "A2NBUZIH3G31PD", "i": "B000C1Z3LS", "kind": "purchase", "ts": 1369180800,
+         "split": "test", "w": 1.0, "rating": None},
+        {"u": "A2NBUZIH3G31PD", "i": "B000C1Z3LS", "kind": "rate", "ts": 1369180800,
+         "split": None, "w": 1.0, "rating": 4.0},
+    ]  # fmt: skip
+    assert graph.read("MATCH (r:Review) RETURN r.id AS id, r.text AS text ORDER BY id") == [
+        {"id": "A65UWTN0W4Z1E:B000BIVY24:1277596800",
+         "text": "Works great. Holds all day & smells nice."},
+        {"id": "r-2", "text": "Lovely, light scent."},
+    ]  # fmt: skip
+
+    from_csv = snapshot(graph)
+    again = load_tables(GraphWriter(graph, batch_size=1), FILES)
+    assert (again.nodes_created, again.relationships_created) == (0, 0)
+    assert snapshot(graph) == from_csv
+
+    delete_all(graph)
+    parquet = load_tables(GraphWriter(graph), as_parquet(tmp_path))
+    assert [t.set_aside.total() for t in parquet.sources] == [0, 0, 0, 0]
+    assert snapshot(graph) == from_csv
+
+
+def test_hostile_strings_are_stored_as_plain_text(graph: Graph, tmp_path: Path) -> None:
+    items = write_csv(tmp_path / "items.csv", [
+        ["item_id", "title", "brand", "category"],
+        [INJECTION, HOSTILE, HOSTILE, f"{HOSTILE} > {INJECTION}"],
+        ["i2", "<script>alert(1)</script>Soap", "`Acme`", "Home"],
+    ])  # fmt: skip
+    reviews = write_csv(tmp_path / "reviews.csv", [
+        ["review_id", "user_id", "item_id", "text"],
+        [HOSTILE, INJECTION, INJECTION, f"{HOSTILE}\n{INJECTION}"],
+    ])  # fmt: skip
+    load_tables(GraphWriter(graph), TableFiles(items=items, reviews=reviews))
+    assert graph.read("MATCH (i:Item) RETURN i.id AS id, i.title AS t ORDER BY id") == [
+        {"id": "i2", "t": "Soap"}, {"id": INJECTION, "t": HOSTILE},
+    ]  # fmt: skip
+    assert graph.read("MATCH (b:Brand) RETURN b.name AS n ORDER BY n") == [
+        {"n": HOSTILE}, {"n": "`Acme`"},
+    ]  # fmt: skip
+    leaf = graph.read("MATCH (:Item {id: $id})-[:IN_CATEGORY]->(c) RETURN c.id AS id",
+                      {"id": INJECTION})  # fmt: skip
+    assert leaf == [{"id": f"{HOSTILE.casefold()} > {INJECTION.casefold()}"}]
+    assert graph.read("MATCH (u:User)-[:WROTE]->(r:Review) RETURN u.id AS u, r.text AS t") == [
+        {"u": INJECTION, "t": f"{HOSTILE} {INJECTION}"}
+    ]
+    assert counts(graph).total_nodes == 2 + 2 + 3 + 1 + 1  # items, brands, categories, user, review
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def server_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    info = provision.resolve_connection(neo4j_settings)
+    for name, value in (("MODE", "external"), ("URI", info.uri), ("PASSWORD", info.password)):
+        monkeypatch.setenv(f"KGREC_NEO4J_{name}", value)
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("server_env")
+def test_the_command_loads_and_reports(graph: Graph, tmp_path: Path) -> None:
+    runner = CliRunner()
+    kinds: tuple[TableKind, ...] = ("items", "interactions")
+    args = [part for kind in kinds for part in (f"--{kind}", str(getattr(FILES, kind)))]
+    result = runner.invoke(ingest_app, ["table", *args, "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    for expected in ("note: items.csv: ignoring unknown column(s) colour", "Source files",
+                     "interactions.csv", "In the graph now", "Loaded in"):  # fmt: skip
+        assert expected in result.output
+    assert counts(graph).relationships["INTERACTED"] == 4
+
+    bad = write_csv(tmp_path / "events.csv", [["user", "item"], ["u", "i"]])
+    failed = runner.invoke(ingest_app, ["table", "--items", str(FILES.items),
+                                        "--interactions", str(bad)])  # fmt: skip
+    assert failed.exit_code == 1
+    message = " ".join(failed.output.split())
+    assert "lacks user_id, item_id, kind, ts" in message and "(required)" in message
+    assert "Traceback" not in failed.output
