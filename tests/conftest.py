@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -21,6 +22,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from kg import Graph, Settings, provision
 from kg.provision.docker import IMAGE
 from kg.schema import apply_schema
+from kg.settings import get_settings
 from kg.write import delete_all
 
 
@@ -55,3 +57,24 @@ def graph(neo4j_settings: Settings) -> Iterator[Graph]:
         delete_all(connected)
         apply_schema(connected, neo4j_settings.cypher_dir / "schema.cypher")
         yield connected
+
+
+@pytest.fixture()
+def server_env(
+    neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    """`kgrec` commands pointed at the test server, with a fresh extraction cache: set in this
+    process (for typer's CliRunner) and returned (for subprocesses)."""
+    info = provision.resolve_connection(neo4j_settings)
+    env = {
+        "KGREC_NEO4J_MODE": "external",
+        "KGREC_NEO4J_URI": info.uri,
+        "KGREC_NEO4J_PASSWORD": info.password,
+        "KGREC_CACHE_DIR": str(tmp_path / "cache"),
+        "COLUMNS": "200",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield env
+    get_settings.cache_clear()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,20 +13,11 @@ import pytest
 from kg import Settings, provision
 from kg.provision import free_port
 from kg.provision.local import pid_alive
+from tests.helpers import kgrec
 
 LOCAL_ONLY = pytest.mark.skipif(
     provision.resolve_mode(Settings()) != "local", reason="exercises the no-Docker local server"
 )
-
-
-def kgrec(
-    *args: str, env: dict[str, str], timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kg.cli", *args],
-        capture_output=True, text=True, env={**os.environ, "COLUMNS": "200", **env},
-        timeout=timeout, check=False,
-    )  # fmt: skip
 
 
 @pytest.fixture()

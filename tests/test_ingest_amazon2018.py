@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -26,10 +23,11 @@ from ingest.clean import (
 from ingest.records import AmazonProduct, AmazonReview, Rejected
 from ingest.sources.amazon2018 import MAX_LINE_BYTES, read_products, read_reviews
 from ingest.summary import SourceTally
-from kg import Graph, Settings, provision
+from kg import Graph
 from kg.read import counts
 from kg.settings import PROJECT_ROOT
 from kg.write import GraphWriter
+from tests.helpers import kgrec, snapshot
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 REVIEWS = SAMPLE / "Magazine_Subscriptions_5.json.gz"
@@ -218,14 +216,6 @@ def review_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def snapshot(graph: Graph) -> list[str]:
-    nodes = graph.read("MATCH (n) RETURN labels(n) AS l, properties(n) AS p")
-    rels = graph.read(
-        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, properties(r) AS p, b.id AS b"
-    )
-    return sorted(map(str, nodes + rels))
-
-
 def test_the_sample_loads_and_a_rerun_changes_nothing(graph: Graph, review_slice: Path) -> None:
     summary = load_amazon2018(GraphWriter(graph), review_slice, META)
     meta_tally, review_tally = summary.sources
@@ -310,21 +300,6 @@ def test_hostile_values_are_stored_as_plain_text(graph: Graph, tmp_path: Path) -
 
 
 # --- the command ---------------------------------------------------------------------------
-
-
-def kgrec(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kg.cli", *args],
-        capture_output=True, text=True, env={**os.environ, "COLUMNS": "200", **env},
-        timeout=300, check=False,
-    )  # fmt: skip
-
-
-@pytest.fixture()
-def server_env(neo4j_settings: Settings) -> dict[str, str]:
-    info = provision.resolve_connection(neo4j_settings)
-    return {"KGREC_NEO4J_MODE": "external", "KGREC_NEO4J_URI": info.uri,
-            "KGREC_NEO4J_PASSWORD": info.password}  # fmt: skip
 
 
 def test_the_command_loads_and_prints_a_summary(

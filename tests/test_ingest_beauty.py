@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,10 +23,10 @@ from ingest.sources.beauty import (
 )
 from ingest.sources.files import SourceFormatError
 from ingest.summary import IngestSummary, SourceTally
-from kg import Graph, Settings, provision
+from kg import Graph
 from kg.read import counts
-from kg.settings import get_settings
 from kg.write import GraphWriter
+from tests.helpers import snapshot
 
 EXCERPT = Path(__file__).parent / "data" / "beauty"
 FILES = BeautyFiles(kg=EXCERPT / "kg", seq=EXCERPT / "seq")
@@ -50,14 +49,6 @@ def write_gz(path: Path, lines: list[str]) -> None:
 
 def tallies(summary: IngestSummary) -> dict[str, SourceTally]:
     return {tally.source: tally for tally in summary.sources}
-
-
-def snapshot(graph: Graph) -> list[str]:
-    nodes = graph.read("MATCH (n) RETURN labels(n) AS l, properties(n) AS p")
-    rels = graph.read(
-        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, properties(r) AS p, b.id AS b"
-    )
-    return sorted(map(str, nodes + rels))
 
 
 @pytest.fixture()
@@ -229,17 +220,6 @@ def test_damaged_files_keep_their_good_rows(graph: Graph, copy: BeautyFiles) -> 
 
 
 # --- the command ---------------------------------------------------------------------------
-
-
-@pytest.fixture()
-def server_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    info = provision.resolve_connection(neo4j_settings)
-    for name, value in (("MODE", "external"), ("URI", info.uri), ("PASSWORD", info.password)):
-        monkeypatch.setenv(f"KGREC_NEO4J_{name}", value)
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.mark.usefixtures("server_env")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ from ingest.records import Rejected
 from ingest.sources.files import SourceFormatError
 from ingest.sources.table import TableInteraction, TableItem, TableKind, check_table, read_table
 from ingest.table import TableFiles, check_tables, load_tables
-from kg import Graph, Settings, provision
+from kg import Graph
 from kg.read import counts
-from kg.settings import get_settings
 from kg.write import GraphWriter, delete_all
+from tests.helpers import snapshot
 
 DATA = Path(__file__).parent / "data" / "table"
 FILES = TableFiles(
@@ -44,14 +43,6 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
 
 def rejected(records: list[Any]) -> list[tuple[int, str]]:
     return [(r.line, r.reason) for r in records if isinstance(r, Rejected)]
-
-
-def snapshot(graph: Graph) -> list[str]:
-    nodes = graph.read("MATCH (n) RETURN labels(n) AS l, properties(n) AS p")
-    rels = graph.read(
-        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, properties(r) AS p, b.id AS b"
-    )
-    return sorted(map(str, nodes + rels))
 
 
 def as_parquet(folder: Path) -> TableFiles:
@@ -239,17 +230,6 @@ def test_hostile_strings_are_stored_as_plain_text(graph: Graph, tmp_path: Path) 
 
 
 # --- the command ---------------------------------------------------------------------------
-
-
-@pytest.fixture()
-def server_env(neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    info = provision.resolve_connection(neo4j_settings)
-    for name, value in (("MODE", "external"), ("URI", info.uri), ("PASSWORD", info.password)):
-        monkeypatch.setenv(f"KGREC_NEO4J_{name}", value)
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.mark.usefixtures("server_env")
