@@ -44,6 +44,8 @@ lint: install  ## ruff and mypy (strict)
 
 bench: install  ## run the benchmarks (each prints a table and a JSON line)
 	$(BIN)/python bench/write_throughput.py
+	$(BIN)/python bench/ingest_throughput.py
+	$(BIN)/python bench/extraction_quality.py
 
 neo4j-start: install  ## start Neo4j only
 	$(BIN)/kgrec neo4j start
