@@ -1,0 +1,224 @@
+"""`kgrec train`: read the graph, train the GNN, save a versioned model, write embeddings back
+(registered in pyproject.toml under the `kgrec.commands` entry points)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from neo4j.exceptions import DriverError, Neo4jError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from gnn.artifacts import METRICS, save_model
+from gnn.dataset import NoInteractionsError, RecDataset, build_dataset
+from gnn.model import ModelConfig
+from gnn.text import TextEncoder
+from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, embeddings, epoch_progress, train
+from kg.connection import Graph, GraphUnavailableError
+from kg.embeddings import write_embeddings
+from kg.export import export_graph
+from kg.provision import ProvisionError
+from kg.settings import Settings, get_settings
+
+console = Console()
+err_console = Console(stderr=True)
+SHOWN_METRICS = ("ndcg@10", "recall@10", "hr@10", "precision@10", "ndcg@20", "recall@20")
+
+TRAIN_HELP = (
+    "Train the GNN recommender on the graph in Neo4j and save it as a versioned model."
+    "\n\n"
+    "Reads every node and relationship (`kgrec ingest ...` loads them), encodes item, brand and "
+    "category text with all-MiniLM-L6-v2 (cached in .kgrec/cache), splits the interactions "
+    "(the graph's own `split` where it has one, else the last interaction of each user is test "
+    "and the one before validation), trains with early stopping on validation NDCG@10, then "
+    "refits on train + validation for the best epoch count and measures test once."
+    "\n\n"
+    "Writes .kgrec/models/<time>-<data hash>/ with the weights, embeddings, config, data "
+    "fingerprint, library versions, results.md / metrics.json and curves.png, and sets an "
+    "`embedding` property (plus a cosine vector index) on Item and User nodes. Uses CUDA when "
+    "there is a GPU (KGREC_DEVICE=auto|cpu|cuda)."
+)
+
+train_app = typer.Typer(name="train", help=TRAIN_HELP, no_args_is_help=False)
+
+
+def fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    return typer.Exit(1)
+
+
+@train_app.callback(invoke_without_command=True)
+def main(
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs before stopping.")] = 100,
+    patience: Annotated[
+        int, typer.Option(min=1, help="Epochs without a better validation NDCG@10 before stopping.")
+    ] = 5,
+    dim: Annotated[int, typer.Option(min=2, help="Embedding size.")] = 64,
+    layers: Annotated[int, typer.Option(min=0, max=4, help="Propagation layers.")] = 2,
+    loss: Annotated[str, typer.Option(help="softmax (sampled, cosine) or bpr.")] = "softmax",
+    lr: Annotated[float, typer.Option(min=0, help="Adam learning rate.")] = 0.01,
+    batch_size: Annotated[int, typer.Option(min=1, help="Positive pairs per step.")] = 16384,
+    cold_items: Annotated[
+        float,
+        typer.Option(
+            min=0, max=0.9, help="Share of items held out of training entirely (cold-item slice)."
+        ),
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of splits, sampling and initialisation.")] = 0,
+    refit: Annotated[
+        bool, typer.Option(help="Retrain on train + validation for the best epoch count.")
+    ] = True,
+    write_back: Annotated[
+        bool, typer.Option(help="Write embeddings back to Neo4j (property + vector index).")
+    ] = True,
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where model directories go (default .kgrec/models).")
+    ] = None,
+) -> None:
+    """`kgrec train` (help: TRAIN_HELP)."""
+    if loss not in ("softmax", "bpr"):
+        raise fail(f"--loss must be softmax or bpr, not {loss!r}")
+    settings = get_settings()
+    chosen_loss: Loss = "softmax" if loss == "softmax" else "bpr"
+    config = TrainConfig(
+        model=ModelConfig(dim=dim, num_layers=layers), loss=chosen_loss, lr=lr,
+        batch_size=batch_size, max_epochs=epochs, patience=patience, refit=refit, seed=seed,
+        device=settings.device,
+    )  # fmt: skip
+    try:
+        with Graph.connect(settings) as graph:
+            with console.status("Reading the graph from Neo4j..."):
+                exported = export_graph(graph)
+            with (
+                console.status("Encoding node text (cached after the first run)..."),
+                TextEncoder(settings) as encoder,
+            ):
+                dataset = build_dataset(
+                    exported, encoder.encode, cold_item_fraction=cold_items, seed=seed
+                )
+            describe(dataset)
+            progress, on_epoch = epoch_progress(console, epochs)
+            with progress:
+                result = train(dataset, config, on_epoch)
+            directory = save_results(result, dataset, config, models_dir or default_dir(settings))
+            if write_back:
+                with console.status("Writing embeddings back to Neo4j..."):
+                    written = write_back_embeddings(graph, result, dataset)
+                console.print(
+                    f"Wrote `embedding` on {written:,} Item and User nodes (vector indexes "
+                    "item_embedding, user_embedding)."
+                )
+    except NoInteractionsError as exc:
+        raise fail(str(exc)) from None
+    except (GraphUnavailableError, ProvisionError) as exc:
+        raise fail(str(exc)) from None
+    except (Neo4jError, DriverError) as exc:
+        raise fail(f"Neo4j failed: {exc}. Check `kgrec neo4j status` and run again.") from None
+    console.print(f"Model saved in {directory}")
+
+
+def default_dir(settings: Settings) -> Path:
+    return settings.cache_dir.parent / "models"
+
+
+def describe(dataset: RecDataset) -> None:
+    interactions = dataset.interactions
+    console.print(
+        f"{interactions.n_users:,} users, {dataset.n_items:,} catalogue items "
+        f"({dataset.graph.num_nodes['item']:,} item nodes); split from {dataset.split}: "
+        f"{interactions.train.nnz:,} train / {interactions.valid.nnz:,} valid / "
+        f"{interactions.test.nnz:,} test interactions."
+    )
+    for note in dataset.notes:
+        console.print(f"note: {note}")
+
+
+def results(result: TrainResult, dataset: RecDataset) -> dict[str, Any]:
+    return {
+        "split": dataset.split,
+        "ours": result.test,
+        "cold_items": result.cold_test,
+        "best_valid": result.best_valid,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "train_seconds": result.train_seconds,
+        "seconds_to_best_epoch": result.seconds_to_best,
+        "peak_rss_mb": result.peak_rss_mb,
+        "device": result.device,
+        "notes": list(dataset.notes),
+        "history": [vars(log) for log in result.history],
+    }
+
+
+def save_results(
+    result: TrainResult, dataset: RecDataset, config: TrainConfig, models_dir: Path
+) -> Path:
+    summary = results(result, dataset)
+    directory = save_model(result.model, dataset, config.to_dict(), summary, models_dir)
+    markdown = results_markdown(summary)
+    (directory / "results.md").write_text(markdown)
+    plot_curves(result.history, directory / "curves.png")
+    table = Table(title="Test (full ranking over the catalogue, training items excluded)")
+    table.add_column("slice")
+    for name in SHOWN_METRICS:
+        table.add_column(name, justify="right")
+    table.add_row("all users", *(f"{result.test[name]:.4f}" for name in SHOWN_METRICS))
+    if result.cold_test:
+        table.add_row("cold items", *(f"{result.cold_test[name]:.4f}" for name in SHOWN_METRICS))
+    console.print(table)
+    console.print(
+        f"best epoch {result.best_epoch} (validation NDCG@10 {result.best_valid['ndcg@10']:.4f}), "
+        f"reached after {result.seconds_to_best:.0f} s; training {result.train_seconds:.0f} s in "
+        f"all on {result.device}; peak RSS {result.peak_rss_mb:,.0f} MB. Results: "
+        f"{directory / 'results.md'}, {directory / METRICS}"
+    )
+    console.print(json.dumps({k: summary[k] for k in ("split", "ours", "cold_items")}))
+    return directory
+
+
+def results_markdown(summary: dict[str, Any]) -> str:
+    header = "| slice | " + " | ".join(SHOWN_METRICS) + " |"
+    lines = [header, "|---" * (len(SHOWN_METRICS) + 1) + "|"]
+    slices = [("all users", summary["ours"])]
+    if summary["cold_items"]:
+        slices.append(("cold items", summary["cold_items"]))
+    for name, values in slices:
+        lines.append(f"| {name} | " + " | ".join(f"{values[m]:.4f}" for m in SHOWN_METRICS) + " |")
+    lines += [
+        "",
+        f"Split: {summary['split']}. Best epoch {summary['best_epoch']} of "
+        f"{summary['epochs_run']}, reached after {summary['seconds_to_best_epoch']:.0f} s; "
+        f"training {summary['train_seconds']:.0f} s on {summary['device']}; "
+        f"peak RSS {summary['peak_rss_mb']:,.0f} MB.",
+        *(f"Note: {note}." for note in summary["notes"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(history: list[EpochLog], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: files only
+    import matplotlib.pyplot as plt
+
+    figure, (loss_axis, ndcg_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = [log.epoch for log in history]
+    loss_axis.plot(epochs, [log.loss for log in history], marker="o")
+    loss_axis.set(title="training loss", xlabel="epoch")
+    ndcg_axis.plot(
+        epochs, [log.valid_ndcg10 or 0.0 for log in history], marker="o", color="tab:green"
+    )
+    ndcg_axis.set(title="validation NDCG@10", xlabel="epoch")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_back_embeddings(graph: Graph, result: TrainResult, dataset: RecDataset) -> int:
+    users, items = embeddings(result.model, dataset.n_items)
+    written = write_embeddings(graph, "Item", dataset.ids["item"][: dataset.n_items], items.numpy())
+    return written + write_embeddings(graph, "User", dataset.ids["user"], users.numpy())

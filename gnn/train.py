@@ -1,0 +1,263 @@
+"""Training: BPR or sampled softmax over catalogue negatives, full-graph propagation per step,
+early stopping on validation NDCG@10, then (optionally) a refit on train + valid for the best
+number of epochs before the one look at test.
+"""
+
+from __future__ import annotations
+
+import copy
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from gnn.dataset import RecDataset
+from gnn.metrics import Metrics, evaluate
+from gnn.model import KGRecModel, ModelConfig
+from gnn.text import resolve_device
+
+Loss = Literal["softmax", "bpr"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: Loss = "softmax"
+    temperature: float = 0.1  # softmax: sharpness (scores are cosines when normalised)
+    negatives: int = 1024  # softmax: shared per batch; bpr: one per positive regardless
+    batch_size: int = 16384
+    lr: float = 0.01
+    l2: float = 0.0  # Adam weight decay
+    max_epochs: int = 100
+    patience: int = 5  # epochs without a better validation NDCG@10 before stopping
+    time_budget_s: float = 15 * 60  # training stops at its best so far past this
+    refit: bool = True  # retrain on train + valid for the best epoch count
+    seed: int = 0
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    epoch: int
+    loss: float
+    valid_ndcg10: float | None
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    model: KGRecModel
+    history: list[EpochLog]
+    best_epoch: int
+    best_valid: dict[str, float]
+    test: dict[str, float]
+    cold_test: dict[str, float] | None
+    train_seconds: float
+    seconds_to_best: float
+    peak_rss_mb: float
+    device: str
+
+
+EpochCallback = Callable[[EpochLog], None]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)  # libraries underneath read the global state
+
+
+def build_model(dataset: RecDataset, config: TrainConfig, device: torch.device) -> KGRecModel:
+    """A fresh model bound to the dataset's graph; id embeddings only for nodes seen in training
+    (users and catalogue items with a training interaction, and every non-catalogue node)."""
+    seen = torch.ones(sum(dataset.graph.num_nodes.values()), dtype=torch.bool)
+    model = KGRecModel(config.model, dataset.graph.num_nodes, _relations(dataset), seen)
+    train = dataset.interactions.train
+    users = torch.from_numpy(np.asarray(train.sum(axis=1)).ravel() > 0)
+    items = torch.ones(dataset.graph.num_nodes["item"], dtype=torch.bool)  # stubs: graph nodes
+    items[: dataset.n_items] = torch.from_numpy(np.asarray(train.sum(axis=0)).ravel() > 0)
+    model.id_mask[model.index.slice("user")] = users.float().unsqueeze(1)
+    model.id_mask[model.index.slice("item")] = items.float().unsqueeze(1)
+    model.to(device)
+    model.attach(dataset.graph, dataset.features)
+    return model
+
+
+def _relations(dataset: RecDataset) -> list[str]:
+    return [name for name, edges in dataset.graph.edges.items() if edges.shape[1] > 0]
+
+
+def embeddings(model: KGRecModel, n_items: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(user, catalogue item) embeddings of a trained model, on the CPU."""
+    model.eval()
+    with torch.no_grad():
+        users, items = model.split(model())
+    return users.cpu(), items[:n_items].cpu()
+
+
+def scorer(users: torch.Tensor, items: torch.Tensor) -> Callable[[np.ndarray], torch.Tensor]:
+    def score(batch: np.ndarray) -> torch.Tensor:
+        return users[torch.from_numpy(np.asarray(batch, dtype=np.int64))] @ items.T
+
+    return score
+
+
+def _epoch(
+    model: KGRecModel,
+    optimiser: torch.optim.Optimizer,
+    pairs: torch.Tensor,
+    n_items: int,
+    config: TrainConfig,
+    generator: torch.Generator,
+) -> float:
+    model.train()
+    order = torch.randperm(pairs.shape[1], generator=generator)
+    total = 0.0
+    device = model.ids.weight.device
+    for start in range(0, len(order), config.batch_size):
+        batch = pairs[:, order[start : start + config.batch_size]].to(device)
+        users_all, items_all = model.split(model())
+        users, positives = users_all[batch[0]], items_all[batch[1]]
+        if config.loss == "softmax":
+            negatives = torch.randint(n_items, (config.negatives,), generator=generator)
+            users = torch.nn.functional.normalize(users, dim=1)
+            positive_items = torch.nn.functional.normalize(positives, dim=1)
+            negative_items = torch.nn.functional.normalize(items_all[negatives.to(device)], dim=1)
+            logits = (
+                torch.cat(
+                    [(users * positive_items).sum(1, keepdim=True), users @ negative_items.T], dim=1
+                )
+                / config.temperature
+            )
+            loss = torch.nn.functional.cross_entropy(
+                logits, torch.zeros(len(users), dtype=torch.long, device=device)
+            )
+        else:
+            negatives = torch.randint(n_items, (batch.shape[1],), generator=generator)
+            margin = (users * positives).sum(1) - (users * items_all[negatives.to(device)]).sum(1)
+            loss = -torch.nn.functional.logsigmoid(margin).mean()
+        optimiser.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimiser.step()
+        total += float(loss.detach()) * batch.shape[1]
+    return total / pairs.shape[1]
+
+
+def _pairs(dataset: RecDataset) -> torch.Tensor:
+    coo = dataset.interactions.train.tocoo()
+    return torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+
+
+def _fit(
+    dataset: RecDataset,
+    config: TrainConfig,
+    device: torch.device,
+    epochs: int,
+    validate: bool,
+    on_epoch: EpochCallback | None,
+) -> tuple[KGRecModel, list[EpochLog], int, dict[str, float], float]:
+    """Train up to `epochs`; with `validate`, keep the best validation state and stop early.
+    Returns (model, history, best epoch, best validation metrics, seconds to best)."""
+    seed_everything(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    model = build_model(dataset, config, device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.l2)
+    pairs = _pairs(dataset)
+    interactions = dataset.interactions
+    history: list[EpochLog] = []
+    best_epoch, best_score, best_metrics = 0, -1.0, {}
+    best_state: dict[str, torch.Tensor] | None = None
+    started = time.perf_counter()
+    seconds_to_best = 0.0
+    for epoch in range(1, epochs + 1):
+        loss = _epoch(model, optimiser, pairs, dataset.n_items, config, generator)
+        valid_ndcg = None
+        if validate:
+            users, items = embeddings(model, dataset.n_items)
+            metrics = evaluate(scorer(users, items), interactions.valid, interactions.train)
+            valid_ndcg = metrics["ndcg@10"]
+            if valid_ndcg > best_score:
+                best_epoch, best_score, best_metrics = epoch, valid_ndcg, dict(metrics)
+                best_state = copy.deepcopy(model.state_dict())
+                seconds_to_best = time.perf_counter() - started
+        log = EpochLog(epoch, loss, valid_ndcg, time.perf_counter() - started)
+        history.append(log)
+        if on_epoch:
+            on_epoch(log)
+        if validate and (
+            epoch - best_epoch >= config.patience
+            or time.perf_counter() - started > config.time_budget_s
+        ):
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if not validate:
+        best_epoch, seconds_to_best = epochs, time.perf_counter() - started
+    return model, history, best_epoch, best_metrics, seconds_to_best
+
+
+def train(
+    dataset: RecDataset, config: TrainConfig, on_epoch: EpochCallback | None = None
+) -> TrainResult:
+    """Early-stopped training on train (validation NDCG@10), an optional refit on train + valid
+    for the best epoch count, then test (and cold-item) metrics."""
+    device = torch.device(resolve_device(config.device))
+    started = time.perf_counter()
+    model, history, best_epoch, best_valid, seconds_to_best = _fit(
+        dataset, config, device, config.max_epochs, True, on_epoch
+    )
+    final = dataset
+    if config.refit and dataset.interactions.valid.nnz:
+        final = dataset.for_final_fit()
+        model, _, _, _, _ = _fit(final, config, device, best_epoch, False, None)
+    train_seconds = time.perf_counter() - started
+    test, cold = evaluate_test(model, final)
+    return TrainResult(
+        model, history, best_epoch, best_valid, test, cold, train_seconds, seconds_to_best,
+        peak_rss_mb(), str(device),
+    )  # fmt: skip
+
+
+def evaluate_test(
+    model: KGRecModel, dataset: RecDataset
+) -> tuple[dict[str, float], dict[str, float] | None]:
+    """Test metrics over all users, and over the cold items when the split has them."""
+    interactions = dataset.interactions
+    users, items = embeddings(model, dataset.n_items)
+    score = scorer(users, items)
+    seen = interactions.train_full
+    test: Metrics = evaluate(score, interactions.test, seen)
+    cold = None
+    if interactions.cold_items is not None:
+        cold = dict(
+            evaluate(score, interactions.test, seen, relevant_items=interactions.cold_items)
+        )
+    return dict(test), cold
+
+
+def epoch_progress(console: Console, max_epochs: int) -> tuple[Progress, EpochCallback]:
+    """A rich progress bar over epochs showing loss and validation NDCG@10."""
+    progress = Progress(
+        TextColumn("epoch"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}  valid NDCG@10 {task.fields[ndcg]}"),
+        TimeElapsedColumn(), console=console,
+    )  # fmt: skip
+    task = progress.add_task("train", total=max_epochs, loss="-", ndcg="-")
+
+    def update(log: EpochLog) -> None:
+        ndcg = "-" if log.valid_ndcg10 is None else f"{log.valid_ndcg10:.4f}"
+        progress.update(task, completed=log.epoch, loss=f"{log.loss:.4f}", ndcg=ndcg)
+
+    return progress, update

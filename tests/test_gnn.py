@@ -1,0 +1,188 @@
+"""The GNN end to end on a tiny shop written into a real Neo4j: splits without leakage, training
+that learns, a saved model that reloads identically, cold items embedded from text and links,
+and `kgrec train` (with write-back) including its error for a graph with nothing to learn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from typer.testing import CliRunner
+
+from gnn import cli
+from gnn.artifacts import save_model
+from gnn.dataset import (
+    LeakageError,
+    NoInteractionsError,
+    RecDataset,
+    TrainingGraph,
+    assert_no_leakage,
+    build_dataset,
+)
+from gnn.infer import LoadedModel
+from gnn.model import ModelConfig
+from gnn.text import TextEncoder
+from gnn.train import TrainConfig, TrainResult, embeddings, scorer, train
+from kg import Graph, Settings
+from kg.export import export_graph
+from kg.schema import apply_schema
+from kg.write import GraphWriter, delete_all
+
+# Two brands with nothing in common: GlowCo make-up and ToolCo hardware.
+GLOW = ["Rose lipstick", "Matte lip gloss", "Pink blush powder", "Coral lip liner",
+        "Nude lipstick set", "Shimmer eyeshadow", "Velvet lip tint", "Cherry lip balm",
+        "Peach lip oil", "Berry lip stain", "Gold highlighter", "Plum lip pencil"]  # fmt: skip
+TOOL = ["Steel claw hammer", "Cordless power drill", "Adjustable wrench", "Phillips screwdriver",
+        "Hex key set", "Wood saw", "Measuring tape", "Socket wrench set", "Pipe wrench",
+        "Tool box", "Wire cutter", "Spirit level"]  # fmt: skip
+USERS_PER_BRAND = 12
+SMALL = TrainConfig(model=ModelConfig(dim=16), batch_size=16, negatives=16, lr=0.02,
+                    max_epochs=25, patience=25, seed=0)  # fmt: skip
+
+
+def write_shop(graph: Graph, *, interactions: bool = True) -> None:
+    writer = GraphWriter(graph, batch_size=500)
+    writer.brands([{"id": "glowco", "name": "GlowCo"}, {"id": "toolco", "name": "ToolCo"}])
+    items = [(f"g{n}", title, "glowco") for n, title in enumerate(GLOW)]
+    items += [(f"t{n}", title, "toolco") for n, title in enumerate(TOOL)]
+    writer.items([{"id": item, "title": title} for item, title, _ in items])
+    writer.item_brands([{"item_id": item, "brand_id": brand, "source": "metadata",
+                         "extractor": "metadata"} for item, _, brand in items])  # fmt: skip
+    if not interactions:
+        return
+    rows = []
+    for prefix in ("g", "t"):
+        for user in range(USERS_PER_BRAND):
+            # Runs of neighbouring items: co-purchases a model can learn beyond the brand.
+            for step in range(4):
+                item = (user + step) % len(GLOW)
+                rows.append({"user_id": f"{prefix}-user{user}", "item_id": f"{prefix}{item}",
+                             "kind": "purchase", "ts": 1_600_000_000 + step})  # fmt: skip
+    writer.interactions(rows)
+
+
+@pytest.fixture(scope="module")
+def encoder(neo4j_settings: Settings) -> Iterator[TextEncoder]:
+    with TextEncoder(neo4j_settings) as loaded:
+        yield loaded
+
+
+@pytest.fixture(scope="module")
+def trained(neo4j_settings: Settings, encoder: TextEncoder) -> tuple[RecDataset, TrainResult]:
+    """The shop, split and trained once for the tests that only read the result."""
+    with Graph.connect(neo4j_settings, wait_s=30) as graph:
+        delete_all(graph)
+        apply_schema(graph, neo4j_settings.cypher_dir / "schema.cypher")
+        write_shop(graph)
+        dataset = build_dataset(export_graph(graph), encoder.encode)
+    return dataset, train(dataset, SMALL)
+
+
+def test_assert_no_leakage_catches_a_held_out_edge() -> None:
+    graph = TrainingGraph({"user": 2, "item": 3}, {"interacted": torch.tensor([[0, 1], [2, 0]])})
+    assert_no_leakage(graph, sp.csr_matrix(([1.0], ([0], [1])), shape=(2, 3)))
+    with pytest.raises(LeakageError, match="user 1, item 0"):
+        assert_no_leakage(graph, sp.csr_matrix(([1.0], ([1], [0])), shape=(2, 3)))
+
+
+def test_temporal_split_holds_each_users_last_items_out_of_the_graph(
+    trained: tuple[RecDataset, TrainResult],
+) -> None:
+    shop, _ = trained
+    interactions = shop.interactions
+    assert shop.split == "temporal leave-last-out"
+    # 4 purchases each: 2 train, the third valid, the last test.
+    assert np.all(np.diff(interactions.test.indptr) == 1)
+    assert np.all(np.diff(interactions.valid.indptr) == 1)
+    assert interactions.train.nnz == 2 * 2 * USERS_PER_BRAND
+    assert_no_leakage(shop.graph, interactions.valid + interactions.test)
+    assert shop.graph.edges["interacted"].shape[1] == interactions.train.nnz
+
+
+def test_a_tiny_graph_trains_and_its_loss_falls(trained: tuple[RecDataset, TrainResult]) -> None:
+    _, result = trained
+    losses = [log.loss for log in result.history]
+    assert losses[-1] < 0.9 * losses[0]
+    assert 1 <= result.best_epoch <= SMALL.max_epochs
+    assert result.test["hr@10"] > 0.5  # 16 items, the user's own brand is learnable
+    assert result.peak_rss_mb > 0
+
+
+def test_a_saved_model_reloads_and_scores_identically(
+    trained: tuple[RecDataset, TrainResult], tmp_path: Path
+) -> None:
+    shop, result = trained
+    users, items = embeddings(result.model, shop.n_items)
+    path = save_model(result.model, shop, SMALL.to_dict(), result.test, tmp_path)
+    loaded = LoadedModel.load(tmp_path)  # the newest model under the directory
+    assert loaded.path == path
+    batch = np.arange(shop.interactions.n_users)
+    assert torch.equal(loaded.score(batch), scorer(users, items)(batch))
+    assert loaded.ids["item"][: shop.n_items] == shop.ids["item"][: shop.n_items]
+    top = loaded.recommend("g-user0", k=3)
+    assert len(top) == 3
+
+
+def test_a_new_item_is_embedded_from_text_and_brand(
+    trained: tuple[RecDataset, TrainResult], encoder: TextEncoder, tmp_path: Path
+) -> None:
+    shop, result = trained
+    save_model(result.model, shop, SMALL.to_dict(), result.test, tmp_path)
+    loaded = LoadedModel.load(tmp_path)
+    glow, tool = encoder.encode(
+        ["Glossy red lipstick. Brand: GlowCo", "Heavy sledge hammer. Brand: ToolCo"]
+    )
+    new_glow = loaded.embed_new_item(glow, {"has_brand": ["glowco"]})
+    new_tool = loaded.embed_new_item(tool, {"has_brand": ["toolco"]})
+    glow_users = [row for row, user in enumerate(loaded.ids["user"]) if user.startswith("g-")]
+    user_vectors = loaded.users[glow_users]
+    assert bool(((user_vectors @ new_glow) > (user_vectors @ new_tool)).all())
+
+
+def test_cold_items_are_held_out_of_training(graph: Graph, encoder: TextEncoder) -> None:
+    write_shop(graph)
+    dataset = build_dataset(export_graph(graph), encoder.encode, cold_item_fraction=0.25)
+    interactions = dataset.interactions
+    assert interactions.cold_items is not None and len(interactions.cold_items) == 6
+    assert interactions.train_full[:, interactions.cold_items].nnz == 0
+    assert interactions.test[:, interactions.cold_items].nnz > 0
+    result = train(dataset, SMALL)
+    assert result.cold_test is not None and 0.0 <= result.cold_test["recall@20"] <= 1.0
+
+
+def test_kgrec_train_saves_a_model_and_writes_embeddings_back(
+    graph: Graph, neo4j_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_shop(graph)
+    monkeypatch.setattr(cli, "get_settings", lambda: neo4j_settings)
+    outcome = CliRunner().invoke(
+        cli.train_app,
+        ["--epochs", "3", "--dim", "8", "--batch-size", "64", "--models-dir", str(tmp_path)],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    [model_dir] = list(tmp_path.iterdir())
+    assert {"results.md", "metrics.json", "curves.png", "weights.pt", "versions.json"} <= {
+        path.name for path in model_dir.iterdir()
+    }
+    assert f"Model saved in {model_dir}" in outcome.output.replace("\n", "")
+    rows = graph.read("MATCH (n:Item) WHERE n.embedding IS NOT NULL RETURN count(n) AS n")
+    assert rows[0]["n"] == len(GLOW) + len(TOOL)
+    indexes = graph.read("SHOW VECTOR INDEXES YIELD name RETURN collect(name) AS names")
+    assert {"item_embedding", "user_embedding"} <= set(indexes[0]["names"])
+
+
+def test_training_a_graph_without_interactions_stops_with_a_clear_error(
+    graph: Graph, neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_shop(graph, interactions=False)
+    with pytest.raises(NoInteractionsError, match="kgrec ingest"):
+        build_dataset(export_graph(graph), lambda texts: np.zeros((len(texts), 4), np.float32))
+    monkeypatch.setattr(cli, "get_settings", lambda: neo4j_settings)
+    outcome = CliRunner().invoke(cli.train_app, [])
+    assert outcome.exit_code == 1
+    assert "no INTERACTED relationships" in outcome.output
+    assert "kgrec ingest" in outcome.output
