@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,6 +45,8 @@ RELATIONS: dict[str, tuple[str, str, str]] = {
 }
 NODE_TYPES = ("user", "item", "brand", "category", "attribute")
 ITEM_LINKS = ("also_bought", "also_viewed", "bought_together")
+VIA_RELATED = "via_related"  # two catalogue items linked to the same non-catalogue product
+SplitChoice = Literal["auto", "temporal"]
 LITTLE_TEXT_SHARE = 0.5  # below this share of catalogue items with a description: "little text"
 
 
@@ -114,8 +117,11 @@ def build_dataset(
     cold_item_fraction: float = 0.0,
     valid_fraction: float = 0.1,
     seed: int = 0,
+    split: SplitChoice = "auto",
 ) -> RecDataset:
-    """Catalogue, splits, training graph and text vectors of an exported graph."""
+    """Catalogue, splits, training graph and text vectors of an exported graph. `split`:
+    "auto" uses the graph's own `split` property where it has one, else temporal
+    leave-last-out; "temporal" always the latter."""
     data = export.data
     store = data["user", "interacted", "item"]
     if "edge_index" not in store or store.edge_index.shape[1] == 0:
@@ -138,7 +144,7 @@ def build_dataset(
 
     split_of = store.split.numpy()
     pairs_items = item_row[items_of]
-    if (split_of != NO_SPLIT).any():
+    if split == "auto" and (split_of != NO_SPLIT).any():
         split_name = "graph"
         train, valid, test = _split_by_property(users_of, pairs_items, split_of, n_users, n_items)
         if valid.nnz == 0:
@@ -272,13 +278,23 @@ def _hold_out_cold_items(
 def _item_links(
     export: GraphExport, item_row: NDArray[np.int64], n_items: int
 ) -> dict[str, sp.csr_matrix]:
-    """Catalogue x catalogue link matrices (for the KG-aware baseline); stubs are dropped."""
+    """Catalogue x catalogue link matrices (for the KG-aware baseline): the direct links by
+    type, and `VIA_RELATED`, the number of non-catalogue products two items both link to
+    (Beauty's also_bought mostly points outside the catalogue)."""
     links: dict[str, sp.csr_matrix] = {}
+    n_nodes = len(item_row)
+    to_stub = sp.csr_matrix((n_items, n_nodes), dtype=np.float32)
     for relation in ITEM_LINKS:
         source, target = export.data["item", relation, "item"].edge_index.numpy()
         source, target = item_row[source], item_row[target]
         keep = (source < n_items) & (target < n_items)
         links[relation] = interaction_matrix(source[keep], target[keep], n_items, n_items)
+        stub = (source < n_items) & (target >= n_items)
+        to_stub += interaction_matrix(source[stub], target[stub], n_items, n_nodes)
+    shared = (binarise(to_stub) @ binarise(to_stub).T).tocsr()
+    shared.setdiag(0)
+    shared.eliminate_zeros()
+    links[VIA_RELATED] = shared.astype(np.float32)
     return links
 
 
