@@ -38,7 +38,7 @@ from kg.export import export_graph
 from kg.schema import apply_schema
 from kg.write import GraphWriter, delete_all
 
-console = Console()
+console = Console(width=200)  # the table has nine columns
 BEAUTY_KG = Path("../shared/data/amazon-beauty-pgpr-cafe")
 BEAUTY_SEQ = Path("../shared/data/amazon-beauty-2014-seq-text")
 KEYS = ("ndcg@10", "recall@10", "hr@10", "precision@10", "recall@20", "ndcg@20")
