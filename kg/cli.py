@@ -23,9 +23,11 @@ app = typer.Typer(
     name="kgrec",
     help=(
         "kgrec: knowledge-graph recommendations for e-commerce.\n\n"
-        "Start here: `kgrec neo4j start` brings up the graph database, `kgrec demo` loads the "
-        "sample shop. Every setting is an environment variable with the prefix KGREC_ "
-        "(or a line in .env), e.g. KGREC_NEO4J_URI=bolt://host:7687 to use your own server."
+        "Start here: `kgrec neo4j start` brings up the graph database, `kgrec ingest ...` "
+        "loads data into it (`make demo` does both for the sample shop), `kgrec train` trains "
+        "the recommender on it. Every setting is an environment variable with the prefix "
+        "KGREC_ (or a line in .env), e.g. KGREC_NEO4J_URI=bolt://host:7687 to use your own "
+        "server."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
