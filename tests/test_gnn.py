@@ -154,17 +154,16 @@ def test_cold_items_are_held_out_of_training(graph: Graph, encoder: TextEncoder)
     assert result.cold_test is not None and 0.0 <= result.cold_test["recall@20"] <= 1.0
 
 
-def test_kgrec_train_saves_a_model_and_writes_embeddings_back(
-    graph: Graph, neo4j_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("server_env")
+def test_kgrec_train_saves_a_model_and_writes_embeddings_back(graph: Graph, tmp_path: Path) -> None:
     write_shop(graph)
-    monkeypatch.setattr(cli, "get_settings", lambda: neo4j_settings)
+    models = tmp_path / "models"
     outcome = CliRunner().invoke(
         cli.train_app,
-        ["--epochs", "3", "--dim", "8", "--batch-size", "64", "--models-dir", str(tmp_path)],
+        ["--epochs", "3", "--dim", "8", "--batch-size", "64", "--models-dir", str(models)],
     )
     assert outcome.exit_code == 0, outcome.output
-    [model_dir] = list(tmp_path.iterdir())
+    [model_dir] = list(models.iterdir())
     assert {"results.md", "metrics.json", "curves.png", "weights.pt", "versions.json"} <= {
         path.name for path in model_dir.iterdir()
     }
@@ -175,13 +174,11 @@ def test_kgrec_train_saves_a_model_and_writes_embeddings_back(
     assert {"item_embedding", "user_embedding"} <= set(indexes[0]["names"])
 
 
-def test_training_a_graph_without_interactions_stops_with_a_clear_error(
-    graph: Graph, neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("server_env")
+def test_training_a_graph_without_interactions_stops_with_a_clear_error(graph: Graph) -> None:
     write_shop(graph, interactions=False)
     with pytest.raises(NoInteractionsError, match="kgrec ingest"):
         build_dataset(export_graph(graph), lambda texts: np.zeros((len(texts), 4), np.float32))
-    monkeypatch.setattr(cli, "get_settings", lambda: neo4j_settings)
     outcome = CliRunner().invoke(cli.train_app, [])
     assert outcome.exit_code == 1
     assert "no INTERACTED relationships" in outcome.output
