@@ -1,10 +1,10 @@
 """Versioned model directories: `<models dir>/<UTC timestamp>-<data fingerprint>/`.
 
-Each holds `weights.pt` (the state dict), `embeddings.pt` (final user and catalogue item
-embeddings, the layer stack of every node and per-relation degrees: what `gnn.infer` needs to
-score and to embed a new item without the training graph), `ids.json`, `config.json`,
-`fingerprint.json` (counts and a hash of the id lists and edges), `metrics.json` and
-`versions.json` (libraries). A directory is written under a temporary name and renamed when
+Each holds `weights.pt` (the state dict), `embeddings.pt` (every node's final embedding, users
+and catalogue items apart, the layer stack of every node and per-relation degrees: what
+`gnn.infer` needs to score and to embed a new item without the training graph), `ids.json`,
+`config.json`, `fingerprint.json` (counts and a hash of the id lists and edges), `metrics.json`
+and `versions.json` (libraries). A directory is written under a temporary name and renamed when
 complete, so a reader never sees half a model.
 """
 
@@ -94,12 +94,15 @@ def save_model(
         model.eval()
         with torch.no_grad():
             layers = model.layers()
-            users, items = model.split(model.output(layers))
+            nodes = model.output(layers)
+            users, items = model.split(nodes)
         torch.save({k: v.cpu() for k, v in model.state_dict().items()}, partial / WEIGHTS)
         torch.save(
             {
                 "users": users.cpu(),
                 "items": items[: dataset.n_items].cpu(),
+                # Every node's final embedding: explanations rank paths by it.
+                "nodes": nodes.cpu(),
                 # A new node's last layer reads its neighbours' earlier layers only.
                 "layers": [layer.cpu() for layer in layers[:-1]],
                 "degrees": relation_degrees(dataset, model),

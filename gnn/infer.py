@@ -31,6 +31,7 @@ class LoadedModel:
     ids: dict[str, list[str]]
     users: torch.Tensor  # (n_users, dim)
     items: torch.Tensor  # (n_catalogue_items, dim)
+    nodes: torch.Tensor  # every node's final embedding (global node index)
     layers: list[torch.Tensor]  # every node's layers 0 .. L-1 (global node index)
     degrees: dict[str, torch.Tensor]  # relation -> per-node degree (global node index)
     item_projection: torch.Tensor  # (dim, text_dim)
@@ -51,6 +52,7 @@ class LoadedModel:
             ids=json.loads((path / IDS).read_text()),
             users=saved["users"],
             items=saved["items"],
+            nodes=saved["nodes"],
             layers=saved["layers"],
             degrees=saved["degrees"],
             item_projection=weights["project.item.weight"],
