@@ -298,6 +298,18 @@ def _item_links(
     return links
 
 
+def item_text(
+    title: str | None, description: str | None, brands: Sequence[str], categories: Sequence[str]
+) -> str:
+    """The text an item is encoded from (training and new items alike); "" for bare stubs."""
+    parts = [title or "", description or ""]
+    if brands:
+        parts.append("Brand: " + ", ".join(brands))
+    if categories:
+        parts.append("Categories: " + ", ".join(categories))
+    return ". ".join(part for part in parts if part)
+
+
 def _text_features(
     export: GraphExport,
     graph: TrainingGraph,
@@ -312,14 +324,11 @@ def _text_features(
     item_brands = _names_by_item(graph.edges["has_brand"], names["brand"])
     item_categories = _names_by_item(graph.edges["in_category"], names["category"])
     titles, descriptions = list(data["item"].title), list(data["item"].description)
-    item_texts: list[str] = []
-    for row, old in enumerate(order):
-        parts = [titles[old] or "", descriptions[old] or ""]
-        if brands := item_brands.get(row):
-            parts.append("Brand: " + ", ".join(brands))
-        if categories := item_categories.get(row):
-            parts.append("Categories: " + ", ".join(categories))
-        item_texts.append(". ".join(part for part in parts if part))  # "" for bare stubs
+    item_texts = [
+        item_text(titles[old], descriptions[old], item_brands.get(row, []),
+                  item_categories.get(row, []))
+        for row, old in enumerate(order)
+    ]  # fmt: skip
     features = {"item": _encode_nonempty(item_texts, encode)}
     for kind, kind_names in names.items():
         features[kind] = _encode_nonempty([name or "" for name in kind_names], encode)
