@@ -22,7 +22,7 @@ from kg.connection import Graph, GraphUnavailableError
 from kg.embeddings import write_embeddings
 from kg.export import export_graph
 from kg.provision import ProvisionError
-from kg.settings import Settings, get_settings
+from kg.settings import get_settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -76,7 +76,7 @@ def main(
         bool, typer.Option(help="Write embeddings back to Neo4j (property + vector index).")
     ] = True,
     models_dir: Annotated[
-        Path | None, typer.Option(help="Where model directories go (default .kgrec/models).")
+        Path | None, typer.Option(help="Where models go (default KGREC_MODELS_DIR).")
     ] = None,
 ) -> None:
     """`kgrec train` (help: TRAIN_HELP)."""
@@ -104,7 +104,7 @@ def main(
             progress, on_epoch = epoch_progress(console, epochs)
             with progress:
                 result = train(dataset, config, on_epoch)
-            directory = save_results(result, dataset, config, models_dir or default_dir(settings))
+            directory = save_results(result, dataset, config, models_dir or settings.models_dir)
             if write_back:
                 with console.status("Writing embeddings back to Neo4j..."):
                     written = write_back_embeddings(graph, result, dataset)
@@ -119,10 +119,6 @@ def main(
     except (Neo4jError, DriverError) as exc:
         raise fail(f"Neo4j failed: {exc}. Check `kgrec neo4j status` and run again.") from None
     console.print(f"Model saved in {directory}")
-
-
-def default_dir(settings: Settings) -> Path:
-    return settings.cache_dir.parent / "models"
 
 
 def describe(dataset: RecDataset) -> None:

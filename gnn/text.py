@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -38,7 +39,8 @@ def resolve_device(choice: str) -> str:
 
 
 class TextEncoder:
-    """`encode(texts)` -> float32 (n, dim), L2-normalised; cached by text."""
+    """`encode(texts)` -> float32 (n, dim), L2-normalised; cached by text. One encoder may be
+    shared by threads (a web server's): calls run one at a time."""
 
     def __init__(self, settings: Settings) -> None:
         from sentence_transformers import SentenceTransformer  # heavy: only when encoding
@@ -59,7 +61,10 @@ class TextEncoder:
             f"{path.name}:{hashlib.sha256((path / 'config.json').read_bytes()).hexdigest()[:16]}"
         )
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.cache = sqlite3.connect(settings.cache_dir / "text_vectors.sqlite")
+        self.cache = sqlite3.connect(
+            settings.cache_dir / "text_vectors.sqlite", check_same_thread=False
+        )
+        self._lock = threading.Lock()
         self.cache.execute("PRAGMA journal_mode=WAL")
         self.cache.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, v BLOB)")
 
@@ -67,6 +72,10 @@ class TextEncoder:
         return hashlib.sha256(f"{self.model_id}\0{text}".encode()).hexdigest()
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> NDArray[np.float32]:
+        with self._lock:
+            return self._encode(texts, progress)
+
+    def _encode(self, texts: Sequence[str], progress: Progress | None) -> NDArray[np.float32]:
         keys = [self._key(text) for text in texts]
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         known: dict[str, bytes] = {}

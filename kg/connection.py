@@ -31,6 +31,7 @@ class Graph:
         password: str,
         database: str = "neo4j",
         max_retry_time_s: float = 30.0,
+        connection_timeout_s: float = 30.0,
     ) -> None:
         self.uri = uri
         self.database = database
@@ -38,7 +39,8 @@ class Graph:
             uri,
             auth=(user, password),
             max_transaction_retry_time=max_retry_time_s,
-            connection_acquisition_timeout=max(max_retry_time_s, 5.0),
+            connection_timeout=connection_timeout_s,
+            connection_acquisition_timeout=max(max_retry_time_s, connection_timeout_s, 1.0),
             notifications_min_severity="OFF",
         )
 

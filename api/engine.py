@@ -1,0 +1,270 @@
+"""The in-memory recommender the API serves from.
+
+The catalogue's item embeddings sit in one matrix; a ranking is one matrix-vector product with
+the filters (seen items, a category) applied before an exact top-k, which at catalogue sizes
+of this shop (10^4..10^5 items) takes well under a millisecond, so no ANN index is kept.
+
+Users: the trained embedding, moved by every event since training (online, no retraining):
+normalise(n_trained * trained + sum of weight * item embedding over new events). A user the
+model never saw is the weighted mean of the items of their events. Context requests (a query,
+liked items, brands/categories/attributes) become one vector: the query and the named entities
+are embedded as a virtual new item by the trained GNN (its text through the model's projection,
+its links through the model's layers), liked items contribute their embeddings.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gnn.dataset import item_text
+from gnn.infer import LoadedModel
+from kg.catalogue import Catalogue, Entity
+from kg.export import node_type
+from kg.records import InteractionKind
+
+Vector = NDArray[np.float32]
+
+# How far one event moves a user, in units of one training interaction.
+EVENT_WEIGHTS: dict[InteractionKind, float] = {
+    "view": 0.25, "click": 0.5, "cart": 1.0, "purchase": 1.0, "rate": 1.0,
+}  # fmt: skip
+LOW_RATING = 2.5  # a rating at or below this moves the user nowhere
+ENTITY_RELATIONS = {"Brand": "has_brand", "Category": "in_category", "Attribute": "has_attribute"}
+
+
+class UnknownError(LookupError):
+    """An id the service does not know; the message names it."""
+
+
+def normalise(vector: Vector) -> Vector:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+class Recommender:
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+        self.name = model.path.name
+        n_items = int(model.config["catalogue_items"])
+        self.item_ids: list[str] = list(model.ids["item"][:n_items])
+        self.item_row = {item: row for row, item in enumerate(self.item_ids)}
+        self.items: Vector = model.items.numpy().astype(np.float32)
+        self.trained_items = n_items
+        self.user_row = {user: row for row, user in enumerate(model.ids["user"])}
+        self.users: Vector = model.users.numpy().astype(np.float32)
+        self.nodes: Vector = model.nodes.numpy().astype(np.float32)
+        self.node_row = {
+            kind: {node: model.index.offset[kind] + row for row, node in enumerate(ids)}
+            for kind, ids in model.ids.items()
+        }
+        self.online: dict[str, Vector] = {}  # user -> weighted sum of items since training
+        self.seen: dict[str, set[int]] = {}
+        self.trained_counts: dict[str, int] = {}
+        self.popularity = np.zeros(n_items, dtype=np.float32)
+        self.category_rows: dict[str, NDArray[np.int64]] = {}
+        self.titles: dict[str, str] = {}
+        self.entities: dict[str, Entity] = {}  # lower-cased id or name -> entity
+        self.catalogue_loaded = False
+        self._write_lock = threading.Lock()  # events and new items; reads need none
+
+    # -- state from the graph -------------------------------------------------------------
+
+    def load_catalogue(self, catalogue: Catalogue) -> None:
+        seen: dict[str, set[int]] = {}
+        for user, item in catalogue.interactions:
+            if (row := self.item_row.get(item)) is not None:
+                seen.setdefault(user, set()).add(row)
+        popularity = np.zeros(len(self.item_ids), dtype=np.float32)
+        for rows in seen.values():
+            popularity[list(rows)] += 1
+        entities: dict[str, Entity] = {}
+        for entity in catalogue.entities:
+            for key in (entity.name, entity.id):
+                if key:
+                    entities.setdefault(key.lower(), entity)
+        with self._write_lock:
+            self.seen = seen
+            self.trained_counts = {user: len(rows) for user, rows in seen.items()}
+            self.popularity = popularity
+            self.category_rows = {
+                category: np.array(
+                    [self.item_row[i] for i in items if i in self.item_row], dtype=np.int64
+                )
+                for category, items in catalogue.category_items.items()
+            }
+            self.titles = catalogue.titles
+            self.entities = entities
+            self.catalogue_loaded = True
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def knows_user(self, user_id: str) -> bool:
+        return user_id in self.user_row or user_id in self.seen or user_id in self.online
+
+    def knows_item(self, item_id: str) -> bool:
+        return item_id in self.item_row
+
+    def resolve_entities(self, names: Iterable[str]) -> list[Entity]:
+        found = []
+        for name in names:
+            entity = self.entities.get(name.strip().lower())
+            if entity is None:
+                raise UnknownError(f"unknown brand, category or attribute {name!r}")
+            found.append(entity)
+        return found
+
+    def category(self, category: str) -> NDArray[np.int64]:
+        """Rows of the items in a category (by id or name) or below it."""
+        rows = self.category_rows.get(category)
+        if rows is None:
+            entity = self.entities.get(category.strip().lower())
+            if entity is None or entity.label != "Category":
+                raise UnknownError(f"unknown category {category!r}")
+            rows = self.category_rows.get(entity.id, np.zeros(0, dtype=np.int64))
+        return rows
+
+    def node_vector(self, label: str, node_id: str) -> Vector | None:
+        """A node's embedding (users and items with their online state), None if unknown."""
+        if label == "User":
+            return self.user_vector(node_id)
+        if label == "Item" and (row := self.item_row.get(node_id)) is not None:
+            vector: Vector = self.items[row]
+            return vector
+        global_row = self.node_row.get(node_type(label), {}).get(node_id)
+        return None if global_row is None else self.nodes[global_row]
+
+    def user_vector(self, user_id: str) -> Vector | None:
+        row = self.user_row.get(user_id)
+        online = self.online.get(user_id)
+        if row is None and online is None:
+            return None
+        if online is None:
+            return self.users[row]
+        trained = (
+            self.users[row] * max(self.trained_counts.get(user_id, 1), 1)
+            if row is not None
+            else 0.0
+        )
+        return normalise(trained + online)
+
+    # -- ranking --------------------------------------------------------------------------
+
+    def top_k(
+        self,
+        vector: Vector | None,
+        k: int,
+        *,
+        exclude: Iterable[int] = (),
+        within: NDArray[np.int64] | None = None,
+    ) -> list[tuple[str, float]]:
+        """The k best items for `vector` (None: the most popular), `exclude` left out, only
+        rows `within` if given."""
+        items, popularity = self.items, self.popularity  # one consistent snapshot
+        rows = np.arange(len(items)) if within is None else within
+        scores = (
+            items[rows] @ vector
+            if vector is not None
+            else popularity[rows] if len(popularity) == len(items)
+            else np.zeros(len(rows), dtype=np.float32)
+        )  # fmt: skip
+        if excluded := list(exclude):
+            scores = np.where(np.isin(rows, excluded), -np.inf, scores)
+        k = min(k, len(rows))
+        best = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self.item_ids[rows[i]], float(scores[i])) for i in best if scores[i] != -np.inf]
+
+    def seen_rows(self, user_id: str | None) -> set[int]:
+        return self.seen.get(user_id, set()) if user_id else set()
+
+    def similar(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        row = self.item_row.get(item_id)
+        if row is None:
+            raise UnknownError(f"unknown item {item_id!r}")
+        return self.top_k(self.items[row], k, exclude=[row])
+
+    def context_vector(
+        self,
+        text_vector: Vector | None,
+        liked: Sequence[str],
+        entities: Sequence[Entity],
+        user_id: str | None,
+    ) -> Vector | None:
+        """One vector out of everything a context request says (None: it says nothing)."""
+        parts: list[Vector] = []
+        if text_vector is not None or entities:
+            parts.append(self.embed_item(text_vector, self._entity_links(entities)))
+        for item in liked:
+            row = self.item_row.get(item)
+            if row is None:
+                raise UnknownError(f"unknown item {item!r}")
+            parts.append(self.items[row])
+        if user_id and (user := self.user_vector(user_id)) is not None:
+            parts.append(user)
+        return normalise(np.sum(parts, axis=0)) if parts else None
+
+    def entity_text(self, entities: Sequence[Entity]) -> str:
+        """What a virtual item made of named entities says, for the text encoder."""
+        names = {label: [e.name or e.id for e in entities if e.label == label]
+                 for label in ENTITY_RELATIONS}  # fmt: skip
+        text = item_text(None, None, names["Brand"], names["Category"])
+        return ". ".join(part for part in (text, ", ".join(names["Attribute"])) if part)
+
+    def embed_item(self, text_vector: Vector | None, links: dict[str, list[str]]) -> Vector:
+        """A new (or virtual) item's embedding by the trained model, from text and links."""
+        if text_vector is None:
+            text_vector = np.zeros(self.model.item_projection.shape[1], dtype=np.float32)
+        return self.model.embed_new_item(text_vector, links).numpy().astype(np.float32)
+
+    @staticmethod
+    def _entity_links(entities: Sequence[Entity]) -> dict[str, list[str]]:
+        links: dict[str, list[str]] = {}
+        for entity in entities:
+            links.setdefault(ENTITY_RELATIONS[entity.label], []).append(entity.id)
+        return links
+
+    # -- writes (after the graph accepted them) -------------------------------------------
+
+    def add_item(self, item_id: str, vector: Vector, title: str, categories: Sequence[str]) -> bool:
+        """Make an item recommendable (or refresh a new one); False if it is a trained item,
+        whose learned embedding is kept."""
+        with self._write_lock:
+            self.titles = {**self.titles, item_id: title}
+            row = self.item_row.get(item_id)
+            if row is not None and row < self.trained_items:
+                return False
+            if row is None:
+                row = len(self.item_ids)
+                self.items = np.vstack([self.items, vector[None, :]])
+                self.popularity = np.append(self.popularity, np.float32(0))
+                self.item_ids.append(item_id)
+                self.item_row[item_id] = row
+            else:
+                items = self.items.copy()
+                items[row] = vector
+                self.items = items
+            for category in categories:
+                rows = self.category_rows.get(category, np.zeros(0, dtype=np.int64))
+                if row not in rows:
+                    self.category_rows[category] = np.append(rows, row)
+            return True
+
+    def record_event(self, user_id: str, item_id: str, kind: InteractionKind,
+                     rating: float | None) -> None:  # fmt: skip
+        row = self.item_row[item_id]
+        weight = EVENT_WEIGHTS[kind]
+        if rating is not None and rating <= LOW_RATING:
+            weight = 0.0
+        with self._write_lock:
+            seen = self.seen.setdefault(user_id, set())
+            if row not in seen:
+                seen.add(row)
+                popularity = self.popularity.copy()
+                popularity[row] += 1
+                self.popularity = popularity
+            if weight:
+                self.online[user_id] = self.online.get(user_id, 0.0) + weight * self.items[row]

@@ -1,0 +1,49 @@
+"""Similar items, and adding or updating an item."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from api.deps import ApiKey, RecommenderDep, ServiceDep
+from api.schemas import ItemAdded, NewItem, Recommendation
+from kg.records import AttributeRow, BrandRow, CategoryRow
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+
+@router.get("/{item_id:path}/similar")  # ids may hold "/"
+def similar_items(
+    recommender: RecommenderDep,
+    item_id: Annotated[str, Path(min_length=1, max_length=1024)],
+    k: Annotated[int, Query(ge=1, le=1000)] = 10,
+) -> list[Recommendation]:
+    """The k items nearest to this one in the model's embedding space."""
+    return [
+        Recommendation(
+            item_id=item,
+            title=recommender.titles.get(item),
+            score=round(score, 6),
+            explanations=None,
+        )
+        for item, score in recommender.similar(item_id, k)
+    ]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[ApiKey])
+def add_item(service: ServiceDep, item: NewItem) -> ItemAdded:
+    """Add or update an item: entities are extracted from its text, everything is written to
+    Neo4j in one transaction, and a new item is embedded by the trained GNN from its text and
+    links (no retraining) and is recommendable in the next request."""
+    created, rows = service.add_item(item)
+    return ItemAdded(
+        item_id=item.id,
+        created=created,
+        embedding="inductive"
+        if service.recommender.item_row[item.id] >= service.recommender.trained_items
+        else "trained",
+        brands=[row.id for row in rows if isinstance(row, BrandRow)],
+        categories=[row.id for row in rows if isinstance(row, CategoryRow)],
+        attributes=[row.id for row in rows if isinstance(row, AttributeRow)],
+    )

@@ -1,0 +1,109 @@
+"""Recommendations for a known user, and for anyone from what their request says."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import RecommenderDep, ServiceDep
+from api.engine import UnknownError
+from api.schemas import ContextRequest, Recommendation, Recommendations, Strategy
+from api.service import Service
+from kg.catalogue import Entity
+
+router = APIRouter(tags=["recommendations"])
+POPULAR_NOTE = "nothing is known about this user yet: these are the most popular items"
+
+
+def answer(
+    service: Service,
+    scored: Sequence[tuple[str, float]],
+    *,
+    user_id: str | None,
+    strategy: Strategy,
+    explain: bool,
+    liked: Sequence[str] = (),
+    entities: Sequence[Entity] = (),
+) -> Recommendations:
+    warnings = [POPULAR_NOTE] if strategy == "popular" else []
+    explanations = None
+    if explain:
+        explanations, problems = service.explanations(
+            [item for item, _ in scored],
+            user_id=user_id if user_id and service.recommender.knows_user(user_id) else None,
+            liked=liked, entities=entities,
+        )  # fmt: skip
+        warnings += problems
+    titles = service.recommender.titles
+    return Recommendations(
+        user_id=user_id,
+        strategy=strategy,
+        model=service.recommender.name,
+        items=[
+            Recommendation(
+                item_id=item,
+                title=titles.get(item),
+                score=round(score, 6),
+                explanations=explanations.get(item, []) if explanations is not None else None,
+            )
+            for item, score in scored
+        ],
+        warnings=warnings,
+    )
+
+
+@router.get("/users/{user_id:path}/recommendations")  # ids may hold "/"
+def recommend_for_user(
+    service: ServiceDep,
+    recommender: RecommenderDep,
+    user_id: Annotated[str, Path(min_length=1, max_length=1024)],
+    k: Annotated[int, Query(ge=1, le=1000, description="how many items")] = 10,
+    explain: Annotated[bool, Query(description="attach graph-path explanations")] = True,
+    exclude_seen: Annotated[bool, Query(description="leave out items they interacted with")] = True,
+    category: Annotated[
+        str | None, Query(max_length=1024, description="only items in this category (id or name)")
+    ] = None,
+) -> Recommendations:
+    """The k best items for a user the graph knows, from their trained embedding moved by
+    every event since training; each with up to 3 graph paths that explain it."""
+    if not recommender.knows_user(user_id):
+        raise UnknownError(f"unknown user {user_id!r}")
+    vector = recommender.user_vector(user_id)
+    scored = recommender.top_k(
+        vector, k,
+        exclude=recommender.seen_rows(user_id) if exclude_seen else (),
+        within=recommender.category(category) if category else None,
+    )  # fmt: skip
+    return answer(
+        service, scored, user_id=user_id,
+        strategy="personalised" if vector is not None else "popular", explain=explain,
+    )  # fmt: skip
+
+
+@router.post("/recommendations")
+def recommend_from_context(
+    service: ServiceDep, recommender: RecommenderDep, request: ContextRequest
+) -> Recommendations:
+    """For anyone, unknown users included: a free-text `query`, `liked_items`, `attributes`
+    (brands, categories, attributes by name or id) and/or a `user_id`, combined into one
+    vector by the trained model. With none of them: the most popular items."""
+    entities = recommender.resolve_entities(request.attributes)
+    text = request.query or (recommender.entity_text(entities) if entities else None)
+    vector = recommender.context_vector(
+        service.text_vector(text) if text else None, request.liked_items, entities,
+        request.user_id,
+    )  # fmt: skip
+    exclude = {recommender.item_row[item] for item in request.liked_items}
+    if request.exclude_seen:
+        exclude |= recommender.seen_rows(request.user_id)
+    scored = recommender.top_k(
+        vector, request.k, exclude=exclude,
+        within=recommender.category(request.category) if request.category else None,
+    )  # fmt: skip
+    return answer(
+        service, scored, user_id=request.user_id,
+        strategy="context" if vector is not None else "popular", explain=request.explain,
+        liked=request.liked_items, entities=entities,
+    )  # fmt: skip

@@ -1,0 +1,236 @@
+"""Everything a request needs, built once in the app's lifespan: the recommender (the model in
+memory), Neo4j behind a guard, the text encoder and the entity extractors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import numpy as np
+from neo4j.exceptions import DriverError
+
+from api.engine import Recommender, Vector
+from api.explain import explain
+from api.metrics import Metrics
+from api.schemas import Event, Explanation, NewItem
+from gnn.dataset import item_text
+from gnn.infer import LoadedModel
+from gnn.text import TextEncoder
+from ingest.extract.base import ItemText
+from ingest.extraction import ExtractionStage, build_extractors
+from ingest.load import category_rows
+from kg.catalogue import Catalogue, Entity, read_catalogue
+from kg.connection import Graph
+from kg.paths import PathNode, explanation_paths
+from kg.provision import resolve_connection
+from kg.records import (
+    BrandRow,
+    CategoryRow,
+    InteractionRow,
+    ItemAttributeRow,
+    ItemBrandRow,
+    ItemCategoryRow,
+    ItemLinkRow,
+    ItemRow,
+    ReviewRow,
+    Row,
+)
+from kg.settings import Settings
+from kg.write import write_atomically
+
+log = logging.getLogger("kgrec.api")
+T = TypeVar("T")
+# Relationship type -> the model's relation name, for a new item's links.
+LINK_RELATIONS = {"ALSO_BOUGHT": "also_bought", "ALSO_VIEWED": "also_viewed",
+                  "BOUGHT_TOGETHER": "bought_together"}  # fmt: skip
+
+
+class GraphDownError(RuntimeError):
+    """Neo4j did not answer; the message says what that means for the caller."""
+
+
+class GraphGuard:
+    """Neo4j as the API sees it. A call that fails to reach it marks it down for `retry_s`,
+    during which calls fail at once instead of each waiting on timeouts; the first call after
+    that tries again, so the service recovers by itself when Neo4j is back."""
+
+    def __init__(self, graph: Graph, retry_s: float) -> None:
+        self.graph = graph
+        self.retry_s = retry_s
+        self._down_until = 0.0
+
+    @property
+    def up(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def call(self, work: Callable[[Graph], T]) -> T:
+        if not self.up:
+            raise GraphDownError(f"Neo4j at {self.graph.uri} is unreachable")
+        try:
+            return work(self.graph)
+        except (DriverError, OSError) as exc:
+            self._down_until = time.monotonic() + self.retry_s
+            log.warning("Neo4j at %s is unreachable: %s", self.graph.uri, exc)
+            raise GraphDownError(f"Neo4j at {self.graph.uri} is unreachable") from exc
+
+    def ping(self) -> bool:
+        """Ask the server now (even while marked down); readiness probes use this."""
+        self._down_until = 0.0
+        try:
+            self.call(lambda graph: graph.driver.verify_connectivity())
+        except GraphDownError:
+            return False
+        return True
+
+
+class Service:
+    def __init__(self, settings: Settings, model: LoadedModel, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.recommender = Recommender(model)
+        info = resolve_connection(settings)
+        self.graph = Graph(
+            info.uri, info.user, info.password, settings.neo4j_database,
+            max_retry_time_s=settings.api_graph_timeout_s,
+            connection_timeout_s=settings.api_graph_timeout_s,
+        )  # fmt: skip
+        self.guard = GraphGuard(self.graph, settings.api_graph_retry_s)
+        self.encoder = TextEncoder(settings)
+        self.extractors = build_extractors(settings)
+        self._adding = threading.Lock()  # one new item at a time: spaCy is not thread-safe
+        self._stop = threading.Event()
+        self._loader: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Read the catalogue now, or keep trying in the background while Neo4j is down (the
+        model serves meanwhile, without seen-item filters, titles or popularity)."""
+        if not self._load_catalogue():
+            log.warning("serving from the model alone until Neo4j answers")
+            self._loader = threading.Thread(target=self._keep_loading, daemon=True)
+            self._loader.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._loader is not None:
+            self._loader.join(timeout=5)
+        self.encoder.close()
+        self.graph.close()
+
+    def _load_catalogue(self) -> bool:
+        try:
+            catalogue: Catalogue = self.guard.call(read_catalogue)
+        except GraphDownError:
+            return False
+        self.recommender.load_catalogue(catalogue)
+        return True
+
+    def _keep_loading(self) -> None:
+        while not self._stop.wait(self.settings.api_graph_retry_s):
+            self.guard.ping()
+            if self._load_catalogue():
+                log.info("catalogue loaded from Neo4j")
+                return
+
+    # -- explanations ---------------------------------------------------------------------
+
+    def explanations(
+        self,
+        targets: Sequence[str],
+        *,
+        user_id: str | None = None,
+        liked: Sequence[str] = (),
+        entities: Sequence[Entity] = (),
+    ) -> tuple[dict[str, list[Explanation]] | None, list[str]]:
+        """Explanations per target (one graph round trip), or None and a warning when Neo4j
+        cannot be reached."""
+        if not targets:
+            return {}, []
+        try:
+            paths = self.guard.call(
+                lambda graph: explanation_paths(
+                    graph,
+                    targets,
+                    user_id=user_id,
+                    liked=liked,
+                    entities=[entity.id for entity in entities],
+                )
+            )
+        except GraphDownError as exc:
+            self.metrics.unexplained.inc()
+            return None, [f"{exc}: recommendations come without explanations"]
+        return {target: explain(paths.get(target, []), self.similarity) for target in targets}, []
+
+    def similarity(self, a: PathNode, b: PathNode) -> float | None:
+        first = self.recommender.node_vector(a.label, a.id)
+        second = self.recommender.node_vector(b.label, b.id)
+        if first is None or second is None:
+            return None
+        norms = float(np.linalg.norm(first) * np.linalg.norm(second))
+        return float(first @ second) / norms if norms else None
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def text_vector(self, text: str) -> Vector:
+        vector: Vector = self.encoder.encode([text])[0]
+        return vector
+
+    def add_item(self, item: NewItem) -> tuple[bool, list[Row]]:
+        """Extract, write (one transaction), embed inductively and make recommendable.
+        Returns (created, the rows written)."""
+        with self._adding:
+            return self._add_item(item)
+
+    def _add_item(self, item: NewItem) -> tuple[bool, list[Row]]:
+        created = not self.recommender.knows_item(item.id)
+        stage = ExtractionStage(self.extractors)
+        stage.add_item(ItemText(item_id=item.id, title=item.title, description=item.description,
+                                features=item.features, metadata_brand=item.brand))  # fmt: skip
+        rows: list[Row] = [ItemRow(id=item.id, title=item.title, description=item.description,
+                                   price=item.price)]  # fmt: skip
+        rows += category_rows(item.id, item.categories)
+        for group in stage.rows():
+            rows += group
+        rows += [ItemLinkRow(source_id=item.id, target_id=target, type=link)
+                 for link, targets in item.links.items() for target in targets]  # fmt: skip
+        self.guard.call(lambda graph: write_atomically(graph, rows))
+        self._embed(item, rows)
+        return created, rows
+
+    def _embed(self, item: NewItem, rows: Sequence[Row]) -> None:
+        brands = [row.name for row in rows if isinstance(row, BrandRow)]
+        categories = [row for row in rows if isinstance(row, CategoryRow)]
+        links: dict[str, list[str]] = {}
+        for row in rows:
+            if isinstance(row, ItemBrandRow):
+                links.setdefault("has_brand", []).append(row.brand_id)
+            elif isinstance(row, ItemAttributeRow):
+                links.setdefault("has_attribute", []).append(row.attribute_id)
+            elif isinstance(row, ItemCategoryRow):
+                links.setdefault("in_category", []).append(row.category_id)
+            elif isinstance(row, ItemLinkRow):
+                links.setdefault(LINK_RELATIONS[row.type], []).append(row.target_id)
+        text = item_text(item.title, item.description, brands, [c.name for c in categories[-1:]])
+        vector = self.recommender.embed_item(self.text_vector(text), links)
+        self.recommender.add_item(item.id, vector, item.title, [c.id for c in categories])
+
+    def record_events(self, events: Sequence[Event]) -> list[str]:
+        """Write the events (one transaction), then move each user's vector."""
+        now = int(time.time())
+        rows: list[Row] = []
+        for event in events:
+            ts = event.ts if event.ts is not None else now
+            rows.append(InteractionRow(user_id=event.user_id, item_id=event.item_id,
+                                       kind=event.kind, ts=ts, rating=event.rating))  # fmt: skip
+            if event.review is not None:
+                rows.append(ReviewRow(id=f"{event.user_id}|{event.item_id}|{ts}",
+                                      user_id=event.user_id, item_id=event.item_id,
+                                      rating=event.rating, ts=ts, text=event.review))  # fmt: skip
+        self.guard.call(lambda graph: write_atomically(graph, rows))
+        for event in events:
+            self.recommender.record_event(event.user_id, event.item_id, event.kind, event.rating)
+        return sorted({event.user_id for event in events})
