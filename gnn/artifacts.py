@@ -129,6 +129,23 @@ def save_model(
     return final
 
 
+def find_model(models_dir: Path, dataset: RecDataset, config: dict[str, Any]) -> Path | None:
+    """The newest model trained on exactly this data with this training configuration."""
+    fingerprint = data_fingerprint(dataset)["hash"]
+    wanted = json.loads(json.dumps(config))  # as config.json holds it (tuples become lists)
+    for path in sorted(models_dir.glob(f"*-{fingerprint[:10]}"), reverse=True):
+        saved = json.loads((path / CONFIG).read_text())
+        same_data = json.loads((path / FINGERPRINT).read_text())["hash"] == fingerprint
+        if same_data and {key: saved.get(key) for key in wanted} == wanted:
+            return path
+    return None
+
+
+def resolve_model_dir(path: Path) -> Path:
+    """`path` itself when it is a model directory, else the newest model under it."""
+    return path if (path / CONFIG).is_file() else latest_model(path)
+
+
 def latest_model(models_dir: Path) -> Path:
     """The newest complete model directory (names sort by time)."""
     found = sorted(p for p in models_dir.glob("*-*") if p.is_dir() and not p.name.startswith("."))

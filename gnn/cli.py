@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gnn.artifacts import METRICS, save_model
+from gnn.artifacts import METRICS, find_model, save_model
 from gnn.dataset import NoInteractionsError, RecDataset, build_dataset
 from gnn.model import ModelConfig
 from gnn.text import TextEncoder
@@ -69,6 +69,13 @@ def main(
         ),
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of splits, sampling and initialisation.")] = 0,
+    reuse: Annotated[
+        bool,
+        typer.Option(
+            help="Skip training when a model of exactly this data and configuration "
+            "exists (so `make demo` trains once)."
+        ),
+    ] = False,
     refit: Annotated[
         bool, typer.Option(help="Retrain on train + validation for the best epoch count.")
     ] = True,
@@ -101,10 +108,14 @@ def main(
                     exported, encoder.encode, cold_item_fraction=cold_items, seed=seed
                 )
             describe(dataset)
+            directory = models_dir or settings.models_dir
+            if reuse and (found := find_model(directory, dataset, config.to_dict())):
+                console.print(f"A model of exactly this data and configuration exists: {found}")
+                return
             progress, on_epoch = epoch_progress(console, epochs)
             with progress:
                 result = train(dataset, config, on_epoch)
-            directory = save_results(result, dataset, config, models_dir or settings.models_dir)
+            directory = save_results(result, dataset, config, directory)
             if write_back:
                 with console.status("Writing embeddings back to Neo4j..."):
                     written = write_back_embeddings(graph, result, dataset)

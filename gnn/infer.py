@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from gnn.artifacts import CONFIG, EMBEDDINGS, IDS, WEIGHTS, latest_model
+from gnn.artifacts import CONFIG, EMBEDDINGS, IDS, WEIGHTS, resolve_model_dir
 from gnn.model import NodeIndex
 
 
@@ -41,8 +41,7 @@ class LoadedModel:
     @classmethod
     def load(cls, path: Path) -> LoadedModel:
         """Load a model directory, or the newest model under a models directory."""
-        if not (path / CONFIG).is_file():
-            path = latest_model(path)
+        path = resolve_model_dir(path)
         config = json.loads((path / CONFIG).read_text())
         weights = torch.load(path / WEIGHTS, map_location="cpu", weights_only=True)
         saved = torch.load(path / EMBEDDINGS, map_location="cpu", weights_only=True)

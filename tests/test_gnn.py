@@ -183,3 +183,20 @@ def test_training_a_graph_without_interactions_stops_with_a_clear_error(graph: G
     assert outcome.exit_code == 1
     assert "no INTERACTED relationships" in outcome.output
     assert "kgrec ingest" in outcome.output
+
+
+@pytest.mark.usefixtures("server_env")
+def test_kgrec_train_reuse_skips_data_it_has_a_model_for(graph: Graph, tmp_path: Path) -> None:
+    write_shop(graph)
+    models = tmp_path / "models"
+    args = ["--epochs", "2", "--dim", "8", "--batch-size", "64", "--no-write-back",
+            "--models-dir", str(models), "--reuse"]  # fmt: skip
+    assert CliRunner().invoke(cli.train_app, args).exit_code == 0
+    [first] = list(models.iterdir())
+    again = CliRunner().invoke(cli.train_app, args)
+    assert again.exit_code == 0
+    assert "exists" in again.output
+    assert list(models.iterdir()) == [first]
+    other_config = CliRunner().invoke(cli.train_app, [*args[:3], "16", *args[4:]])
+    assert other_config.exit_code == 0
+    assert len(list(models.iterdir())) == 2

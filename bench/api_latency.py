@@ -1,0 +1,179 @@
+"""API latency on Beauty: `GET /users/{id}/recommendations?k=10` with and without explanations,
+side by side, at concurrency 1, 8 and 32; and how soon a POSTed item is recommendable.
+
+    python bench/api_latency.py [--requests 800]
+
+Loads Beauty into a throwaway Neo4j, trains our model (or reuses the one trained on exactly this
+data, .kgrec/bench-models/), starts `kgrec serve` (uvicorn, one process) on a free loopback
+port and drives it with an async HTTP client over random users. The client shares the machine
+with the server and Neo4j, as a sidecar would. Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+import typer
+from beauty_serving import beauty_dataset, beauty_graph, trained_model
+from rich.console import Console
+from rich.table import Table
+
+from kg import Settings, provision
+
+console = Console(width=140)
+LEVELS = (1, 8, 32)
+KEY = "bench-api-key"
+NEW_ITEMS = 5
+TARGETS = {"p50_ms": 20.0, "p99_ms": 100.0, "rps": 150.0}  # with explanations, concurrency 8
+
+
+def start_server(settings: Settings, model_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    info = provision.resolve_connection(settings)
+    env = {
+        **os.environ, "KGREC_NEO4J_MODE": "external", "KGREC_NEO4J_URI": info.uri,
+        "KGREC_NEO4J_PASSWORD": info.password, "KGREC_MODELS_DIR": str(model_dir),
+        "KGREC_API_KEYS": json.dumps([KEY]), "KGREC_CACHE_DIR": str(settings.cache_dir),
+        "HF_HUB_OFFLINE": "1",
+    }  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "kg.cli", "serve", "--port", str(port)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"kgrec serve exited: {server.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    raise RuntimeError("kgrec serve did not become ready")
+
+
+async def drive(base: str, users: list[str], concurrency: int, explain: bool) -> dict[str, float]:
+    """Every user's top 10 once, `concurrency` requests in flight; latency percentiles, rps."""
+    queue = list(reversed(users))
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            while queue:
+                user = queue.pop()
+                started = time.perf_counter()
+                response = await client.get(
+                    f"/users/{quote(user, safe='')}/recommendations",
+                    params={"k": 10, "explain": str(explain).lower()},
+                )
+                latencies.append(time.perf_counter() - started)
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    ms = np.array(latencies) * 1000
+    return {
+        "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)), "rps": len(ms) / wall,
+    }  # fmt: skip
+
+
+def new_item_live_s(base: str, category_path: list[str], brand: str) -> float:
+    """Median seconds from POST /items to a search-style request that returns the item."""
+    took = []
+    with httpx.Client(base_url=base, timeout=30, headers={"X-API-Key": KEY}) as client:
+        for n in range(NEW_ITEMS):
+            title = f"Bench {n} ultra hydrating rose water facial mist with aloe"
+            started = time.perf_counter()
+            client.post("/items", json={
+                "id": f"bench-new-{n}-{time.time_ns()}", "title": title, "brand": brand,
+                "description": "A refreshing facial mist with rose water and aloe vera.",
+                "categories": category_path,
+            }).raise_for_status()  # fmt: skip
+            found = client.post("/recommendations", json={"query": title, "k": 10,
+                                                          "explain": False}).json()  # fmt: skip
+            took.append(time.perf_counter() - started)
+            assert any(item["title"] == title for item in found["items"]), "new item not found"
+    return float(np.median(took))
+
+
+def main(
+    requests: Annotated[int, typer.Option(help="Requests per concurrency level and mode.")] = 800,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    wipe: Annotated[bool, typer.Option(help="Allow clearing an external/Docker database.")] = False,
+) -> None:
+    """Latency and throughput of recommendations with and without explanations."""
+    rng = np.random.default_rng(seed)
+    with beauty_graph(console, wipe=wipe) as (settings, graph):
+        dataset = beauty_dataset(console, graph, settings)
+        model_dir, _, _ = trained_model(console, dataset)
+        users = list(dataset.ids["user"])
+        port = provision.free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(settings, model_dir, port)
+        try:
+            with console.status("Starting kgrec serve..."):
+                wait_ready(base, server)
+            results: dict[int, dict[str, dict[str, float]]] = {}
+            asyncio.run(drive(base, list(rng.choice(users, 200)), 8, True))  # warm-up
+            for level in LEVELS:
+                sample = list(rng.choice(users, requests if level > 1 else requests // 4))
+                with console.status(f"Concurrency {level}..."):
+                    results[level] = {
+                        "no_explain": asyncio.run(drive(base, sample, level, False)),
+                        "explain": asyncio.run(drive(base, sample, level, True)),
+                    }
+            with console.status("New items..."):
+                live_s = new_item_live_s(
+                    base, ["Beauty", "Skin Care", "Face", "Toners & Astringents"], "Thayers"
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    table = Table(title="GET /users/{id}/recommendations?k=10 on Beauty (2 cores, one process)")
+    for column in ("concurrency", "explain", "p50 ms", "p95 ms", "p99 ms", "requests/s",
+                   "p50 vs no explain"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for level, modes in results.items():
+        for mode in ("no_explain", "explain"):
+            row = modes[mode]
+            ratio = row["p50_ms"] / modes["no_explain"]["p50_ms"]
+            table.add_row(str(level), "yes" if mode == "explain" else "no",
+                          f"{row['p50_ms']:.1f}", f"{row['p95_ms']:.1f}", f"{row['p99_ms']:.1f}",
+                          f"{row['rps']:.0f}", f"{ratio:.2f}x")  # fmt: skip
+    console.print(table)
+    c8 = results[8]["explain"]
+    console.print(
+        f"Targets at concurrency 8 with explanations: p50 {c8['p50_ms']:.1f} ms (<= 20), "
+        f"p99 {c8['p99_ms']:.1f} ms (<= 100), {c8['rps']:.0f} requests/s (>= 150). "
+        f"POST /items -> recommendable: {live_s:.3f} s (<= 1)."
+    )
+    summary: dict[str, object] = {
+        f"c{level}": {
+            **{key: round(value, 2) for key, value in modes["explain"].items()},
+            **{f"{key}_no_explain": round(value, 2) for key, value in modes["no_explain"].items()},
+        }
+        for level, modes in results.items()
+    }
+    summary["new_item_live_s"] = round(live_s, 3)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    typer.run(main)

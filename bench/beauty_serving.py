@@ -1,0 +1,77 @@
+"""What the serving benchmarks share: the Beauty benchmark in a throwaway local Neo4j and a
+model trained on it.
+
+The model is kept under .kgrec/bench-models/ by data fingerprint, so the second serving bench
+(or a rerun) reuses it instead of training again; `trained_model` rebuilds the in-memory
+`KGRecModel` from its weights for what needs the propagation itself (faithfulness).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from gnn.artifacts import WEIGHTS, find_model, save_model
+from gnn.dataset import RecDataset, build_dataset
+from gnn.model import KGRecModel
+from gnn.text import TextEncoder
+from gnn.train import TrainConfig, build_model, epoch_progress, train
+from ingest.beauty import load_beauty
+from ingest.extraction import ExtractionStage, build_extractors
+from ingest.mention_cache import MentionCache
+from kg import Graph, Settings, provision
+from kg.export import export_graph
+from kg.schema import apply_schema
+from kg.settings import PROJECT_ROOT
+from kg.write import GraphWriter, delete_all
+
+BEAUTY_KG = Path("../shared/data/amazon-beauty-pgpr-cafe")
+BEAUTY_SEQ = Path("../shared/data/amazon-beauty-2014-seq-text")
+BENCH_MODELS = PROJECT_ROOT / ".kgrec" / "bench-models"
+CONFIG = TrainConfig()  # what `kgrec train` uses by default
+
+
+@contextmanager
+def beauty_graph(console: Console, *, wipe: bool = False) -> Iterator[tuple[Settings, Graph]]:
+    """Beauty (PGPR/CAFE KG + review-derived titles, extraction on) in a throwaway server."""
+    base = Settings()
+    with (
+        provision.scratch_server(base, "neo4j-bench", wipe=wipe) as settings,
+        Graph.connect(settings) as graph,
+    ):
+        delete_all(graph)
+        apply_schema(graph, settings.cypher_dir / "schema.cypher")
+        with (
+            console.status("Loading the Beauty benchmark into Neo4j..."),
+            MentionCache(settings.cache_dir / "mentions.sqlite") as cache,
+        ):
+            stage = ExtractionStage(build_extractors(settings), cache)
+            load_beauty(GraphWriter(graph, settings.write_batch_size), BEAUTY_KG, BEAUTY_SEQ,
+                        extraction=stage)  # fmt: skip
+        yield settings, graph
+
+
+def beauty_dataset(console: Console, graph: Graph, settings: Settings) -> RecDataset:
+    with console.status("Exporting and encoding the graph..."), TextEncoder(settings) as encoder:
+        return build_dataset(export_graph(graph), encoder.encode)
+
+
+def trained_model(console: Console, dataset: RecDataset) -> tuple[Path, KGRecModel, float | None]:
+    """(model directory, the model bound to the graph it propagates over, training seconds or
+    None when a model for exactly this data was found and reused)."""
+    final = dataset.for_final_fit() if CONFIG.refit and dataset.interactions.valid.nnz else dataset
+    if found := find_model(BENCH_MODELS, dataset, CONFIG.to_dict()):
+        console.print(f"Reusing the model trained on this data: {found}")
+        model = build_model(final, CONFIG, torch.device("cpu"))
+        model.load_state_dict(torch.load(found / WEIGHTS, weights_only=True))
+        return found, model.eval(), None
+    progress, on_epoch = epoch_progress(console, CONFIG.max_epochs)
+    with progress:
+        result = train(dataset, CONFIG, on_epoch)
+    path = save_model(result.model, dataset, CONFIG.to_dict(), result.test, BENCH_MODELS)
+    console.print(f"Trained in {result.train_seconds:.0f} s; saved in {path}")
+    return path, result.model.cpu().eval(), result.train_seconds

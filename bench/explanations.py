@@ -1,0 +1,201 @@
+"""Explanations on Beauty: how many top-10 recommendations carry a valid graph path, and whether
+the paths are faithful to the model.
+
+    python bench/explanations.py [--users 500] [--cases 150]
+
+Loads Beauty into a throwaway Neo4j, trains our model (or reuses the one trained on exactly
+this data, .kgrec/bench-models/), serves it through the real API app and asks for each sampled
+user's top 10 with explanations. A path is valid when its Browser Cypher, run against Neo4j,
+returns it. Faithfulness: for sampled (user, item, best explanation) cases, the explaining
+path's edges are removed from the graph the model propagates over and the user-item score is
+recomputed (same weights, no retraining); the explanation is faithful when the score falls.
+Control, side by side: as many random edges of the graph removed instead.
+Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import replace
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import numpy as np
+import torch
+import typer
+from beauty_serving import beauty_dataset, beauty_graph, trained_model
+from fastapi.testclient import TestClient
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from api.main import create_app
+from gnn.dataset import RELATIONS, RecDataset, TrainingGraph
+from gnn.model import KGRecModel
+from kg import Graph
+
+console = Console(width=140)
+RELATION_OF_TYPE = {"INTERACTED": "interacted", "HAS_BRAND": "has_brand",
+                    "IN_CATEGORY": "in_category", "HAS_ATTRIBUTE": "has_attribute",
+                    "ALSO_BOUGHT": "also_bought", "ALSO_VIEWED": "also_viewed",
+                    "BOUGHT_TOGETHER": "bought_together"}  # fmt: skip
+TARGETS = {"path_coverage": 0.95, "faithfulness": 0.80}
+
+
+def shape(explanation: dict[str, Any]) -> str:
+    """A path's kind, by its middle: 'item link', 'brand', 'category', 'customer', ..."""
+    nodes = explanation["path"]["nodes"]
+    if len(nodes) == 3:
+        return str(explanation["path"]["relationships"][1]["type"]).lower()
+    middle = nodes[2]
+    if middle["label"] == "Item":
+        return "shared related product" if middle["name"] is None else "shared item"
+    return str(middle["label"]).lower()
+
+
+def path_is_in_graph(graph: Graph, explanation: dict[str, Any]) -> bool:
+    rows = graph.read(explanation["cypher"])
+    wanted = [node["id"] for node in explanation["path"]["nodes"]]
+    return any([node["id"] for node in row["p"][::2]] == wanted for row in rows)
+
+
+class Propagation:
+    """Scores of the trained model over its graph, and over that graph minus some edges."""
+
+    def __init__(self, model: KGRecModel, dataset: RecDataset) -> None:
+        self.model = model
+        self.final = dataset.for_final_fit() if dataset.interactions.valid.nnz else dataset
+        self.rows = {kind: {node: row for row, node in enumerate(ids)}
+                     for kind, ids in dataset.ids.items()}  # fmt: skip
+        self.base = self._embeddings(self.final.graph)
+
+    def _embeddings(self, graph: TrainingGraph) -> torch.Tensor:
+        self.model.attach(graph, self.final.features)
+        with torch.no_grad():
+            embeddings: torch.Tensor = self.model()
+        return embeddings
+
+    def score(self, embeddings: torch.Tensor, user: str, item: str) -> float:
+        index = self.model.index
+        u = index.offset["user"] + self.rows["user"][user]
+        i = index.offset["item"] + self.rows["item"][item]
+        return float(embeddings[u] @ embeddings[i])
+
+    def path_edges(self, explanation: dict[str, Any]) -> list[tuple[str, int, int]]:
+        """The path's relationships as (relation, source row, target row) of the graph."""
+        nodes = explanation["path"]["nodes"]
+        found = []
+        for rel in explanation["path"]["relationships"]:
+            relation = RELATION_OF_TYPE[rel["type"]]
+            source_type, _, target_type = RELATIONS[relation]
+            ends = [nodes[rel["start"]], nodes[rel["end"]]]
+            if ends[0]["label"].lower() != source_type:
+                ends.reverse()
+            source = self.rows[source_type].get(ends[0]["id"])
+            target = self.rows[target_type].get(ends[1]["id"])
+            if source is not None and target is not None:
+                found.append((relation, source, target))
+        return found
+
+    def without(self, edges: list[tuple[str, int, int]]) -> torch.Tensor:
+        """Embeddings with these edges (either direction) gone from the graph."""
+        graph = self.final.graph
+        kept = dict(graph.edges)
+        for relation, source, target in edges:
+            pairs = kept[relation]
+            hit = ((pairs[0] == source) & (pairs[1] == target)) | (
+                (pairs[0] == target) & (pairs[1] == source)
+            )
+            kept[relation] = pairs[:, ~hit]
+        return self._embeddings(replace(graph, edges=kept))
+
+    def random_edges(self, count: int, rng: np.random.Generator) -> list[tuple[str, int, int]]:
+        edges = self.final.graph.edges
+        names = [name for name in edges if edges[name].shape[1]]
+        sizes = np.array([edges[name].shape[1] for name in names], dtype=np.float64)
+        chosen = []
+        for _ in range(count):
+            name = names[rng.choice(len(names), p=sizes / sizes.sum())]
+            column = int(rng.integers(edges[name].shape[1]))
+            chosen.append((name, int(edges[name][0, column]), int(edges[name][1, column])))
+        return chosen
+
+
+def main(
+    users: Annotated[int, typer.Option(help="Sampled users asked for a top 10.")] = 500,
+    cases: Annotated[int, typer.Option(help="Sampled explanations tested for faithfulness.")] = 150,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    wipe: Annotated[bool, typer.Option(help="Allow clearing an external/Docker database.")] = False,
+) -> None:
+    """Path coverage and faithfulness of explanations on Beauty."""
+    rng = np.random.default_rng(seed)
+    with beauty_graph(console, wipe=wipe) as (settings, graph):
+        dataset = beauty_dataset(console, graph, settings)
+        model_dir, model, _ = trained_model(console, dataset)
+        test_users = np.flatnonzero(np.diff(dataset.interactions.test.indptr))
+        sample = [dataset.ids["user"][row] for row in rng.choice(test_users, users, replace=False)]
+        answers: list[tuple[str, dict[str, Any]]] = []
+        started = time.perf_counter()
+        with TestClient(create_app(settings.model_copy(update={"models_dir": model_dir}))) as api:
+            for user in track(sample, description="Top 10 with explanations", console=console):
+                response = api.get(f"/users/{quote(user, safe='')}/recommendations",
+                                   params={"k": 10, "explain": True})  # fmt: skip
+                response.raise_for_status()
+                answers += [(user, item) for item in response.json()["items"]]
+        asked_s = time.perf_counter() - started
+        explained = [(u, item) for u, item in answers if item["explanations"]]
+        valid = 0
+        shapes: Counter[str] = Counter()
+        for _, item in track(explained, description="Checking each path's Cypher", console=console):
+            if any(path_is_in_graph(graph, e) for e in item["explanations"]):
+                valid += 1
+            shapes[shape(item["explanations"][0])] += 1
+
+    propagation = Propagation(model, dataset)
+    picked = rng.choice(len(explained), min(cases, len(explained)), replace=False)
+    lowered = control_lowered = tested = 0
+    drops, control_drops = [], []
+    for index in track(picked, description="Removing explaining edges", console=console):
+        user, item = explained[index]
+        edges = propagation.path_edges(item["explanations"][0])
+        if not edges:
+            continue  # e.g. only a held-out purchase links them: nothing of the graph to remove
+        tested += 1
+        before = propagation.score(propagation.base, user, item["item_id"])
+        after = propagation.score(propagation.without(edges), user, item["item_id"])
+        control = propagation.score(
+            propagation.without(propagation.random_edges(len(edges), rng)), user, item["item_id"]
+        )
+        lowered += after < before
+        control_lowered += control < before
+        drops.append(before - after)
+        control_drops.append(before - control)
+
+    coverage = valid / len(answers)
+    faithfulness = lowered / tested if tested else 0.0
+    table = Table(title=f"Explanations on Beauty ({users} users, top 10, model {model_dir.name})")
+    for column in ("measure", "value", "target"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    table.add_row("recommendations", f"{len(answers):,}", "")
+    table.add_row("  with >= 1 explanation", f"{len(explained) / len(answers):.1%}", "")
+    table.add_row("  with >= 1 valid path (Cypher returns it)", f"{coverage:.1%}",
+                  f">= {TARGETS['path_coverage']:.0%}")  # fmt: skip
+    table.add_row("mean ms per top 10 with explanations (in-process)",
+                  f"{asked_s / users * 1000:.1f}", "")  # fmt: skip
+    for name, count in shapes.most_common():
+        table.add_row(f"  best path via {name}", f"{count / len(explained):.1%}", "")
+    table.add_row("faithfulness cases tested", f"{tested}", "")
+    table.add_row("  score falls without the explaining edges", f"{faithfulness:.1%}",
+                  f">= {TARGETS['faithfulness']:.0%}")  # fmt: skip
+    table.add_row("  control: score falls without as many random edges",
+                  f"{control_lowered / max(tested, 1):.1%}", "")  # fmt: skip
+    table.add_row("  mean score drop: explaining edges / random edges",
+                  f"{np.mean(drops):.4f} / {np.mean(control_drops):.4f}", "")  # fmt: skip
+    console.print(table)
+    print(json.dumps({"path_coverage": round(coverage, 4), "faithfulness": round(faithfulness, 4)}))
+
+
+if __name__ == "__main__":
+    typer.run(main)
