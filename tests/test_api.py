@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -433,7 +434,8 @@ def test_neo4j_stopped_and_restarted_under_a_running_api(shop: Settings) -> None
     if provision.resolve_mode(shop) != "local":
         pytest.skip("stops the server: only for the local one the tests started")
     server = LocalNeo4j(shop)
-    with TestClient(create_app(shop)) as client:
+    with ExitStack() as running:
+        client = running.enter_context(TestClient(create_app(shop)))
         assert recommend(client, "t-user1", k=3)["items"][0]["explanations"]
         server.stop()
         try:
@@ -448,13 +450,19 @@ def test_neo4j_stopped_and_restarted_under_a_running_api(shop: Settings) -> None
             refused = post(client, "/events", {"events": [event]})
             assert refused.status_code == 503
             assert "nothing was written" in refused.json()["detail"]
+            # An API started while Neo4j is down serves from the model alone meanwhile.
+            cold = running.enter_context(TestClient(create_app(shop)))
+            assert cold.get("/health/ready").json()["catalogue_loaded"] is False
+            assert recommend(cold, "t-user1", k=3)["strategy"] == "personalised"
         finally:
             server.start()
-        deadline = time.monotonic() + 60
-        while client.get("/health/ready").status_code != 200:
-            assert time.monotonic() < deadline, "the API did not see Neo4j come back"
-            time.sleep(0.5)
-        assert recommend(client, "t-user1", k=3)["items"][0]["explanations"]
+        for api in (client, cold):
+            deadline = time.monotonic() + 60
+            while api.get("/health/ready").status_code != 200:
+                assert time.monotonic() < deadline, "the API did not see Neo4j come back"
+                time.sleep(0.5)
+            assert recommend(api, "t-user1", k=3)["items"][0]["explanations"]
+        assert not {"t1", "t2", "t3"} & set(ids(recommend(cold, "t-user1", k=3)))  # seen again
 
 
 def test_kgrec_serve_without_a_model_says_how_to_get_one(tmp_path: Path) -> None:
