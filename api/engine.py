@@ -163,14 +163,9 @@ class Recommender:
     ) -> list[tuple[str, float]]:
         """The k best items for `vector` (None: the most popular), `exclude` left out, only
         rows `within` if given."""
-        items, popularity = self.items, self.popularity  # one consistent snapshot
+        items, popularity = self.items, self.popularity  # see add_item: rows of items suffice
         rows = np.arange(len(items)) if within is None else within
-        scores = (
-            items[rows] @ vector
-            if vector is not None
-            else popularity[rows] if len(popularity) == len(items)
-            else np.zeros(len(rows), dtype=np.float32)
-        )  # fmt: skip
+        scores = items[rows] @ vector if vector is not None else popularity[rows]
         if excluded := list(exclude):
             scores = np.where(np.isin(rows, excluded), -np.inf, scores)
         k = min(k, len(rows))
@@ -238,11 +233,12 @@ class Recommender:
             if row is not None and row < self.trained_items:
                 return False
             if row is None:
+                # Readers take `items` first: everything indexed by its rows grows before it.
                 row = len(self.item_ids)
-                self.items = np.vstack([self.items, vector[None, :]])
                 self.popularity = np.append(self.popularity, np.float32(0))
                 self.item_ids.append(item_id)
                 self.item_row[item_id] = row
+                self.items = np.vstack([self.items, vector[None, :]])
             else:
                 items = self.items.copy()
                 items[row] = vector

@@ -13,7 +13,7 @@ import numpy as np
 from neo4j.exceptions import DriverError
 
 from api.engine import Recommender, Vector
-from api.explain import explain
+from api.explain import CANDIDATE_PATHS, explain
 from api.metrics import Metrics
 from api.schemas import Event, Explanation, NewItem
 from gnn.dataset import item_text
@@ -158,6 +158,7 @@ class Service:
                     user_id=user_id,
                     liked=liked,
                     entities=[entity.id for entity in entities],
+                    per_item=CANDIDATE_PATHS,
                 )
             )
         except GraphDownError as exc:
