@@ -81,11 +81,7 @@ class Recommender:
         popularity = np.zeros(len(self.item_ids), dtype=np.float32)
         for rows in seen.values():
             popularity[list(rows)] += 1
-        entities: dict[str, Entity] = {}
-        for entity in catalogue.entities:
-            for key in (entity.name, entity.id):
-                if key:
-                    entities.setdefault(key.lower(), entity)
+        entities = self._entity_index(catalogue.entities)
         with self._write_lock:
             self.seen = seen
             self.trained_counts = {user: len(rows) for user, rows in seen.items()}
@@ -99,6 +95,21 @@ class Recommender:
             self.titles = catalogue.titles
             self.entities = entities
             self.catalogue_loaded = True
+
+    def add_entities(self, entities: Iterable[Entity]) -> None:
+        """Brands, categories and attributes a new item brought, resolvable from now on."""
+        with self._write_lock:
+            self.entities = {**self._entity_index(entities), **self.entities}
+
+    @staticmethod
+    def _entity_index(entities: Iterable[Entity]) -> dict[str, Entity]:
+        """Lower-cased name and id -> entity; the first entity of a name wins."""
+        index: dict[str, Entity] = {}
+        for entity in entities:
+            for key in (entity.name, entity.id):
+                if key:
+                    index.setdefault(key.lower(), entity)
+        return index
 
     # -- lookups --------------------------------------------------------------------------
 

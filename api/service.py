@@ -27,6 +27,7 @@ from kg.connection import Graph
 from kg.paths import PathNode, explanation_paths
 from kg.provision import resolve_connection
 from kg.records import (
+    AttributeRow,
     BrandRow,
     CategoryRow,
     InteractionRow,
@@ -218,6 +219,11 @@ class Service:
         text = item_text(item.title, item.description, brands, [c.name for c in categories[-1:]])
         vector = self.recommender.embed_item(self.text_vector(text), links)
         self.recommender.add_item(item.id, vector, item.title, [c.id for c in categories])
+        self.recommender.add_entities(
+            Entity(label=type(row).__name__.removesuffix("Row"), id=row.id, name=row.name)
+            for row in rows
+            if isinstance(row, BrandRow | CategoryRow | AttributeRow)
+        )
 
     def record_events(self, events: Sequence[Event]) -> list[str]:
         """Write the events (one transaction), then move each user's vector."""

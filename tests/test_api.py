@@ -305,6 +305,10 @@ def test_a_new_item_is_recommendable_at_once_and_explained_by_its_links(
     brand_only = post(client, "/recommendations", {"attributes": ["GlowCo"], "k": 13}).json()
     assert "g-new" in ids(brand_only)
     assert client.get("/items/g-new/similar", params={"k": 3}).status_code == 200
+    # A brand first seen in a new item can be asked for at once.
+    balm = {"id": "g-lumi", "title": "Lumi tinted lip balm", "brand": "Lumi"}
+    assert "lumi" in post(client, "/items", balm).json()["brands"]
+    assert "g-lumi" in ids(post(client, "/recommendations", {"attributes": ["Lumi"]}).json())
     # Posting it again updates it in place.
     again = post(client, "/items", {**LACQUER, "title": "Glossy lip lacquer, 5 ml"})
     assert again.json()["created"] is False
