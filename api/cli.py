@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import torch
 import typer
 import uvicorn
+from threadpoolctl import threadpool_limits
 
 from kg.settings import get_settings
 
@@ -32,6 +34,9 @@ def main(
     except FileNotFoundError as exc:
         typer.secho(f"{exc}", fg="red", err=True)
         raise typer.Exit(2) from None
+    # One request, one core: BLAS threads per request only fight each other and Neo4j.
+    threadpool_limits(1)
+    torch.set_num_threads(1)
     uvicorn.run(
         "api.main:create_app", factory=True,
         host=host or settings.api_host, port=port or settings.api_port,

@@ -175,10 +175,15 @@ class Recommender:
         """The k best items for `vector` (None: the most popular), `exclude` left out, only
         rows `within` if given."""
         items, popularity = self.items, self.popularity  # see add_item: rows of items suffice
-        rows = np.arange(len(items)) if within is None else within
-        scores = items[rows] @ vector if vector is not None else popularity[rows]
-        if excluded := list(exclude):
-            scores = np.where(np.isin(rows, excluded), -np.inf, scores)
+        if within is None:  # the whole catalogue: no copy of the matrix
+            rows = np.arange(len(items))
+            scores = items @ vector if vector is not None else popularity[: len(items)].copy()
+            scores[list(exclude)] = -np.inf
+        else:
+            rows = within
+            scores = items[rows] @ vector if vector is not None else popularity[rows]
+            if excluded := list(exclude):
+                scores = np.where(np.isin(rows, excluded), -np.inf, scores)
         k = min(k, len(rows))
         best = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
         best = best[np.argsort(-scores[best], kind="stable")]
@@ -267,9 +272,9 @@ class Recommender:
         if rating is not None and rating <= LOW_RATING:
             weight = 0.0
         with self._write_lock:
-            seen = self.seen.setdefault(user_id, set())
+            seen = self.seen.get(user_id, set())
             if row not in seen:
-                seen.add(row)
+                self.seen[user_id] = seen | {row}  # a new set: rankings may be reading the old
                 popularity = self.popularity.copy()
                 popularity[row] += 1
                 self.popularity = popularity

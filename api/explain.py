@@ -11,7 +11,7 @@ from api.schemas import Explanation
 from kg.paths import GraphPath, PathNode, PathRelationship, path_cypher
 
 MAX_EXPLANATIONS = 3
-CANDIDATE_PATHS = 12  # per item, fetched from the graph and ranked; more costs latency
+CANDIDATE_PATHS = 8  # per item, fetched from the graph and ranked; more costs latency
 VERBS = {"view": "viewed", "click": "clicked on", "cart": "put in your cart",
          "purchase": "bought", "rate": "rated"}  # fmt: skip
 # (relationship type) -> how two items it links relate, "{a}" and "{b}" being their names.

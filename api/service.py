@@ -165,15 +165,26 @@ class Service:
         except GraphDownError as exc:
             self.metrics.unexplained.inc()
             return None, [f"{exc}: recommendations come without explanations"]
-        return {target: explain(paths.get(target, []), self.similarity) for target in targets}, []
+        similarity = self._similarity()
+        return {target: explain(paths.get(target, []), similarity) for target in targets}, []
 
-    def similarity(self, a: PathNode, b: PathNode) -> float | None:
-        first = self.recommender.node_vector(a.label, a.id)
-        second = self.recommender.node_vector(b.label, b.id)
-        if first is None or second is None:
-            return None
-        norms = float(np.linalg.norm(first) * np.linalg.norm(second))
-        return float(first @ second) / norms if norms else None
+    def _similarity(self) -> Callable[[PathNode, PathNode], float | None]:
+        """Cosine similarity of two nodes' embeddings, unit vectors cached for one request."""
+        units: dict[tuple[str, str], Vector | None] = {}
+
+        def unit(node: PathNode) -> Vector | None:
+            key = (node.label, node.id)
+            if key not in units:
+                vector = self.recommender.node_vector(node.label, node.id)
+                norm = float(np.linalg.norm(vector)) if vector is not None else 0.0
+                units[key] = vector / norm if vector is not None and norm else None
+            return units[key]
+
+        def similarity(a: PathNode, b: PathNode) -> float | None:
+            first, second = unit(a), unit(b)
+            return None if first is None or second is None else float(first @ second)
+
+        return similarity
 
     # -- writes ---------------------------------------------------------------------------
 

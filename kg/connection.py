@@ -99,6 +99,17 @@ class Graph:
     def read(self, query: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.run(query, parameters, write=False)
 
+    def read_values(
+        self, query: str, parameters: Mapping[str, Any] | None = None
+    ) -> list[list[Any]]:
+        """Rows as plain value lists, skipping `read`'s per-value conversion: for hot paths
+        whose queries return only lists, maps and scalars."""
+        records, _, _ = self.driver.execute_query(
+            query, parameters_=dict(parameters or {}), database_=self.database,
+            routing_=RoutingControl.READ,
+        )  # fmt: skip
+        return [record.values() for record in records]
+
     def write_transaction(self, work: Callable[[ManagedTransaction], T]) -> T:
         """Run `work` in one write transaction, retried as a whole on transient errors."""
         with self.driver.session(database=self.database) as session:

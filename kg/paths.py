@@ -67,10 +67,8 @@ CALL () {{
 WITH t, collect(p)[..$per_item] AS paths
 UNWIND paths AS p
 RETURN t.id AS target,
-       [n IN nodes(p) | {{label: labels(n)[0], id: n.id,
-                          name: toString(coalesce(n.title, n.name))}}] AS nodes,
-       [r IN relationships(p) | {{type: type(r), start: startNode(r).id, kind: r.kind}}]
-         AS relationships
+       [n IN nodes(p) | [labels(n)[0], n.id, toString(coalesce(n.title, n.name))]] AS nodes,
+       [r IN relationships(p) | [type(r), startNode(r).id, r.kind]] AS relationships
 """
 
 
@@ -92,16 +90,19 @@ class GraphPath(BaseModel):
     relationships: list[PathRelationship]
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> GraphPath:
-        nodes = [PathNode.model_validate(node) for node in row["nodes"]]
-        relationships = []
-        for hop, rel in enumerate(row["relationships"]):
-            forward = nodes[hop].id == rel["start"]
+    def from_values(cls, nodes: list[list[Any]], relationships: list[list[Any]]) -> GraphPath:
+        """From the query's lists; built without validation (it is the graph's own data, and
+        this runs for every candidate path of every request)."""
+        path_nodes = [PathNode.model_construct(label=label, id=node_id, name=name)
+                      for label, node_id, name in nodes]  # fmt: skip
+        rels = []
+        for hop, (rel_type, start_id, kind) in enumerate(relationships):
+            forward = path_nodes[hop].id == start_id
             start, end = (hop, hop + 1) if forward else (hop + 1, hop)
-            relationships.append(
-                PathRelationship(type=rel["type"], start=start, end=end, kind=rel["kind"])
+            rels.append(
+                PathRelationship.model_construct(type=rel_type, start=start, end=end, kind=kind)
             )
-        return cls(nodes=nodes, relationships=relationships)
+        return cls.model_construct(nodes=path_nodes, relationships=rels)
 
 
 def explanation_paths(
@@ -115,7 +116,7 @@ def explanation_paths(
 ) -> dict[str, list[GraphPath]]:
     """Up to `per_item` paths to each target item, from the user, the liked items and the
     entity ids given; an item no path reaches is absent from the answer."""
-    rows = graph.read(
+    rows = graph.read_values(
         PATHS_QUERY,
         {
             "targets": list(targets),
@@ -126,8 +127,8 @@ def explanation_paths(
         },
     )
     found: dict[str, list[GraphPath]] = {}
-    for row in rows:
-        found.setdefault(row["target"], []).append(GraphPath.from_row(row))
+    for target, nodes, relationships in rows:
+        found.setdefault(target, []).append(GraphPath.from_values(nodes, relationships))
     return found
 
 
