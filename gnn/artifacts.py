@@ -4,8 +4,10 @@ Each holds `weights.pt` (the state dict), `embeddings.pt` (every node's final em
 and catalogue items apart, the layer stack of every node and per-relation degrees: what
 `gnn.infer` needs to score and to embed a new item without the training graph), `ids.json`,
 `config.json`, `fingerprint.json` (counts and a hash of the id lists and edges), `metrics.json`
-and `versions.json` (libraries). A directory is written under a temporary name and renamed when
-complete, so a reader never sees half a model.
+and `versions.json` (libraries); with an item-link term (its weight `item_item_weight` in the
+config), `item_item.npz` (the row-normalised catalogue x catalogue links) and `user_items.npz`
+(each user's train + valid items, which the term spreads). A directory is written under a
+temporary name and renamed when complete, so a reader never sees half a model.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import scipy.sparse as sp
 import torch
 
 from gnn.dataset import RELATIONS, RecDataset
@@ -28,6 +31,7 @@ WEIGHTS, EMBEDDINGS, IDS = "weights.pt", "embeddings.pt", "ids.json"
 CONFIG, FINGERPRINT, METRICS, VERSIONS = (
     "config.json", "fingerprint.json", "metrics.json", "versions.json",
 )  # fmt: skip
+ITEM_ITEM, USER_ITEMS = "item_item.npz", "user_items.npz"
 LIBRARIES = ("torch", "torch-geometric", "numpy", "scipy", "sentence-transformers", "kgrec")
 
 
@@ -117,7 +121,13 @@ def save_model(
             "relation_weights": [model.config.weight(name) for name in model.relations],
             "num_nodes": model.index.num_nodes,
             "catalogue_items": dataset.n_items,
+            "item_item_weight": model.item_link.weight if model.item_link else 0.0,
         }
+        if model.item_link is not None:
+            links = sp.csr_matrix(model.item_link.matrix)
+            sp.save_npz(partial / ITEM_ITEM, links, compressed=False)
+            history = sp.csr_matrix(dataset.interactions.train_full)
+            sp.save_npz(partial / USER_ITEMS, history, compressed=False)
         _write_json(partial / CONFIG, full_config)
         _write_json(partial / FINGERPRINT, fingerprint)
         _write_json(partial / METRICS, metrics)

@@ -57,7 +57,7 @@ def main(
     patience: Annotated[
         int, typer.Option(min=1, help="Epochs without a better validation NDCG@10 before stopping.")
     ] = 5,
-    dim: Annotated[int, typer.Option(min=2, help="Embedding size.")] = 64,
+    dim: Annotated[int, typer.Option(min=2, help="Embedding size.")] = 128,
     layers: Annotated[int, typer.Option(min=0, max=4, help="Propagation layers.")] = 2,
     loss: Annotated[str, typer.Option(help="softmax (sampled, cosine) or bpr.")] = "softmax",
     lr: Annotated[float, typer.Option(min=0, help="Adam learning rate.")] = 0.01,
@@ -151,6 +151,8 @@ def results(result: TrainResult, dataset: RecDataset) -> dict[str, Any]:
         "cold_items": result.cold_test,
         "best_valid": result.best_valid,
         "best_epoch": result.best_epoch,
+        "item_link_weight": result.model.item_link.weight if result.model.item_link else 0.0,
+        "item_link_valid_ndcg10": {str(w): v for w, v in result.item_link_valid.items()},
         "epochs_run": len(result.history),
         "train_seconds": result.train_seconds,
         "seconds_to_best_epoch": result.seconds_to_best,
@@ -197,7 +199,8 @@ def results_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{values[m]:.4f}" for m in SHOWN_METRICS) + " |")
     lines += [
         "",
-        f"Split: {summary['split']}. Best epoch {summary['best_epoch']} of "
+        f"Split: {summary['split']}. Item-link weight {summary['item_link_weight']} (picked on "
+        f"validation). Best epoch {summary['best_epoch']} of "
         f"{summary['epochs_run']}, reached after {summary['seconds_to_best_epoch']:.0f} s; "
         f"training {summary['train_seconds']:.0f} s on {summary['device']}; "
         f"peak RSS {summary['peak_rss_mb']:,.0f} MB.",

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from numpy.typing import NDArray
 
-from gnn.artifacts import CONFIG, EMBEDDINGS, IDS, WEIGHTS, resolve_model_dir
-from gnn.model import NodeIndex
+from gnn.artifacts import CONFIG, EMBEDDINGS, IDS, ITEM_ITEM, USER_ITEMS, WEIGHTS, resolve_model_dir
+from gnn.model import ItemLinkTerm, NodeIndex
 
 
 @dataclass
@@ -37,6 +38,11 @@ class LoadedModel:
     item_projection: torch.Tensor  # (dim, text_dim)
     relation_weights: dict[str, float]
     index: NodeIndex
+    # The item-link term (absent from older model directories): scores add
+    # item_item_weight * (user's train + valid items, `user_items`) @ item_item.
+    item_item: sp.csr_matrix | None = None  # (n_catalogue, n_catalogue), row-normalised
+    item_item_weight: float = 0.0
+    user_items: sp.csr_matrix | None = None  # (n_users, n_catalogue) binary
 
     @classmethod
     def load(cls, path: Path) -> LoadedModel:
@@ -59,12 +65,25 @@ class LoadedModel:
                 zip(config["relations"], config["relation_weights"], strict=True)
             ),
             index=NodeIndex(config["num_nodes"]),
+            item_item=_load_csr(path / ITEM_ITEM),
+            item_item_weight=float(config.get("item_item_weight", 0.0)),
+            user_items=_load_csr(path / USER_ITEMS),
         )
 
     def score(self, users: NDArray[np.int64] | Sequence[int]) -> torch.Tensor:
-        """(len(users), n_items) scores over the catalogue."""
-        rows = torch.as_tensor(np.asarray(users, dtype=np.int64))
-        return self.users[rows] @ self.items.T
+        """(len(users), n_items) scores over the catalogue: dot products plus the item-link
+        term when the model has one (zero for users or items beyond its matrices)."""
+        rows = np.asarray(users, dtype=np.int64)
+        scores = self.users[torch.from_numpy(rows)] @ self.items.T
+        if self.item_item is None or self.user_items is None or not self.item_item_weight:
+            return scores
+        known = rows < self.user_items.shape[0]
+        term = ItemLinkTerm(self.item_item, self.item_item_weight)
+        added = term.scores(self.user_items[np.where(known, rows, 0)])
+        added[torch.from_numpy(~known)] = 0.0
+        columns = min(added.shape[1], scores.shape[1])
+        scores[:, :columns] = scores[:, :columns] + added[:, :columns]
+        return scores
 
     def recommend(
         self, user_id: str, k: int = 10, exclude: Sequence[str] = ()
@@ -122,3 +141,7 @@ class LoadedModel:
             rows = [lookup[other][n] for n in neighbour_ids if n in lookup[other]]
             found[relation] = torch.tensor(rows, dtype=torch.long) + self.index.offset[other]
         return found
+
+
+def _load_csr(path: Path) -> sp.csr_matrix | None:
+    return sp.csr_matrix(sp.load_npz(path)) if path.is_file() else None

@@ -1,6 +1,6 @@
 """Training: BPR or sampled softmax over catalogue negatives, full-graph propagation per step,
-early stopping on validation NDCG@10, then (optionally) a refit on train + valid for the best
-number of epochs before the one look at test.
+early stopping on validation NDCG@10, the item-link term's weight picked on validation, then
+(optionally) a refit on train + valid for the best number of epochs before the one look at test.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gnn.baselines.kg_ease import link_transition
 from gnn.dataset import RecDataset
 from gnn.metrics import Metrics, evaluate
-from gnn.model import KGRecModel, ModelConfig
+from gnn.model import ItemLinkTerm, KGRecModel, ModelConfig
 from gnn.text import resolve_device
 
 Loss = Literal["softmax", "bpr"]
@@ -38,6 +40,9 @@ class TrainConfig:
     patience: int = 5  # epochs without a better validation NDCG@10 before stopping
     time_budget_s: float = 15 * 60  # training stops at its best so far past this
     refit: bool = True  # retrain on train + valid for the best epoch count
+    # Weights of the item-link term tried on validation after early stopping (the best
+    # NDCG@10 wins, ties: the first); (0.0,) leaves the term out.
+    item_link_weights: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 2.0, 4.0, 8.0)
     seed: int = 0
     device: str = "auto"
 
@@ -65,6 +70,7 @@ class TrainResult:
     seconds_to_best: float
     peak_rss_mb: float
     device: str
+    item_link_valid: dict[float, float] = field(default_factory=dict)  # weight -> NDCG@10
 
 
 EpochCallback = Callable[[EpochLog], None]
@@ -107,11 +113,54 @@ def embeddings(model: KGRecModel, n_items: int) -> tuple[torch.Tensor, torch.Ten
     return users.cpu(), items[:n_items].cpu()
 
 
-def scorer(users: torch.Tensor, items: torch.Tensor) -> Callable[[np.ndarray], torch.Tensor]:
+def scorer(
+    users: torch.Tensor,
+    items: torch.Tensor,
+    history: sp.csr_matrix | None = None,
+    item_link: ItemLinkTerm | None = None,
+) -> Callable[[np.ndarray], torch.Tensor]:
+    """Dot products, plus the item-link term over `history` (users x catalogue) when given."""
+
     def score(batch: np.ndarray) -> torch.Tensor:
-        return users[torch.from_numpy(np.asarray(batch, dtype=np.int64))] @ items.T
+        rows = np.asarray(batch, dtype=np.int64)
+        scores = users[torch.from_numpy(rows)] @ items.T
+        if item_link is not None and history is not None:
+            scores = scores + item_link.scores(history[rows])
+        return scores
 
     return score
+
+
+def item_link_matrix(dataset: RecDataset) -> sp.csr_matrix | None:
+    """The dataset's item-item links (every type, summed) row-normalised, as KG-EASE uses
+    them; None when it has none."""
+    links = dataset.interactions.item_links
+    if links is None:
+        return None
+    matrix = link_transition(links)
+    return matrix if matrix.nnz else None
+
+
+def tune_item_link(
+    model: KGRecModel, dataset: RecDataset, weights: tuple[float, ...]
+) -> tuple[ItemLinkTerm | None, dict[float, float]]:
+    """The item-link weight with the best validation NDCG@10 (scored over the training
+    items); None when that is 0 or the data has no links."""
+    matrix = item_link_matrix(dataset)
+    interactions = dataset.interactions
+    if matrix is None or not interactions.valid.nnz or not any(weights):
+        return None, {}
+    users, items = embeddings(model, dataset.n_items)
+    found: dict[float, float] = {}
+    for weight in weights:
+        term = ItemLinkTerm(matrix, weight) if weight else None
+        metrics = evaluate(
+            scorer(users, items, interactions.train, term), interactions.valid,
+            interactions.train, ks=(10,),
+        )  # fmt: skip
+        found[weight] = metrics["ndcg@10"]
+    best = max(found, key=lambda weight: found[weight])  # max keeps the first of equals
+    return (ItemLinkTerm(matrix, best) if best else None), found
 
 
 def _epoch(
@@ -218,26 +267,29 @@ def train(
     model, history, best_epoch, best_valid, seconds_to_best = _fit(
         dataset, config, device, config.max_epochs, True, on_epoch
     )
+    item_link, item_link_valid = tune_item_link(model, dataset, config.item_link_weights)
     final = dataset
     if config.refit and dataset.interactions.valid.nnz:
         final = dataset.for_final_fit()
         model, _, _, _, _ = _fit(final, config, device, best_epoch, False, None)
+    model.item_link = item_link
     train_seconds = time.perf_counter() - started
     test, cold = evaluate_test(model, final)
     return TrainResult(
         model, history, best_epoch, best_valid, test, cold, train_seconds, seconds_to_best,
-        peak_rss_mb(), str(device),
+        peak_rss_mb(), str(device), item_link_valid,
     )  # fmt: skip
 
 
 def evaluate_test(
     model: KGRecModel, dataset: RecDataset
 ) -> tuple[dict[str, float], dict[str, float] | None]:
-    """Test metrics over all users, and over the cold items when the split has them."""
+    """Test metrics over all users, and over the cold items when the split has them (the
+    model's item-link term, if any, spreads each user's train + valid items)."""
     interactions = dataset.interactions
     users, items = embeddings(model, dataset.n_items)
-    score = scorer(users, items)
     seen = interactions.train_full
+    score = scorer(users, items, seen, model.item_link)
     test: Metrics = evaluate(score, interactions.test, seen)
     cold = None
     if interactions.cold_items is not None:

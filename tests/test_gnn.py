@@ -5,6 +5,7 @@ and `kgrec train` (with write-back) including its error for a graph with nothing
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from gnn import cli
 from gnn.artifacts import save_model
+from gnn.data import interaction_matrix
 from gnn.dataset import (
     LeakageError,
     NoInteractionsError,
@@ -122,9 +124,48 @@ def test_a_saved_model_reloads_and_scores_identically(
     assert loaded.path == path
     batch = np.arange(shop.interactions.n_users)
     assert torch.equal(loaded.score(batch), scorer(users, items)(batch))
+    assert loaded.item_item is None and loaded.item_item_weight == 0.0  # the shop has no links
     assert loaded.ids["item"][: shop.n_items] == shop.ids["item"][: shop.n_items]
     top = loaded.recommend("g-user0", k=3)
     assert len(top) == 3
+
+
+def next_in_run_links(shop: RecDataset) -> sp.csr_matrix:
+    """also_bought from each item to the next of its brand: what the shop's users buy next."""
+    row = {item: index for index, item in enumerate(shop.ids["item"][: shop.n_items])}
+    pairs = [
+        (row[f"{prefix}{n}"], row[f"{prefix}{(n + 1) % len(titles)}"])
+        for prefix, titles in (("g", GLOW), ("t", TOOL))
+        for n in range(len(titles))
+    ]
+    sources, targets = (np.array(column) for column in zip(*pairs, strict=True))
+    return interaction_matrix(sources, targets, shop.n_items, shop.n_items)
+
+
+def test_the_item_link_weight_is_picked_on_validation_saved_and_reloaded(
+    trained: tuple[RecDataset, TrainResult], tmp_path: Path
+) -> None:
+    shop, _ = trained
+    assert isinstance(shop.interactions.item_links, dict)
+    links = {**shop.interactions.item_links, "also_bought": next_in_run_links(shop)}
+    linked = replace(shop, interactions=replace(shop.interactions, item_links=links))
+    config = replace(SMALL, item_link_weights=(0.0, 1.0))
+    result = train(linked, config)
+    # Each user's second training item links to their validation item: the term helps.
+    assert set(result.item_link_valid) == {0.0, 1.0}
+    assert result.item_link_valid[1.0] > result.item_link_valid[0.0]
+    term = result.model.item_link
+    assert term is not None and term.weight == 1.0
+    path = save_model(result.model, linked, config.to_dict(), result.test, tmp_path)
+    loaded = LoadedModel.load(path)
+    assert loaded.item_item is not None and loaded.item_item_weight == 1.0
+    assert (loaded.item_item != term.matrix).nnz == 0
+    users, items = embeddings(result.model, shop.n_items)
+    batch = np.arange(shop.interactions.n_users)
+    with_term = scorer(users, items, linked.interactions.train_full, term)(batch)
+    assert torch.equal(loaded.score(batch), with_term)
+    assert not torch.equal(with_term, scorer(users, items)(batch))
+    assert len(loaded.recommend("g-user0", k=3)) == 3
 
 
 def test_a_new_item_is_embedded_from_text_and_brand(
