@@ -10,6 +10,10 @@ model never saw is the weighted mean of the items of their events. Context reque
 liked items, brands/categories/attributes) become one vector: the query and the named entities
 are embedded as a virtual new item by the trained GNN (its text through the model's projection,
 its links through the model's layers), liked items contribute their embeddings.
+
+A model trained with an item-link term adds weight x (the asker's items) @ (row-normalised item
+links) to the dot products; the asker's items are everything the graph and the events since
+say they interacted with (or liked), so this part moves online too.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ class Recommender:
         self.user_row = {user: row for row, user in enumerate(model.ids["user"])}
         self.users: Vector = model.users.numpy().astype(np.float32)
         self.nodes: Vector = model.nodes.numpy().astype(np.float32)
+        # The model's item-link term: weight x (the user's items) @ row-normalised item links.
+        self.item_links = model.item_item if model.item_item_weight else None
+        self.item_link_weight = np.float32(model.item_item_weight)
         self.node_row = {
             kind: {node: model.index.offset[kind] + row for row, node in enumerate(ids)}
             for kind, ids in model.ids.items()
@@ -171,23 +178,39 @@ class Recommender:
         *,
         exclude: Iterable[int] = (),
         within: NDArray[np.int64] | None = None,
+        history: Iterable[int] = (),
     ) -> list[tuple[str, float]]:
         """The k best items for `vector` (None: the most popular), `exclude` left out, only
-        rows `within` if given."""
+        rows `within` if given. `history` (the asker's items) feeds the model's item-link
+        term."""
         items, popularity = self.items, self.popularity  # see add_item: rows of items suffice
         if within is None:  # the whole catalogue: no copy of the matrix
             rows = np.arange(len(items))
             scores = items @ vector if vector is not None else popularity[: len(items)].copy()
+            if vector is not None and (linked := self.link_scores(history)) is not None:
+                scores[: len(linked)] += linked
             scores[list(exclude)] = -np.inf
         else:
             rows = within
             scores = items[rows] @ vector if vector is not None else popularity[rows]
+            if vector is not None and (linked := self.link_scores(history)) is not None:
+                trained = rows < len(linked)
+                scores[trained] += linked[rows[trained]]
             if excluded := list(exclude):
                 scores = np.where(np.isin(rows, excluded), -np.inf, scores)
         k = min(k, len(rows))
         best = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(self.item_ids[rows[i]], float(scores[i])) for i in best if scores[i] != -np.inf]
+
+    def link_scores(self, history: Iterable[int]) -> Vector | None:
+        """The item-link term over the trained catalogue for these items, None without one."""
+        rows = [row for row in history if row < self.trained_items]
+        if self.item_links is None or not rows:
+            return None
+        spread = np.asarray(self.item_links[rows].sum(axis=0), dtype=np.float32).ravel()
+        linked: Vector = self.item_link_weight * spread
+        return linked
 
     def seen_rows(self, user_id: str | None) -> set[int]:
         return self.seen.get(user_id, set()) if user_id else set()
@@ -196,7 +219,7 @@ class Recommender:
         row = self.item_row.get(item_id)
         if row is None:
             raise UnknownError(f"unknown item {item_id!r}")
-        return self.top_k(self.items[row], k, exclude=[row])
+        return self.top_k(self.items[row], k, exclude=[row], history=[row])
 
     def context_vector(
         self,

@@ -71,9 +71,9 @@ def recommend_for_user(
     if not recommender.knows_user(user_id):
         raise UnknownError(f"unknown user {user_id!r}")
     vector = recommender.user_vector(user_id)
+    seen = recommender.seen_rows(user_id)
     scored = recommender.top_k(
-        vector, k,
-        exclude=recommender.seen_rows(user_id) if exclude_seen else (),
+        vector, k, exclude=seen if exclude_seen else (), history=seen,
         within=recommender.category(category) if category else None,
     )  # fmt: skip
     return answer(
@@ -95,11 +95,11 @@ def recommend_from_context(
         service.text_vector(text) if text else None, request.liked_items, entities,
         request.user_id,
     )  # fmt: skip
-    exclude = {recommender.item_row[item] for item in request.liked_items}
-    if request.exclude_seen:
-        exclude |= recommender.seen_rows(request.user_id)
+    liked = {recommender.item_row[item] for item in request.liked_items}
+    seen = recommender.seen_rows(request.user_id)
     scored = recommender.top_k(
-        vector, request.k, exclude=exclude,
+        vector, request.k, exclude=liked | seen if request.exclude_seen else liked,
+        history=liked | seen,
         within=recommender.category(request.category) if request.category else None,
     )  # fmt: skip
     return answer(
