@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from beauty_setup import BEAUTY_KG, BEAUTY_SEQ, beauty_graph
 from rich.console import Console
 from rich.table import Table
 
@@ -30,17 +31,9 @@ from gnn.metrics import evaluate
 from gnn.text import TextEncoder
 from gnn.train import EpochLog, TrainConfig, train
 from gnn.tuning import tune_and_refit
-from ingest.beauty import load_beauty
-from ingest.extraction import ExtractionStage, build_extractors
-from ingest.mention_cache import MentionCache
-from kg import Graph, Settings, provision
 from kg.export import export_graph
-from kg.schema import apply_schema
-from kg.write import GraphWriter, delete_all
 
 console = Console(width=200)  # the table has nine columns
-BEAUTY_KG = Path("../shared/data/amazon-beauty-pgpr-cafe")
-BEAUTY_SEQ = Path("../shared/data/amazon-beauty-2014-seq-text")
 KEYS = ("ndcg@10", "recall@10", "hr@10", "precision@10", "recall@20", "ndcg@20")
 # Published top-10 figures on this split, in %. PGPR: Xian et al., SIGIR 2019, Table 3, as
 # given in the dataset's README (which says it could not verify them). CAFE's paper table
@@ -95,21 +88,11 @@ def main(
     ] = False,
 ) -> None:
     """Benchmark our model against every baseline on Beauty."""
-    base = Settings()
     with (
-        provision.scratch_server(base, "neo4j-bench", wipe=wipe_external) as settings,
-        Graph.connect(settings) as graph,
+        beauty_graph(console, wipe=wipe_external, kg=kg, seq=seq) as (settings, graph),
+        console.status("Exporting the graph..."),
     ):
-        delete_all(graph)
-        apply_schema(graph, settings.cypher_dir / "schema.cypher")
-        with (
-            console.status(f"Loading the {dataset} benchmark into Neo4j..."),
-            MentionCache(settings.cache_dir / "mentions.sqlite") as cache,
-        ):
-            stage = ExtractionStage(build_extractors(settings), cache)
-            load_beauty(GraphWriter(graph, settings.write_batch_size), kg, seq, extraction=stage)
-        with console.status("Exporting the graph..."):
-            export = export_graph(graph)
+        export = export_graph(graph)
     with console.status("Encoding text, building the split..."), TextEncoder(settings) as encoder:
         data = build_dataset(
             export, encoder.encode, split="auto" if split == "pgpr" else "temporal",

@@ -24,7 +24,7 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 import typer
-from beauty_serving import beauty_dataset, beauty_graph, trained_model
+from beauty_setup import beauty_dataset, beauty_graph, trained_model
 from rich.console import Console
 from rich.table import Table
 
@@ -127,7 +127,7 @@ def main(
     rng = np.random.default_rng(seed)
     with beauty_graph(console, wipe=wipe) as (settings, graph):
         dataset = beauty_dataset(console, graph, settings)
-        model_dir, _, _ = trained_model(console, dataset)
+        model_dir, _, _, _ = trained_model(console, dataset)
         users = list(dataset.ids["user"])
         port = provision.free_port()
         base = f"http://127.0.0.1:{port}"

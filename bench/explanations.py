@@ -25,7 +25,7 @@ from urllib.parse import quote
 import numpy as np
 import torch
 import typer
-from beauty_serving import beauty_dataset, beauty_graph, trained_model
+from beauty_setup import beauty_dataset, beauty_graph, trained_model
 from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.progress import track
@@ -64,9 +64,9 @@ def path_is_in_graph(graph: Graph, explanation: dict[str, Any]) -> bool:
 class Propagation:
     """Scores of the trained model over its graph, and over that graph minus some edges."""
 
-    def __init__(self, model: KGRecModel, dataset: RecDataset) -> None:
+    def __init__(self, model: KGRecModel, dataset: RecDataset, final: RecDataset) -> None:
         self.model = model
-        self.final = dataset.for_final_fit() if dataset.interactions.valid.nnz else dataset
+        self.final = final
         self.rows = {kind: {node: row for row, node in enumerate(ids)}
                      for kind, ids in dataset.ids.items()}  # fmt: skip
         self.base = self._embeddings(self.final.graph)
@@ -133,7 +133,7 @@ def main(
     rng = np.random.default_rng(seed)
     with beauty_graph(console, wipe=wipe) as (settings, graph):
         dataset = beauty_dataset(console, graph, settings)
-        model_dir, model, _ = trained_model(console, dataset)
+        model_dir, model, final, _ = trained_model(console, dataset)
         test_users = np.flatnonzero(np.diff(dataset.interactions.test.indptr))
         sample = [dataset.ids["user"][row] for row in rng.choice(test_users, users, replace=False)]
         answers: list[tuple[str, dict[str, Any]]] = []
@@ -153,7 +153,7 @@ def main(
                 valid += 1
             shapes[shape(item["explanations"][0])] += 1
 
-    propagation = Propagation(model, dataset)
+    propagation = Propagation(model, dataset, final)
     picked = rng.choice(len(explained), min(cases, len(explained)), replace=False)
     lowered = control_lowered = tested = 0
     drops, control_drops = [], []

@@ -257,6 +257,14 @@ def _fit(
     return model, history, best_epoch, best_metrics, seconds_to_best
 
 
+def final_data(dataset: RecDataset, config: TrainConfig) -> RecDataset:
+    """What the returned model is fitted on, and so propagates over: train + valid when the
+    config refits and there is a validation slice, else the dataset itself."""
+    if config.refit and dataset.interactions.valid.nnz:
+        return dataset.for_final_fit()
+    return dataset
+
+
 def train(
     dataset: RecDataset, config: TrainConfig, on_epoch: EpochCallback | None = None
 ) -> TrainResult:
@@ -268,9 +276,8 @@ def train(
         dataset, config, device, config.max_epochs, True, on_epoch
     )
     item_link, item_link_valid = tune_item_link(model, dataset, config.item_link_weights)
-    final = dataset
-    if config.refit and dataset.interactions.valid.nnz:
-        final = dataset.for_final_fit()
+    final = final_data(dataset, config)
+    if final is not dataset:
         model, _, _, _, _ = _fit(final, config, device, best_epoch, False, None)
     model.item_link = item_link
     train_seconds = time.perf_counter() - started

@@ -88,13 +88,7 @@ class Graph:
         self, query: str, parameters: Mapping[str, Any] | None = None, *, write: bool = True
     ) -> list[dict[str, Any]]:
         """Run one parameterised query in its own retried transaction; return the rows."""
-        records, _, _ = self.driver.execute_query(
-            query,
-            parameters_=dict(parameters or {}),
-            database_=self.database,
-            routing_=RoutingControl.WRITE if write else RoutingControl.READ,
-        )
-        return [record.data() for record in records]
+        return [record.data() for record in self._execute(query, parameters, write)]
 
     def read(self, query: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.run(query, parameters, write=False)
@@ -104,11 +98,18 @@ class Graph:
     ) -> list[list[Any]]:
         """Rows as plain value lists, skipping `read`'s per-value conversion: for hot paths
         whose queries return only lists, maps and scalars."""
+        return [record.values() for record in self._execute(query, parameters, write=False)]
+
+    def _execute(
+        self, query: str, parameters: Mapping[str, Any] | None, write: bool
+    ) -> list[neo4j.Record]:
         records, _, _ = self.driver.execute_query(
-            query, parameters_=dict(parameters or {}), database_=self.database,
-            routing_=RoutingControl.READ,
-        )  # fmt: skip
-        return [record.values() for record in records]
+            query,
+            parameters_=dict(parameters or {}),
+            database_=self.database,
+            routing_=RoutingControl.WRITE if write else RoutingControl.READ,
+        )
+        return records
 
     def write_transaction(self, work: Callable[[ManagedTransaction], T]) -> T:
         """Run `work` in one write transaction, retried as a whole on transient errors."""

@@ -1,5 +1,5 @@
-"""What the serving benchmarks share: the Beauty benchmark in a throwaway local Neo4j and a
-model trained on it.
+"""What the Beauty benchmarks share: the benchmark in a throwaway local Neo4j and (for the
+serving benches) a model trained on it.
 
 The model is kept under .kgrec/bench-models/ by data fingerprint, so the second serving bench
 (or a rerun) reuses it instead of training again; `trained_model` rebuilds the in-memory
@@ -19,7 +19,7 @@ from gnn.artifacts import WEIGHTS, find_model, save_model
 from gnn.dataset import RecDataset, build_dataset
 from gnn.model import KGRecModel
 from gnn.text import TextEncoder
-from gnn.train import TrainConfig, build_model, epoch_progress, train
+from gnn.train import TrainConfig, build_model, epoch_progress, final_data, train
 from ingest.beauty import load_beauty
 from ingest.extraction import ExtractionStage, build_extractors
 from ingest.mention_cache import MentionCache
@@ -36,7 +36,9 @@ CONFIG = TrainConfig()  # what `kgrec train` uses by default
 
 
 @contextmanager
-def beauty_graph(console: Console, *, wipe: bool = False) -> Iterator[tuple[Settings, Graph]]:
+def beauty_graph(
+    console: Console, *, wipe: bool = False, kg: Path = BEAUTY_KG, seq: Path = BEAUTY_SEQ
+) -> Iterator[tuple[Settings, Graph]]:
     """Beauty (PGPR/CAFE KG + review-derived titles, extraction on) in a throwaway server."""
     base = Settings()
     with (
@@ -50,8 +52,7 @@ def beauty_graph(console: Console, *, wipe: bool = False) -> Iterator[tuple[Sett
             MentionCache(settings.cache_dir / "mentions.sqlite") as cache,
         ):
             stage = ExtractionStage(build_extractors(settings), cache)
-            load_beauty(GraphWriter(graph, settings.write_batch_size), BEAUTY_KG, BEAUTY_SEQ,
-                        extraction=stage)  # fmt: skip
+            load_beauty(GraphWriter(graph, settings.write_batch_size), kg, seq, extraction=stage)
         yield settings, graph
 
 
@@ -60,18 +61,20 @@ def beauty_dataset(console: Console, graph: Graph, settings: Settings) -> RecDat
         return build_dataset(export_graph(graph), encoder.encode)
 
 
-def trained_model(console: Console, dataset: RecDataset) -> tuple[Path, KGRecModel, float | None]:
-    """(model directory, the model bound to the graph it propagates over, training seconds or
-    None when a model for exactly this data was found and reused)."""
-    final = dataset.for_final_fit() if CONFIG.refit and dataset.interactions.valid.nnz else dataset
+def trained_model(
+    console: Console, dataset: RecDataset
+) -> tuple[Path, KGRecModel, RecDataset, float | None]:
+    """(model directory, the model, the data it propagates over (`final_data`), training
+    seconds or None when a model for exactly this data was found and reused)."""
+    final = final_data(dataset, CONFIG)
     if found := find_model(BENCH_MODELS, dataset, CONFIG.to_dict()):
         console.print(f"Reusing the model trained on this data: {found}")
         model = build_model(final, CONFIG, torch.device("cpu"))
         model.load_state_dict(torch.load(found / WEIGHTS, weights_only=True))
-        return found, model.eval(), None
+        return found, model.eval(), final, None
     progress, on_epoch = epoch_progress(console, CONFIG.max_epochs)
     with progress:
         result = train(dataset, CONFIG, on_epoch)
     path = save_model(result.model, dataset, CONFIG.to_dict(), result.test, BENCH_MODELS)
     console.print(f"Trained in {result.train_seconds:.0f} s; saved in {path}")
-    return path, result.model.cpu().eval(), result.train_seconds
+    return path, result.model.cpu().eval(), final, result.train_seconds
