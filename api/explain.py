@@ -3,12 +3,12 @@ similarity along the path, each told in one plain sentence with the Cypher that 
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from api.schemas import Explanation
-from kg.paths import GraphPath, PathNode, PathRelationship, path_cypher
+from kg.paths import GraphPath, PathNode, PathRelationship, RawPath, path_cypher
 
 MAX_EXPLANATIONS = 3
 CANDIDATE_PATHS = 8  # per item, fetched from the graph and ranked; more costs latency
@@ -25,28 +25,32 @@ SHARED = {"Brand": "{t} shares its brand, {x}", "Category": "{t} is in the same 
 ASKED = {"Brand": "{t} is by {x}, which you asked for", "Category": "{t} is in {x}, which you "
          "asked for", "Attribute": "{t} is {x}, which you asked for"}  # fmt: skip
 
-Similarity = Callable[[PathNode, PathNode], float | None]
+NodeKey = tuple[str, str]  # (label, id)
+Similarity = Callable[[NodeKey, NodeKey], float | None]
 
 
-def explain(paths: Sequence[GraphPath], similarity: Similarity) -> list[Explanation]:
-    """The best `MAX_EXPLANATIONS` paths, most similar first."""
+def explain(candidates: Sequence[RawPath], similarity: Similarity) -> list[Explanation]:
+    """The best `MAX_EXPLANATIONS` candidate paths, most similar first."""
     scored = sorted(
-        ((path_score(path, similarity), index, path) for index, path in enumerate(paths)),
+        ((path_score(raw, similarity), index, raw) for index, raw in enumerate(candidates)),
         key=lambda entry: (-entry[0], entry[1]),
     )
-    return [
-        Explanation(sentence=sentence(path), score=round(score, 4), cypher=path_cypher(path),
-                    path=path)
-        for score, _, path in scored[:MAX_EXPLANATIONS]
-    ]  # fmt: skip
+    explanations = []
+    for score, _, raw in scored[:MAX_EXPLANATIONS]:
+        path = GraphPath.from_raw(raw)
+        explanations.append(
+            Explanation(sentence=sentence(path), score=round(score, 4), cypher=path_cypher(path),
+                        path=path)
+        )  # fmt: skip
+    return explanations
 
 
-def path_score(path: GraphPath, similarity: Similarity) -> float:
+def path_score(path: RawPath, similarity: Similarity) -> float:
     """How strongly the model links the path's ends through it: the product of consecutive
     nodes' similarities (negatives and unknown pairs count 0), so each extra hop must be a
     strong one to beat a shorter path."""
-    pairs = [similarity(a, b) for a, b in zip(path.nodes, path.nodes[1:], strict=False)]
-    return float(np.prod([max(value or 0.0, 0.0) for value in pairs]))
+    keys = [(label, node_id) for label, node_id, _ in path.nodes]
+    return math.prod(max(similarity(a, b) or 0.0, 0.0) for a, b in itertools.pairwise(keys))
 
 
 def sentence(path: GraphPath) -> str:
@@ -76,20 +80,12 @@ def sentence(path: GraphPath) -> str:
 
 def _rest(nodes: Sequence[PathNode], rels: Sequence[PathRelationship], t: str) -> str:
     """The part after the opening, from the anchor item `nodes[0]` to the target."""
-    anchor = nodes[0]
-    types = [rel.type for rel in rels]
+    anchor, middle = nodes[0], nodes[1]
     if len(nodes) == 2:
-        return _link_phrase(types[0], anchor, nodes[1])
-    middle = nodes[1]
-    if middle.label in SHARED:
-        return SHARED[middle.label].format(t=t, x=_name(middle))
+        return _link_phrase(rels[0].type, anchor, middle)
     if middle.label == "User":
         return f"another customer who bought {_name(anchor)} also bought {t}"
-    if types[0] == types[1] and types[0] in ITEM_LINK_PHRASES:
-        verb = {"ALSO_BOUGHT": "bought with", "ALSO_VIEWED": "viewed with",
-                "BOUGHT_TOGETHER": "bought together with"}[types[0]]  # fmt: skip
-        return f"both it and {t} are often {verb} {_name(middle)}"
-    return f"both it and {t} are linked to {_name(middle)}"
+    return SHARED[middle.label].format(t=t, x=_name(middle))
 
 
 def _link_phrase(rel_type: str, a: PathNode, b: PathNode) -> str:

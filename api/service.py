@@ -13,7 +13,7 @@ import numpy as np
 from neo4j.exceptions import DriverError
 
 from api.engine import Recommender, Vector
-from api.explain import CANDIDATE_PATHS, explain
+from api.explain import CANDIDATE_PATHS, NodeKey, Similarity, explain
 from api.metrics import Metrics
 from api.schemas import Event, Explanation, NewItem
 from gnn.dataset import item_text
@@ -24,7 +24,7 @@ from ingest.extraction import ExtractionStage, build_extractors
 from ingest.load import category_rows
 from kg.catalogue import Catalogue, Entity, read_catalogue
 from kg.connection import Graph
-from kg.paths import PathNode, explanation_paths
+from kg.paths import explanation_paths
 from kg.provision import resolve_connection
 from kg.records import (
     AttributeRow,
@@ -168,19 +168,18 @@ class Service:
         similarity = self._similarity()
         return {target: explain(paths.get(target, []), similarity) for target in targets}, []
 
-    def _similarity(self) -> Callable[[PathNode, PathNode], float | None]:
+    def _similarity(self) -> Similarity:
         """Cosine similarity of two nodes' embeddings, unit vectors cached for one request."""
-        units: dict[tuple[str, str], Vector | None] = {}
+        units: dict[NodeKey, Vector | None] = {}
 
-        def unit(node: PathNode) -> Vector | None:
-            key = (node.label, node.id)
+        def unit(key: NodeKey) -> Vector | None:
             if key not in units:
-                vector = self.recommender.node_vector(node.label, node.id)
+                vector = self.recommender.node_vector(*key)
                 norm = float(np.linalg.norm(vector)) if vector is not None else 0.0
                 units[key] = vector / norm if vector is not None and norm else None
             return units[key]
 
-        def similarity(a: PathNode, b: PathNode) -> float | None:
+        def similarity(a: NodeKey, b: NodeKey) -> float | None:
             first, second = unit(a), unit(b)
             return None if first is None or second is None else float(first @ second)
 
