@@ -45,14 +45,12 @@ TARGETS = {"path_coverage": 0.95, "faithfulness": 0.80}
 
 
 def shape(explanation: dict[str, Any]) -> str:
-    """A path's kind, by its middle: 'item link', 'brand', 'category', 'customer', ..."""
-    nodes = explanation["path"]["nodes"]
-    if len(nodes) == 3:
-        return str(explanation["path"]["relationships"][1]["type"]).lower()
-    middle = nodes[2]
-    if middle["label"] == "Item":
-        return "shared related product" if middle["name"] is None else "shared item"
-    return str(middle["label"]).lower()
+    """A path's kind: its item link ('also_bought', ...) or its middle node's label ('brand',
+    'category', 'attribute', 'user': another customer)."""
+    path = explanation["path"]
+    if len(path["nodes"]) == 3:
+        return str(path["relationships"][1]["type"]).lower()
+    return str(path["nodes"][2]["label"]).lower()
 
 
 def path_is_in_graph(graph: Graph, explanation: dict[str, Any]) -> bool:
