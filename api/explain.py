@@ -4,8 +4,10 @@ similarity along the path, each told in one plain sentence with the Cypher that 
 from __future__ import annotations
 
 import itertools
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
 
 from api.schemas import Explanation
 from kg.paths import GraphPath, PathNode, PathRelationship, RawPath, path_cypher
@@ -26,31 +28,51 @@ ASKED = {"Brand": "{t} is by {x}, which you asked for", "Category": "{t} is in {
          "asked for", "Attribute": "{t} is {x}, which you asked for"}  # fmt: skip
 
 NodeKey = tuple[str, str]  # (label, id)
-Similarity = Callable[[NodeKey, NodeKey], float | None]
+# Unit embedding vectors of these nodes, one row each; a zero row for a node the model lacks.
+UnitVectors = Callable[[Sequence[NodeKey]], NDArray[np.float32]]
 
 
-def explain(candidates: Sequence[RawPath], similarity: Similarity) -> list[Explanation]:
-    """The best `MAX_EXPLANATIONS` candidate paths, most similar first."""
-    scored = sorted(
-        ((path_score(raw, similarity), index, raw) for index, raw in enumerate(candidates)),
-        key=lambda entry: (-entry[0], entry[1]),
-    )
-    explanations = []
-    for score, _, raw in scored[:MAX_EXPLANATIONS]:
-        path = GraphPath.from_raw(raw)
-        explanations.append(
-            Explanation(sentence=sentence(path), score=round(score, 4), cypher=path_cypher(path),
-                        path=path)
-        )  # fmt: skip
-    return explanations
+def explain(
+    targets: Sequence[str], candidates: Mapping[str, Sequence[RawPath]], units: UnitVectors
+) -> dict[str, list[Explanation]]:
+    """Each target's best `MAX_EXPLANATIONS` candidate paths, most similar first (ties: in
+    the graph's order), all targets scored together."""
+    flat = [(target, raw) for target in targets for raw in candidates.get(target, ())]
+    scores = path_scores([raw for _, raw in flat], units)
+    ranked: dict[str, list[tuple[float, int, RawPath]]] = {target: [] for target in targets}
+    for order, ((target, raw), score) in enumerate(zip(flat, scores, strict=True)):
+        ranked[target].append((-float(score), order, raw))
+    return {
+        target: [
+            _explanation(raw, -negative) for negative, _, raw in sorted(entries)[:MAX_EXPLANATIONS]
+        ]
+        for target, entries in ranked.items()
+    }
 
 
-def path_score(path: RawPath, similarity: Similarity) -> float:
-    """How strongly the model links the path's ends through it: the product of consecutive
-    nodes' similarities (negatives and unknown pairs count 0), so each extra hop must be a
+def path_scores(paths: Sequence[RawPath], units: UnitVectors) -> NDArray[np.float64]:
+    """How strongly the model links each path's ends through it: the product of consecutive
+    nodes' cosine similarities (negative or unknown count 0), so each extra hop must be a
     strong one to beat a shorter path."""
-    keys = [(label, node_id) for label, node_id, _ in path.nodes]
-    return math.prod(max(similarity(a, b) or 0.0, 0.0) for a, b in itertools.pairwise(keys))
+    rows: dict[NodeKey, int] = {}
+    hops: list[tuple[int, int, int]] = []  # (path, row of one end, row of the other)
+    for index, path in enumerate(paths):
+        nodes = [rows.setdefault((label, node_id), len(rows)) for label, node_id, _ in path.nodes]
+        hops.extend((index, a, b) for a, b in itertools.pairwise(nodes))
+    scores = np.ones(len(paths))
+    if hops:
+        vectors = units(list(rows))
+        index, a, b = np.array(hops).T
+        similarity = np.einsum("ij,ij->i", vectors[a], vectors[b])
+        np.multiply.at(scores, index, np.maximum(similarity, 0.0))
+    return scores
+
+
+def _explanation(raw: RawPath, score: float) -> Explanation:
+    path = GraphPath.from_raw(raw)
+    return Explanation(
+        sentence=sentence(path), score=round(score, 4), cypher=path_cypher(path), path=path
+    )
 
 
 def sentence(path: GraphPath) -> str:

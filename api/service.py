@@ -11,9 +11,10 @@ from typing import TypeVar
 
 import numpy as np
 from neo4j.exceptions import DriverError
+from numpy.typing import NDArray
 
 from api.engine import Recommender, Vector
-from api.explain import CANDIDATE_PATHS, NodeKey, Similarity, explain
+from api.explain import CANDIDATE_PATHS, NodeKey, explain
 from api.metrics import Metrics
 from api.schemas import Event, Explanation, NewItem
 from gnn.dataset import item_text
@@ -165,25 +166,20 @@ class Service:
         except GraphDownError as exc:
             self.metrics.unexplained.inc()
             return None, [f"{exc}: recommendations come without explanations"]
-        similarity = self._similarity()
-        return {target: explain(paths.get(target, []), similarity) for target in targets}, []
+        return explain(targets, paths, self._unit_vectors), []
 
-    def _similarity(self) -> Similarity:
-        """Cosine similarity of two nodes' embeddings, unit vectors cached for one request."""
-        units: dict[NodeKey, Vector | None] = {}
-
-        def unit(key: NodeKey) -> Vector | None:
-            if key not in units:
-                vector = self.recommender.node_vector(*key)
-                norm = float(np.linalg.norm(vector)) if vector is not None else 0.0
-                units[key] = vector / norm if vector is not None and norm else None
-            return units[key]
-
-        def similarity(a: NodeKey, b: NodeKey) -> float | None:
-            first, second = unit(a), unit(b)
-            return None if first is None or second is None else float(first @ second)
-
-        return similarity
+    def _unit_vectors(self, keys: Sequence[NodeKey]) -> NDArray[np.float32]:
+        """The nodes' embeddings scaled to unit length; zero rows for nodes the model lacks."""
+        vectors = [self.recommender.node_vector(label, node_id) for label, node_id in keys]
+        known = next((vector for vector in vectors if vector is not None), None)
+        if known is None:
+            return np.zeros((len(keys), 1), dtype=np.float32)
+        matrix = np.stack([np.zeros_like(known) if v is None else v for v in vectors])
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        units: NDArray[np.float32] = np.divide(
+            matrix, norms, out=np.zeros_like(matrix), where=norms > 0
+        )
+        return units
 
     # -- writes ---------------------------------------------------------------------------
 

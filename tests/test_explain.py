@@ -3,9 +3,13 @@ API tests run the Cypher against Neo4j)."""
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Sequence
 
-from api.explain import explain, path_score, sentence
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from api.explain import MAX_EXPLANATIONS, explain, path_scores, sentence
 from kg.paths import (
     GraphPath,
     PathNode,
@@ -109,19 +113,29 @@ def test_raw_paths_become_the_same_path_with_each_direction_kept() -> None:
         assert GraphPath.from_raw(raw(graph_path)) == graph_path
 
 
+# Unit vectors with known cosines: user-serum 0.6, serum-cream 0.8, serum-GlowCo 0.936,
+# GlowCo-cream 0.96, serum-other user -0.6; the stub item has none.
+UNITS = {("User", "u1"): [1.0, 0.0], ("Item", "i1"): [0.6, 0.8], ("Item", "i2"): [0.0, 1.0],
+         ("Brand", "glowco"): [0.28, 0.96], ("User", "u2"): [-1.0, 0.0]}  # fmt: skip
+
+
+def units(keys: Sequence[tuple[str, str]]) -> NDArray[np.float32]:
+    return np.array([UNITS.get(key, [0.0, 0.0]) for key in keys], dtype=np.float32)
+
+
 def test_paths_rank_by_the_product_of_hop_similarities() -> None:
-    similarity = {("u1", "i1"): 0.9, ("i1", "i2"): 0.8, ("i1", "glowco"): 0.9,
-                  ("glowco", "i2"): 0.95}  # fmt: skip
-
-    def lookup(a: tuple[str, str], b: tuple[str, str]) -> float | None:
-        return similarity.get((a[1], b[1]))
-
-    direct = raw(path(USER, BOUGHT, SERUM, ("ALSO_BOUGHT", True), CREAM))
+    direct = path(USER, BOUGHT, SERUM, ("ALSO_BOUGHT", True), CREAM)
     via_brand = path(USER, BOUGHT, SERUM, ("HAS_BRAND", True), GLOW, ("HAS_BRAND", False), CREAM)
-    assert path_score(direct, lookup) == pytest.approx(0.72)
-    assert path_score(raw(via_brand), lookup) == pytest.approx(0.9 * 0.9 * 0.95)
-    ranked = explain([raw(via_brand), direct, raw(via_brand), raw(via_brand)], lookup)
-    assert len(ranked) == 3
-    assert ranked[0].path == via_brand  # 0.7695 > 0.72
-    assert ranked[0].sentence == sentence(via_brand)
-    assert path_score(raw(path(USER, BOUGHT, STUB)), lookup) == 0.0  # unknown pair
+    via_other = path(USER, BOUGHT, SERUM, ("INTERACTED", False), OTHER, BOUGHT, CREAM)
+    candidates = [raw(direct), raw(via_other), raw(via_brand), raw(path(USER, BOUGHT, STUB))]
+    scores = path_scores(candidates, units)
+    assert scores == pytest.approx([0.6 * 0.8, 0.0, 0.6 * 0.936 * 0.96, 0.0], abs=1e-6)
+
+    ranked = explain(["i2", "i3"], {"i2": candidates[:3], "i9": candidates[3:]}, units)
+    assert set(ranked) == {"i2", "i3"}  # every target asked about, no other
+    assert [e.path for e in ranked["i2"]] == [via_brand, direct, via_other]  # 0.539 > 0.48 > 0
+    assert ranked["i2"][0].sentence == sentence(via_brand)
+    assert ranked["i2"][0].score == pytest.approx(0.5391, abs=1e-4)
+    assert ranked["i3"] == []
+    ties = explain(["i2"], {"i2": [raw(direct)] * 5}, units)["i2"]
+    assert len(ties) == MAX_EXPLANATIONS
