@@ -61,9 +61,9 @@ class Recommender:
         self.user_row = {user: row for row, user in enumerate(model.ids["user"])}
         self.users: Vector = model.users.numpy().astype(np.float32)
         self.nodes: Vector = model.nodes.numpy().astype(np.float32)
-        # The model's item-link term: weight x (the user's items) @ row-normalised item links.
-        self.item_links = model.item_item if model.item_item_weight else None
-        self.item_link_weight = np.float32(model.item_item_weight)
+        # The model's item-item term: weight x (the user's items) @ (item links + EASE weights).
+        self.item_item = model.item_item if model.item_item_weight else None
+        self.item_item_weight = np.float32(model.item_item_weight)
         self.node_row = {
             kind: {node: model.index.offset[kind] + row for row, node in enumerate(ids)}
             for kind, ids in model.ids.items()
@@ -187,13 +187,13 @@ class Recommender:
         if within is None:  # the whole catalogue: no copy of the matrix
             rows = np.arange(len(items))
             scores = items @ vector if vector is not None else popularity[: len(items)].copy()
-            if vector is not None and (linked := self.link_scores(history)) is not None:
+            if vector is not None and (linked := self.item_item_scores(history)) is not None:
                 scores[: len(linked)] += linked
             scores[list(exclude)] = -np.inf
         else:
             rows = within
             scores = items[rows] @ vector if vector is not None else popularity[rows]
-            if vector is not None and (linked := self.link_scores(history)) is not None:
+            if vector is not None and (linked := self.item_item_scores(history)) is not None:
                 trained = rows < len(linked)
                 scores[trained] += linked[rows[trained]]
             if excluded := list(exclude):
@@ -203,13 +203,13 @@ class Recommender:
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(self.item_ids[rows[i]], float(scores[i])) for i in best if scores[i] != -np.inf]
 
-    def link_scores(self, history: Iterable[int]) -> Vector | None:
-        """The item-link term over the trained catalogue for these items, None without one."""
+    def item_item_scores(self, history: Iterable[int]) -> Vector | None:
+        """The item-item term over the trained catalogue for these items, None without one."""
         rows = [row for row in history if row < self.trained_items]
-        if self.item_links is None or not rows:
+        if self.item_item is None or not rows:
             return None
-        spread = np.asarray(self.item_links[rows].sum(axis=0), dtype=np.float32).ravel()
-        linked: Vector = self.item_link_weight * spread
+        spread = np.asarray(self.item_item[rows].sum(axis=0), dtype=np.float32).ravel()
+        linked: Vector = self.item_item_weight * spread
         return linked
 
     def seen_rows(self, user_id: str | None) -> set[int]:

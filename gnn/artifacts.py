@@ -4,10 +4,11 @@ Each holds `weights.pt` (the state dict), `embeddings.pt` (every node's final em
 and catalogue items apart, the layer stack of every node and per-relation degrees: what
 `gnn.infer` needs to score and to embed a new item without the training graph), `ids.json`,
 `config.json`, `fingerprint.json` (counts and a hash of the id lists and edges), `metrics.json`
-and `versions.json` (libraries); with an item-link term (its weight `item_item_weight` in the
-config), `item_item.npz` (the row-normalised catalogue x catalogue links) and `user_items.npz`
-(each user's train + valid items, which the term spreads). A directory is written under a
-temporary name and renamed when complete, so a reader never sees half a model.
+and `versions.json` (libraries); with an item-item term (its weight `item_item_weight` and what
+its matrix holds, `item_item_parts`, in the config), `item_item.npz` (the catalogue x catalogue
+matrix: weighted item links + EASE weights) and `user_items.npz` (each user's train + valid
+items, which the term spreads). A directory is written under a temporary name and renamed when
+complete, so a reader never sees half a model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import json
 import platform
 import shutil
+from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -121,11 +123,13 @@ def save_model(
             "relation_weights": [model.config.weight(name) for name in model.relations],
             "num_nodes": model.index.num_nodes,
             "catalogue_items": dataset.n_items,
-            "item_item_weight": model.item_link.weight if model.item_link else 0.0,
+            "item_item_weight": model.item_item.weight if model.item_item else 0.0,
         }
-        if model.item_link is not None:
-            links = sp.csr_matrix(model.item_link.matrix)
-            sp.save_npz(partial / ITEM_ITEM, links, compressed=False)
+        if model.item_item is not None:
+            if model.item_item.weights is not None:
+                full_config["item_item_parts"] = asdict(model.item_item.weights)
+            matrix = sp.csr_matrix(model.item_item.matrix)
+            sp.save_npz(partial / ITEM_ITEM, matrix, compressed=False)
             history = sp.csr_matrix(dataset.interactions.train_full)
             sp.save_npz(partial / USER_ITEMS, history, compressed=False)
         _write_json(partial / CONFIG, full_config)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -145,14 +146,18 @@ def describe(dataset: RecDataset) -> None:
 
 
 def results(result: TrainResult, dataset: RecDataset) -> dict[str, Any]:
+    term = result.model.item_item
     return {
         "split": dataset.split,
         "ours": result.test,
         "cold_items": result.cold_test,
         "best_valid": result.best_valid,
         "best_epoch": result.best_epoch,
-        "item_link_weight": result.model.item_link.weight if result.model.item_link else 0.0,
-        "item_link_valid_ndcg10": {str(w): v for w, v in result.item_link_valid.items()},
+        "item_item_weights": asdict(term.weights) if term and term.weights else None,
+        "item_item_valid_ndcg10": {
+            f"link {link}, ease {ease}": v for (link, ease), v in result.item_item_valid.items()
+        },
+        "test_gnn_only": result.test_gnn_only,
         "epochs_run": len(result.history),
         "train_seconds": result.train_seconds,
         "seconds_to_best_epoch": result.seconds_to_best,
@@ -199,7 +204,7 @@ def results_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{values[m]:.4f}" for m in SHOWN_METRICS) + " |")
     lines += [
         "",
-        f"Split: {summary['split']}. Item-link weight {summary['item_link_weight']} (picked on "
+        f"Split: {summary['split']}. Item-item term {summary['item_item_weights']} (picked on "
         f"validation). Best epoch {summary['best_epoch']} of "
         f"{summary['epochs_run']}, reached after {summary['seconds_to_best_epoch']:.0f} s; "
         f"training {summary['train_seconds']:.0f} s on {summary['device']}; "

@@ -22,7 +22,7 @@ import torch
 from numpy.typing import NDArray
 
 from gnn.artifacts import CONFIG, EMBEDDINGS, IDS, ITEM_ITEM, USER_ITEMS, WEIGHTS, resolve_model_dir
-from gnn.model import ItemLinkTerm, NodeIndex
+from gnn.model import ItemItemTerm, NodeIndex
 
 
 @dataclass
@@ -38,9 +38,9 @@ class LoadedModel:
     item_projection: torch.Tensor  # (dim, text_dim)
     relation_weights: dict[str, float]
     index: NodeIndex
-    # The item-link term (absent from older model directories): scores add
+    # The item-item term (absent from older model directories): scores add
     # item_item_weight * (user's train + valid items, `user_items`) @ item_item.
-    item_item: sp.csr_matrix | None = None  # (n_catalogue, n_catalogue), row-normalised
+    item_item: sp.csr_matrix | None = None  # (n_catalogue, n_catalogue): links + EASE weights
     item_item_weight: float = 0.0
     user_items: sp.csr_matrix | None = None  # (n_users, n_catalogue) binary
 
@@ -71,14 +71,14 @@ class LoadedModel:
         )
 
     def score(self, users: NDArray[np.int64] | Sequence[int]) -> torch.Tensor:
-        """(len(users), n_items) scores over the catalogue: dot products plus the item-link
+        """(len(users), n_items) scores over the catalogue: dot products plus the item-item
         term when the model has one (zero for users or items beyond its matrices)."""
         rows = np.asarray(users, dtype=np.int64)
         scores = self.users[torch.from_numpy(rows)] @ self.items.T
         if self.item_item is None or self.user_items is None or not self.item_item_weight:
             return scores
         known = rows < self.user_items.shape[0]
-        term = ItemLinkTerm(self.item_item, self.item_item_weight)
+        term = ItemItemTerm(self.item_item, self.item_item_weight)
         added = term.scores(self.user_items[np.where(known, rows, 0)])
         added[torch.from_numpy(~known)] = 0.0
         columns = min(added.shape[1], scores.shape[1])

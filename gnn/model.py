@@ -10,11 +10,13 @@ weights are hyper-parameters, not learned: that keeps one sparse product per lay
 per relation costs ~0.1 s each on 2 cores, whatever its size), so full-graph training is fast
 on the CPU without compiled extras.
 
-On top of the dot products, an optional item-link term (`ItemLinkTerm`) adds weight times the
-user's training items propagated one step over the row-normalised item-item links
-(also_bought, also_viewed, bought_together, and items sharing a related product): the same
-propagation KG-EASE adds to EASE. Its weight is tuned on validation after training; it mostly
-helps items with few or no interactions (cold items), which the links reach directly.
+On top of the dot products, an optional item-item term (`ItemItemTerm`) adds the user's items
+propagated one step over a catalogue x catalogue matrix: a weighted sum of the row-normalised
+item-item links (also_bought, also_viewed, bought_together, and items sharing a related
+product: the propagation KG-EASE adds to EASE) and of EASE's item-item weights (what users
+bought together, which the GNN's smoothed embeddings blur). Its weights are tuned on
+validation after training; the links mostly help items with few or no interactions (cold
+items), which they reach directly.
 """
 
 from __future__ import annotations
@@ -107,15 +109,28 @@ def combined_adjacency(graph: TrainingGraph, index: NodeIndex, weights: dict[str
 
 
 @dataclass(frozen=True)
-class ItemLinkTerm:
-    """`weight * history @ matrix`: each of a user's training items spreads `weight` over the
-    items it links to. `matrix` is catalogue x catalogue and row-normalised."""
+class ItemItemWeights:
+    """What an item-item term holds, picked on validation: the weight of the row-normalised
+    item links, the weight of EASE's item-item matrix, and EASE's lambda."""
+
+    link: float
+    ease: float
+    ease_l2: float
+
+
+@dataclass(frozen=True)
+class ItemItemTerm:
+    """`weight * history @ matrix`: each of a user's items adds `weight` times its row of a
+    catalogue x catalogue matrix. Training builds the matrix as the weighted sum `weights`
+    describes, with `weight` 1; models saved before the EASE part hold the row-normalised
+    links alone and their weight (and no `weights`)."""
 
     matrix: sp.csr_matrix
-    weight: float
+    weight: float = 1.0
+    weights: ItemItemWeights | None = None
 
     def scores(self, history: sp.csr_matrix) -> Tensor:
-        """(rows of `history`, n_catalogue) float32 scores for users' training-item rows."""
+        """(rows of `history`, n_catalogue) float32 scores for users' item rows."""
         product = sp.csr_matrix(history @ self.matrix).toarray()
         return torch.from_numpy(np.asarray(product, dtype=np.float32) * np.float32(self.weight))
 
@@ -144,7 +159,7 @@ class KGRecModel(nn.Module):
         self.adjacency = torch.empty(0)
         self.text_rows: dict[str, Tensor] = {}
         self.text_vectors: dict[str, Tensor] = {}
-        self.item_link: ItemLinkTerm | None = None  # set by training when validation picks it
+        self.item_item: ItemItemTerm | None = None  # set by training when validation picks it
 
     def attach(self, graph: TrainingGraph, features: dict[str, Tensor]) -> None:
         """Bind the graph and text vectors this model propagates over (not saved as weights).

@@ -1,5 +1,5 @@
 """Training: BPR or sampled softmax over catalogue negatives, full-graph propagation per step,
-early stopping on validation NDCG@10, the item-link term's weight picked on validation, then
+early stopping on validation NDCG@10, the item-item term's weights picked on validation, then
 (optionally) a refit on train + valid for the best number of epochs before the one look at test.
 """
 
@@ -18,11 +18,14 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gnn.baselines.ease import EASE, ease_weights
 from gnn.baselines.kg_ease import link_transition
+from gnn.baselines.sparse import dense_top_k_per_row
 from gnn.dataset import RecDataset
 from gnn.metrics import Metrics, evaluate
-from gnn.model import ItemLinkTerm, KGRecModel, ModelConfig
+from gnn.model import ItemItemTerm, ItemItemWeights, KGRecModel, ModelConfig
 from gnn.text import resolve_device
+from gnn.tuning import tune
 
 Loss = Literal["softmax", "bpr"]
 
@@ -40,9 +43,15 @@ class TrainConfig:
     patience: int = 5  # epochs without a better validation NDCG@10 before stopping
     time_budget_s: float = 15 * 60  # training stops at its best so far past this
     refit: bool = True  # retrain on train + valid for the best epoch count
-    # Weights of the item-link term tried on validation after early stopping (the best
-    # NDCG@10 wins, ties: the first); (0.0,) leaves the term out.
-    item_link_weights: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 2.0, 4.0, 8.0)
+    # The item-item term's grid, tried on validation after early stopping (every pair of an
+    # item-link weight and an EASE weight; the best NDCG@10 wins, ties: the first pair); all
+    # weights 0 leave the term out. EASE's lambda is picked on validation as the EASE
+    # baseline picks it, over `ease_l2s`; each item keeps its `ease_top_k` largest weights, so
+    # the term stays a sparse matrix to save and serve.
+    item_link_weights: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0)
+    ease_weights: tuple[float, ...] = (0.0, 2.0, 3.0, 4.0)
+    ease_l2s: tuple[float, ...] = (50.0, 100.0, 200.0, 500.0, 1000.0)
+    ease_top_k: int = 500
     seed: int = 0
     device: str = "auto"
 
@@ -70,7 +79,9 @@ class TrainResult:
     seconds_to_best: float
     peak_rss_mb: float
     device: str
-    item_link_valid: dict[float, float] = field(default_factory=dict)  # weight -> NDCG@10
+    test_gnn_only: dict[str, float] = field(default_factory=dict)  # no item-item term
+    # (item-link weight, EASE weight) -> validation NDCG@10
+    item_item_valid: dict[tuple[float, float], float] = field(default_factory=dict)
 
 
 EpochCallback = Callable[[EpochLog], None]
@@ -117,15 +128,15 @@ def scorer(
     users: torch.Tensor,
     items: torch.Tensor,
     history: sp.csr_matrix | None = None,
-    item_link: ItemLinkTerm | None = None,
+    item_item: ItemItemTerm | None = None,
 ) -> Callable[[np.ndarray], torch.Tensor]:
-    """Dot products, plus the item-link term over `history` (users x catalogue) when given."""
+    """Dot products, plus the item-item term over `history` (users x catalogue) when given."""
 
     def score(batch: np.ndarray) -> torch.Tensor:
         rows = np.asarray(batch, dtype=np.int64)
         scores = users[torch.from_numpy(rows)] @ items.T
-        if item_link is not None and history is not None:
-            scores = scores + item_link.scores(history[rows])
+        if item_item is not None and history is not None:
+            scores = scores + item_item.scores(history[rows])
         return scores
 
     return score
@@ -141,26 +152,59 @@ def item_link_matrix(dataset: RecDataset) -> sp.csr_matrix | None:
     return matrix if matrix.nnz else None
 
 
-def tune_item_link(
-    model: KGRecModel, dataset: RecDataset, weights: tuple[float, ...]
-) -> tuple[ItemLinkTerm | None, dict[float, float]]:
-    """The item-link weight with the best validation NDCG@10 (scored over the training
-    items); None when that is 0 or the data has no links."""
-    matrix = item_link_matrix(dataset)
+def ease_matrix(train: sp.csr_matrix, l2: float, top_k: int) -> sp.csr_matrix:
+    """EASE's item-item weights fit on `train`, each item's `top_k` largest kept."""
+    return dense_top_k_per_row(ease_weights(train, l2), top_k)
+
+
+def item_item_term(
+    weights: ItemItemWeights, links: sp.csr_matrix | None, ease: sp.csr_matrix | None
+) -> ItemItemTerm | None:
+    """The term `weights` describe over these matrices; None when it adds nothing."""
+    parts = [weight * matrix for weight, matrix in ((weights.link, links), (weights.ease, ease))
+             if weight and matrix is not None]  # fmt: skip
+    return ItemItemTerm(sp.csr_matrix(sum(parts)), 1.0, weights) if parts else None
+
+
+def final_item_item(
+    weights: ItemItemWeights | None, dataset: RecDataset, config: TrainConfig
+) -> ItemItemTerm | None:
+    """The term for the returned model: EASE refit on the data that model is fitted on."""
+    if weights is None:
+        return None
+    ease = None
+    if weights.ease:
+        ease = ease_matrix(dataset.interactions.train, weights.ease_l2, config.ease_top_k)
+    return item_item_term(weights, item_link_matrix(dataset), ease)
+
+
+def tune_item_item(
+    model: KGRecModel, dataset: RecDataset, config: TrainConfig
+) -> tuple[ItemItemWeights | None, dict[tuple[float, float], float]]:
+    """The (item-link, EASE) weights with the best validation NDCG@10 (the term spreads the
+    training items); None when both are 0, or there is no validation slice."""
     interactions = dataset.interactions
-    if matrix is None or not interactions.valid.nnz or not any(weights):
+    links = item_link_matrix(dataset)
+    link_weights = config.item_link_weights if links is not None else (0.0,)
+    if not interactions.valid.nnz or not any((*link_weights, *config.ease_weights)):
         return None, {}
+    l2, ease = 0.0, None
+    if any(config.ease_weights):
+        picked = tune(EASE({"l2": config.ease_l2s}), interactions.train, interactions.valid)
+        l2 = picked.best_params["l2"]
+        ease = ease_matrix(interactions.train, l2, config.ease_top_k)
     users, items = embeddings(model, dataset.n_items)
-    found: dict[float, float] = {}
-    for weight in weights:
-        term = ItemLinkTerm(matrix, weight) if weight else None
-        metrics = evaluate(
-            scorer(users, items, interactions.train, term), interactions.valid,
-            interactions.train, ks=(10,),
-        )  # fmt: skip
-        found[weight] = metrics["ndcg@10"]
-    best = max(found, key=lambda weight: found[weight])  # max keeps the first of equals
-    return (ItemLinkTerm(matrix, best) if best else None), found
+    found: dict[tuple[float, float], float] = {}
+    for link in link_weights:
+        for ease_weight in config.ease_weights:
+            term = item_item_term(ItemItemWeights(link, ease_weight, l2), links, ease)
+            metrics = evaluate(
+                scorer(users, items, interactions.train, term), interactions.valid,
+                interactions.train, ks=(10,),
+            )  # fmt: skip
+            found[link, ease_weight] = metrics["ndcg@10"]
+    best = max(found, key=lambda pair: found[pair])  # max keeps the first of equals
+    return (ItemItemWeights(*best, l2) if any(best) else None), found
 
 
 def _epoch(
@@ -275,28 +319,29 @@ def train(
     model, history, best_epoch, best_valid, seconds_to_best = _fit(
         dataset, config, device, config.max_epochs, True, on_epoch
     )
-    item_link, item_link_valid = tune_item_link(model, dataset, config.item_link_weights)
+    weights, item_item_valid = tune_item_item(model, dataset, config)
     final = final_data(dataset, config)
     if final is not dataset:
         model, _, _, _, _ = _fit(final, config, device, best_epoch, False, None)
-    model.item_link = item_link
+    model.item_item = final_item_item(weights, final, config)
     train_seconds = time.perf_counter() - started
     test, cold = evaluate_test(model, final)
+    gnn_only = evaluate_test(model, final, with_item_item=False)[0] if model.item_item else test
     return TrainResult(
         model, history, best_epoch, best_valid, test, cold, train_seconds, seconds_to_best,
-        peak_rss_mb(), str(device), item_link_valid,
+        peak_rss_mb(), str(device), gnn_only, item_item_valid,
     )  # fmt: skip
 
 
 def evaluate_test(
-    model: KGRecModel, dataset: RecDataset
+    model: KGRecModel, dataset: RecDataset, *, with_item_item: bool = True
 ) -> tuple[dict[str, float], dict[str, float] | None]:
     """Test metrics over all users, and over the cold items when the split has them (the
-    model's item-link term, if any, spreads each user's train + valid items)."""
+    model's item-item term, if any and wanted, spreads each user's train + valid items)."""
     interactions = dataset.interactions
     users, items = embeddings(model, dataset.n_items)
     seen = interactions.train_full
-    score = scorer(users, items, seen, model.item_link)
+    score = scorer(users, items, seen, model.item_item if with_item_item else None)
     test: Metrics = evaluate(score, interactions.test, seen)
     cold = None
     if interactions.cold_items is not None:

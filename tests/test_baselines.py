@@ -27,6 +27,7 @@ from gnn.baselines import (
     TextProfile,
     resolve,
 )
+from gnn.baselines.sparse import dense_top_k_per_row
 from gnn.data import Interactions, carve_validation, interaction_matrix
 from gnn.metrics import evaluate
 from gnn.tuning import tune, tune_and_refit
@@ -137,6 +138,17 @@ def test_kg_ease_accepts_links_by_type(shop: Interactions) -> None:
     single = KGEase(links).fit(shop.train, {"l2": 10.0, "alpha": 1.0}).scorer(users)
     typed = KGEase(by_type).fit(shop.train, {"l2": 10.0, "alpha": 1.0}).scorer(users)
     np.testing.assert_allclose(single, typed, rtol=1e-6)  # summed then row-normalised: same
+
+
+def test_dense_top_k_keeps_each_rows_largest_entries() -> None:
+    rng = np.random.default_rng(0)
+    dense = rng.normal(size=(7, 9)).astype(np.float32)
+    pruned = dense_top_k_per_row(dense, 3, chunk=2)  # chunks smaller than the matrix
+    assert np.all(np.diff(pruned.indptr) == 3)
+    for row in range(7):
+        kept = pruned[row].toarray().ravel()
+        largest = np.sort(dense[row])[-3:]
+        np.testing.assert_array_equal(np.sort(kept[kept != 0]), largest)
 
 
 def test_lightgcn_is_deterministic_and_early_stops(shop: Interactions) -> None:

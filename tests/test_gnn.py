@@ -26,9 +26,19 @@ from gnn.dataset import (
     build_dataset,
 )
 from gnn.infer import LoadedModel
-from gnn.model import ModelConfig
+from gnn.model import ItemItemWeights, ModelConfig
 from gnn.text import TextEncoder
-from gnn.train import TrainConfig, TrainResult, embeddings, scorer, train
+from gnn.train import (
+    TrainConfig,
+    TrainResult,
+    ease_matrix,
+    embeddings,
+    final_data,
+    final_item_item,
+    item_link_matrix,
+    scorer,
+    train,
+)
 from kg import Graph, Settings
 from kg.export import export_graph
 from kg.schema import apply_schema
@@ -142,27 +152,48 @@ def next_in_run_links(shop: RecDataset) -> sp.csr_matrix:
     return interaction_matrix(sources, targets, shop.n_items, shop.n_items)
 
 
-def test_the_item_link_weight_is_picked_on_validation_saved_and_reloaded(
+def test_the_item_item_weights_are_picked_on_validation_saved_and_reloaded(
     trained: tuple[RecDataset, TrainResult], tmp_path: Path
 ) -> None:
     shop, _ = trained
     assert isinstance(shop.interactions.item_links, dict)
     links = {**shop.interactions.item_links, "also_bought": next_in_run_links(shop)}
     linked = replace(shop, interactions=replace(shop.interactions, item_links=links))
-    config = replace(SMALL, item_link_weights=(0.0, 1.0))
+    config = replace(
+        SMALL, item_link_weights=(0.0, 1.0), ease_weights=(0.0, 0.5), ease_l2s=(1.0, 10.0),
+        ease_top_k=4,
+    )  # fmt: skip
     result = train(linked, config)
-    # Each user's second training item links to their validation item: the term helps.
-    assert set(result.item_link_valid) == {0.0, 1.0}
-    assert result.item_link_valid[1.0] > result.item_link_valid[0.0]
-    term = result.model.item_link
-    assert term is not None and term.weight == 1.0
+    # Every (item-link, EASE) pair was scored on validation and the best one kept; each
+    # user's second training item links to their validation item, so the links help.
+    valid = result.item_item_valid
+    assert set(valid) == {(0.0, 0.0), (0.0, 0.5), (1.0, 0.0), (1.0, 0.5)}
+    assert valid[1.0, 0.0] > valid[0.0, 0.0]
+    term = result.model.item_item
+    assert term is not None and term.weights is not None
+    assert (term.weights.link, term.weights.ease) == max(valid, key=lambda pair: valid[pair])
+    assert term.weights.ease_l2 in config.ease_l2s
+    assert result.test_gnn_only.keys() == result.test.keys()
+
+    # Both parts, EASE refit on train + valid as the returned model is: saved and reloaded,
+    # the term scores exactly as in training.
+    final = final_data(linked, config)
+    weights = ItemItemWeights(1.0, 0.5, 10.0)
+    both = final_item_item(weights, final, config)
+    assert both is not None and both.weight == 1.0
+    ease = ease_matrix(final.interactions.train, 10.0, config.ease_top_k)
+    assert np.all(np.diff(ease.indptr) <= config.ease_top_k)
+    expected = item_link_matrix(final) + 0.5 * ease
+    assert abs(both.matrix - expected).max() < 1e-6
+    result.model.item_item = both
     path = save_model(result.model, linked, config.to_dict(), result.test, tmp_path)
     loaded = LoadedModel.load(path)
     assert loaded.item_item is not None and loaded.item_item_weight == 1.0
-    assert (loaded.item_item != term.matrix).nnz == 0
+    assert (loaded.item_item != both.matrix).nnz == 0
+    assert loaded.config["item_item_parts"] == {"link": 1.0, "ease": 0.5, "ease_l2": 10.0}
     users, items = embeddings(result.model, shop.n_items)
     batch = np.arange(shop.interactions.n_users)
-    with_term = scorer(users, items, linked.interactions.train_full, term)(batch)
+    with_term = scorer(users, items, final.interactions.train, both)(batch)
     assert torch.equal(loaded.score(batch), with_term)
     assert not torch.equal(with_term, scorer(users, items)(batch))
     assert len(loaded.recommend("g-user0", k=3)) == 3

@@ -60,3 +60,20 @@ class ItemItemScorer:
         product = self.history[users] @ self.weights
         dense = product.toarray() if sp.issparse(product) else product
         return np.asarray(dense, dtype=np.float32)
+
+
+def dense_top_k_per_row(matrix: np.ndarray, k: int, chunk: int = 1024) -> sp.csr_matrix:
+    """The k largest entries of each row of a dense matrix as CSR (which of equal values at
+    the k-th place survive is unspecified); rows go in chunks so the index arrays stay small."""
+    n_rows, n_columns = matrix.shape
+    k = min(k, n_columns)
+    columns = np.empty((n_rows, k), dtype=np.int64)
+    for start in range(0, n_rows, chunk):
+        block = matrix[start : start + chunk]
+        columns[start : start + chunk] = np.argpartition(-block, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(matrix, columns, axis=1).astype(np.float32)
+    rows = np.repeat(np.arange(n_rows), k)
+    pruned = sp.csr_matrix((values.ravel(), (rows, columns.ravel())), shape=matrix.shape)
+    pruned.eliminate_zeros()
+    pruned.sort_indices()
+    return pruned
