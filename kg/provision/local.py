@@ -223,7 +223,8 @@ class LocalNeo4j:
                 f"{self.home / 'data'} holds a database but {self.password_file} is missing, so "
                 f"its password is unknown. Delete {self.home} to start afresh."
             )
-        password = secrets.token_urlsafe(18)
+        # Hex: a url-safe token may start with '-', which neo4j-admin reads as an option.
+        password = secrets.token_hex(18)
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.home / "conf")}
         result = subprocess.run(
             [java, "-cp", f"{self.jars}/*", ADMIN_ENTRY_POINT,
