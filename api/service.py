@@ -170,11 +170,9 @@ class Service:
 
     def _unit_vectors(self, keys: Sequence[NodeKey]) -> NDArray[np.float32]:
         """The nodes' embeddings scaled to unit length; zero rows for nodes the model lacks."""
+        missing = np.zeros(self.recommender.items.shape[1], dtype=np.float32)
         vectors = [self.recommender.node_vector(label, node_id) for label, node_id in keys]
-        known = next((vector for vector in vectors if vector is not None), None)
-        if known is None:
-            return np.zeros((len(keys), 1), dtype=np.float32)
-        matrix = np.stack([np.zeros_like(known) if v is None else v for v in vectors])
+        matrix = np.stack([missing if vector is None else vector for vector in vectors])
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         units: NDArray[np.float32] = np.divide(
             matrix, norms, out=np.zeros_like(matrix), where=norms > 0
