@@ -1,4 +1,6 @@
-"""Request dependencies: the service built in the lifespan, and the API-key check."""
+"""Request dependencies: the service built in the lifespan, and the API-key check. They are
+`async` because they never block: FastAPI runs sync dependencies in its threadpool, a thread
+hand-off each, per request."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from api.engine import Recommender
 from api.service import Service
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
@@ -19,14 +21,16 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_recommender(service: ServiceDep) -> Recommender:
+async def get_recommender(service: ServiceDep) -> Recommender:
     return service.recommender
 
 
 RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
 
 
-def require_api_key(service: ServiceDep, x_api_key: Annotated[str | None, Header()] = None) -> None:
+async def require_api_key(
+    service: ServiceDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
     """Write and admin endpoints: the `X-API-Key` header must hold one of KGREC_API_KEYS."""
     keys = service.settings.api_keys
     if not keys:

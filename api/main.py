@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,7 +16,7 @@ from api.engine import UnknownError
 from api.limits import BodySizeLimit
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import admin, events, explain, health, items, recommendations
-from api.service import GraphDownError, Service
+from api.service import GraphDownError, Service, settle_heap
 from gnn.infer import LoadedModel
 from kg.settings import Settings, get_settings
 
@@ -29,8 +30,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service = Service(settings, LoadedModel.load(settings.models_dir), metrics)
         service.start()
         app.state.service = service
+        settle_heap()
         yield
         app.state.service.close()
+        gc.unfreeze()  # let shutdown collect it all; native extensions report what it cannot
 
     app = FastAPI(
         title="kgrec",

@@ -3,6 +3,7 @@ memory), Neo4j behind a guard, the text encoder and the entity extractors."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -48,6 +49,15 @@ T = TypeVar("T")
 # Relationship type -> the model's relation name, for a new item's links.
 LINK_RELATIONS = {"ALSO_BOUGHT": "also_bought", "ALSO_VIEWED": "also_viewed",
                   "BOUGHT_TOGETHER": "bought_together"}  # fmt: skip
+
+
+def settle_heap() -> None:
+    """Collect once, then exempt everything alive (imports, model, catalogue: some 600k
+    objects) from the collector's full passes, which otherwise stall every request in flight
+    for a few hundred ms at a time. Unfreezing first lets a replaced model's cycles go."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class GraphDownError(RuntimeError):
@@ -136,6 +146,7 @@ class Service:
             self.guard.ping()
             if self._load_catalogue():
                 log.info("catalogue loaded from Neo4j")
+                settle_heap()
                 return
 
     # -- explanations ---------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.deps import ApiKey, ServiceDep
-from api.service import Service
+from api.service import Service, settle_heap
 from gnn.infer import LoadedModel
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[ApiKey])
@@ -21,4 +21,5 @@ def reload_model(request: Request, service: ServiceDep) -> dict[str, str]:
     fresh.start()
     request.app.state.service = fresh
     service.close()
+    settle_heap()
     return {"model": fresh.recommender.name, "previous": service.recommender.name}
