@@ -6,7 +6,9 @@ side by side, at concurrency 1, 8 and 32; and how soon a POSTed item is recommen
 Loads Beauty into a throwaway Neo4j, trains our model (or reuses the one trained on exactly this
 data, .kgrec/bench-models/), starts `kgrec serve` (uvicorn, one process) on a free loopback
 port and drives it with an async HTTP client over random users. The client shares the machine
-with the server and Neo4j, as a sidecar would. Last line: one JSON object.
+with the server and Neo4j, as a sidecar would. Beside latency it reports the CPU each process
+(server, Neo4j when it runs locally, the client) spent per request, which says where the time
+goes and what throughput the cores allow. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import quote
 
 import httpx
 import numpy as np
+import psutil
 import typer
 from beauty_setup import beauty_dataset, beauty_graph, trained_model
 from rich.console import Console
@@ -66,8 +69,18 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float = 30
     raise RuntimeError("kgrec serve did not become ready")
 
 
-async def drive(base: str, users: list[str], concurrency: int, explain: bool) -> dict[str, float]:
-    """Every user's top 10 once, `concurrency` requests in flight; latency percentiles, rps."""
+def cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
+    return {name: sum(process.cpu_times()[:2]) for name, process in processes.items()}
+
+
+async def drive(
+    base: str, users: list[str], concurrency: int, explain: bool,
+    processes: dict[str, psutil.Process] | None = None,
+) -> dict[str, float]:  # fmt: skip
+    """Every user's top 10 once, `concurrency` requests in flight; latency percentiles, rps and
+    each of `processes`' CPU ms per request."""
+    processes = processes or {}
+    cpu_before = cpu_seconds(processes)
     queue = list(reversed(users))
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -88,9 +101,12 @@ async def drive(base: str, users: list[str], concurrency: int, explain: bool) ->
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - started
     ms = np.array(latencies) * 1000
+    cpu_after = cpu_seconds(processes)
     return {
         "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
         "p99_ms": float(np.percentile(ms, 99)), "rps": len(ms) / wall,
+        **{f"cpu_ms_{name}": (cpu_after[name] - cpu_before[name]) / len(ms) * 1000
+           for name in processes},
     }  # fmt: skip
 
 
@@ -135,14 +151,17 @@ def main(
         try:
             with console.status("Starting kgrec serve..."):
                 wait_ready(base, server)
+            processes = {"server": psutil.Process(server.pid), "client": psutil.Process()}
+            if (neo4j_pid := local_neo4j_pid(settings)) is not None:
+                processes["neo4j"] = psutil.Process(neo4j_pid)
             results: dict[int, dict[str, dict[str, float]]] = {}
             asyncio.run(drive(base, list(rng.choice(users, 200)), 8, True))  # warm-up
             for level in LEVELS:
                 sample = list(rng.choice(users, requests if level > 1 else requests // 4))
                 with console.status(f"Concurrency {level}..."):
                     results[level] = {
-                        "no_explain": asyncio.run(drive(base, sample, level, False)),
-                        "explain": asyncio.run(drive(base, sample, level, True)),
+                        "no_explain": asyncio.run(drive(base, sample, level, False, processes)),
+                        "explain": asyncio.run(drive(base, sample, level, True, processes)),
                     }
             print_table(results)
             with console.status("New items..."):
@@ -171,10 +190,18 @@ def main(
     print(json.dumps(summary))
 
 
+def local_neo4j_pid(settings: Settings) -> int | None:
+    """The throwaway local server's pid; None for an external or Docker one."""
+    if provision.resolve_mode(settings) != "local":
+        return None
+    return provision.LocalNeo4j(settings).running_pid()
+
+
 def print_table(results: dict[int, dict[str, dict[str, float]]]) -> None:
     table = Table(title="GET /users/{id}/recommendations?k=10 on Beauty (2 cores, one process)")
+    cpu = [key for key in next(iter(results.values()))["explain"] if key.startswith("cpu_ms_")]
     for column in ("concurrency", "explain", "p50 ms", "p95 ms", "p99 ms", "requests/s",
-                   "p50 vs no explain"):  # fmt: skip
+                   "p50 vs no explain", *(f"CPU ms/req {key[7:]}" for key in cpu)):  # fmt: skip
         table.add_column(column, justify="right")
     for level, modes in results.items():
         for mode in ("no_explain", "explain"):
@@ -182,7 +209,8 @@ def print_table(results: dict[int, dict[str, dict[str, float]]]) -> None:
             ratio = row["p50_ms"] / modes["no_explain"]["p50_ms"]
             table.add_row(str(level), "yes" if mode == "explain" else "no",
                           f"{row['p50_ms']:.1f}", f"{row['p95_ms']:.1f}", f"{row['p99_ms']:.1f}",
-                          f"{row['rps']:.0f}", f"{ratio:.2f}x")  # fmt: skip
+                          f"{row['rps']:.0f}", f"{ratio:.2f}x",
+                          *(f"{row[key]:.2f}" for key in cpu))  # fmt: skip
     console.print(table)
 
 
