@@ -52,6 +52,10 @@ class TrainConfig:
     ease_weights: tuple[float, ...] = (0.0, 2.0, 3.0, 4.0)
     ease_l2s: tuple[float, ...] = (50.0, 100.0, 200.0, 500.0, 1000.0)
     ease_top_k: int = 500
+    # An item with no training interactions has an all-zero EASE column, so the term would
+    # sink it below every item it knows; it borrows the similarity-weighted mean column of
+    # its nearest trained items (cosine of the GNN's item embeddings) instead.
+    ease_cold_neighbours: int = 10
     seed: int = 0
     device: str = "auto"
 
@@ -157,6 +161,36 @@ def ease_matrix(train: sp.csr_matrix, l2: float, top_k: int) -> sp.csr_matrix:
     return dense_top_k_per_row(ease_weights(train, l2), top_k)
 
 
+def impute_cold_columns(
+    matrix: sp.csr_matrix, train: sp.csr_matrix, items: torch.Tensor, neighbours: int,
+    chunk: int = 1024,
+) -> sp.csr_matrix:  # fmt: skip
+    """`matrix` with each column of an item no one in `train` interacted with (all zero in
+    EASE's weights) filled with the mean of its `neighbours` most similar trained items'
+    columns, weighted by their positive cosine similarity in `items` (the model's item
+    embeddings)."""
+    trained = np.asarray(train.getnnz(axis=0) > 0)
+    cold, warm = np.flatnonzero(~trained), np.flatnonzero(trained)
+    k = min(neighbours, len(warm))
+    if not len(cold) or not k:
+        return matrix
+    unit = torch.nn.functional.normalize(items.float(), dim=1)
+    rows, columns, values = [], [], []
+    for start in range(0, len(cold), chunk):
+        block = cold[start : start + chunk]
+        similarity, nearest = (unit[block] @ unit[warm].T).topk(k, dim=1)
+        weight = similarity.clamp(min=0)
+        weight = weight / weight.sum(1, keepdim=True).clamp(min=1e-12)
+        rows.append(warm[nearest.numpy()].ravel())
+        columns.append(np.repeat(block, k))
+        values.append(weight.numpy().ravel())
+    n = matrix.shape[1]
+    borrow = sp.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=(n, n)
+    )
+    return sp.csr_matrix(matrix + matrix @ borrow)  # cold columns were all zero
+
+
 def item_item_term(
     weights: ItemItemWeights, links: sp.csr_matrix | None, ease: sp.csr_matrix | None
 ) -> ItemItemTerm | None:
@@ -167,14 +201,19 @@ def item_item_term(
 
 
 def final_item_item(
-    weights: ItemItemWeights | None, dataset: RecDataset, config: TrainConfig
-) -> ItemItemTerm | None:
-    """The term for the returned model: EASE refit on the data that model is fitted on."""
+    weights: ItemItemWeights | None, dataset: RecDataset, config: TrainConfig,
+    items: torch.Tensor,
+) -> ItemItemTerm | None:  # fmt: skip
+    """The term for the returned model (`items`: its item embeddings): EASE refit on the data
+    that model is fitted on."""
     if weights is None:
         return None
     ease = None
     if weights.ease:
         ease = ease_matrix(dataset.interactions.train, weights.ease_l2, config.ease_top_k)
+        ease = impute_cold_columns(
+            ease, dataset.interactions.train, items, config.ease_cold_neighbours
+        )
     return item_item_term(weights, item_link_matrix(dataset), ease)
 
 
@@ -189,11 +228,14 @@ def tune_item_item(
     if not interactions.valid.nnz or not any((*link_weights, *config.ease_weights)):
         return None, {}
     l2, ease = 0.0, None
+    users, items = embeddings(model, dataset.n_items)
     if any(config.ease_weights):
         picked = tune(EASE({"l2": config.ease_l2s}), interactions.train, interactions.valid)
         l2 = picked.best_params["l2"]
-        ease = ease_matrix(interactions.train, l2, config.ease_top_k)
-    users, items = embeddings(model, dataset.n_items)
+        ease = impute_cold_columns(
+            ease_matrix(interactions.train, l2, config.ease_top_k), interactions.train, items,
+            config.ease_cold_neighbours,
+        )  # fmt: skip
     found: dict[tuple[float, float], float] = {}
     for link in link_weights:
         for ease_weight in config.ease_weights:
@@ -323,7 +365,7 @@ def train(
     final = final_data(dataset, config)
     if final is not dataset:
         model, _, _, _, _ = _fit(final, config, device, best_epoch, False, None)
-    model.item_item = final_item_item(weights, final, config)
+    model.item_item = final_item_item(weights, final, config, embeddings(model, final.n_items)[1])
     train_seconds = time.perf_counter() - started
     test, cold = evaluate_test(model, final)
     gnn_only = evaluate_test(model, final, with_item_item=False)[0] if model.item_item else test

@@ -35,6 +35,7 @@ from gnn.train import (
     embeddings,
     final_data,
     final_item_item,
+    impute_cold_columns,
     item_link_matrix,
     scorer,
     train,
@@ -179,10 +180,12 @@ def test_the_item_item_weights_are_picked_on_validation_saved_and_reloaded(
     # the term scores exactly as in training.
     final = final_data(linked, config)
     weights = ItemItemWeights(1.0, 0.5, 10.0)
-    both = final_item_item(weights, final, config)
+    users, items = embeddings(result.model, shop.n_items)
+    both = final_item_item(weights, final, config, items)
     assert both is not None and both.weight == 1.0
     ease = ease_matrix(final.interactions.train, 10.0, config.ease_top_k)
     assert np.all(np.diff(ease.indptr) <= config.ease_top_k)
+    ease = impute_cold_columns(ease, final.interactions.train, items, config.ease_cold_neighbours)
     expected = item_link_matrix(final) + 0.5 * ease
     assert abs(both.matrix - expected).max() < 1e-6
     result.model.item_item = both
@@ -191,12 +194,28 @@ def test_the_item_item_weights_are_picked_on_validation_saved_and_reloaded(
     assert loaded.item_item is not None and loaded.item_item_weight == 1.0
     assert (loaded.item_item != both.matrix).nnz == 0
     assert loaded.config["item_item_parts"] == {"link": 1.0, "ease": 0.5, "ease_l2": 10.0}
-    users, items = embeddings(result.model, shop.n_items)
     batch = np.arange(shop.interactions.n_users)
     with_term = scorer(users, items, final.interactions.train, both)(batch)
     assert torch.equal(loaded.score(batch), with_term)
     assert not torch.equal(with_term, scorer(users, items)(batch))
     assert len(loaded.recommend("g-user0", k=3)) == 3
+
+
+def test_an_item_without_interactions_borrows_its_nearest_trained_items_ease_columns() -> None:
+    # Items 0-2 have training interactions, item 3 none: its EASE column is all zero.
+    train = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 1, 1, 0]], dtype=np.float32))
+    ease = np.array([[0, 1, 2, 0], [3, 0, 4, 0], [5, 6, 0, 0], [7, 8, 9, 0]], dtype=np.float32)
+    # Item 3 points as item 0 does (cosine 1), half-way to item 2 (0.7071), away from item 1.
+    items = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    for neighbours in (2, 3):  # the third, item 1, has a negative cosine: weight 0
+        filled = impute_cold_columns(sp.csr_matrix(ease), train, items, neighbours).toarray()
+        weights = np.array([1.0, 0.0, np.sqrt(0.5)]) / (1.0 + np.sqrt(0.5))
+        np.testing.assert_allclose(filled[:, 3], ease[:, :3] @ weights, rtol=1e-6)
+        np.testing.assert_array_equal(filled[:, :3], ease[:, :3])  # trained items untouched
+    warm = sp.csr_matrix(np.ones((1, 4), dtype=np.float32))
+    np.testing.assert_array_equal(
+        impute_cold_columns(sp.csr_matrix(ease), warm, items, 2).toarray(), ease
+    )
 
 
 def test_a_new_item_is_embedded_from_text_and_brand(
