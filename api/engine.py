@@ -11,9 +11,10 @@ liked items, brands/categories/attributes) become one vector: the query and the 
 are embedded as a virtual new item by the trained GNN (its text through the model's projection,
 its links through the model's layers), liked items contribute their embeddings.
 
-A model trained with an item-link term adds weight x (the asker's items) @ (row-normalised item
-links) to the dot products; the asker's items are everything the graph and the events since
-say they interacted with (or liked), so this part moves online too.
+A model trained with an item-item term adds (the asker's items) @ (its item-link + EASE matrix)
+to the dot products; the asker's items are everything the graph and the events since say they
+interacted with (or liked), so this part moves online too. A new item borrows the term of its
+nearest trained items, as training fills the columns of items without interactions.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import threading
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
+from gnn.model import COLD_NEIGHBOURS, borrow_weights
 from kg.catalogue import Catalogue, Entity
 from kg.export import node_type
 from kg.records import InteractionKind
@@ -64,6 +67,9 @@ class Recommender:
         # The model's item-item term: weight x (the user's items) @ (item links + EASE weights).
         self.item_item = model.item_item if model.item_item_weight else None
         self.item_item_weight = np.float32(model.item_item_weight)
+        # (new items x trained items): whose term each item added since training borrows.
+        self.borrowed = sp.csr_matrix((0, n_items), dtype=np.float32)
+        self.cold_neighbours = int(model.config.get("ease_cold_neighbours", COLD_NEIGHBOURS))
         self.node_row = {
             kind: {node: model.index.offset[kind] + row for row, node in enumerate(ids)}
             for kind, ids in model.ids.items()
@@ -187,15 +193,14 @@ class Recommender:
         if within is None:  # the whole catalogue: no copy of the matrix
             rows = np.arange(len(items))
             scores = items @ vector if vector is not None else popularity[: len(items)].copy()
-            if vector is not None and (linked := self.item_item_scores(history)) is not None:
-                scores[: len(linked)] += linked
+            if vector is not None and (linked := self.item_item_scores(history, rows)) is not None:
+                scores += linked
             scores[list(exclude)] = -np.inf
         else:
             rows = within
             scores = items[rows] @ vector if vector is not None else popularity[rows]
-            if vector is not None and (linked := self.item_item_scores(history)) is not None:
-                trained = rows < len(linked)
-                scores[trained] += linked[rows[trained]]
+            if vector is not None and (linked := self.item_item_scores(history, rows)) is not None:
+                scores += linked
             if excluded := list(exclude):
                 scores = np.where(np.isin(rows, excluded), -np.inf, scores)
         k = min(k, len(rows))
@@ -203,13 +208,17 @@ class Recommender:
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(self.item_ids[rows[i]], float(scores[i])) for i in best if scores[i] != -np.inf]
 
-    def item_item_scores(self, history: Iterable[int]) -> Vector | None:
-        """The item-item term over the trained catalogue for these items, None without one."""
-        rows = [row for row in history if row < self.trained_items]
-        if self.item_item is None or not rows:
+    def item_item_scores(self, history: Iterable[int], rows: NDArray[np.int64]) -> Vector | None:
+        """The item-item term of these history items for the item `rows` (new items: what
+        they borrow), None without a term."""
+        known = [row for row in history if row < self.trained_items]
+        if self.item_item is None or not known:
             return None
-        spread = np.asarray(self.item_item[rows].sum(axis=0), dtype=np.float32).ravel()
-        linked: Vector = self.item_item_weight * spread
+        spread = np.asarray(self.item_item[known].sum(axis=0), dtype=np.float32).ravel()
+        borrowed = self.borrowed  # may have grown past `rows`: a new item since they were read
+        spread = np.concatenate([spread, borrowed @ spread, np.zeros(1, dtype=np.float32)])
+        new = np.minimum(rows, len(spread) - 1)  # the zero: an item added but not yet borrowing
+        linked: Vector = self.item_item_weight * spread[new]
         return linked
 
     def seen_rows(self, user_id: str | None) -> set[int]:
@@ -274,11 +283,13 @@ class Recommender:
             if row is None:
                 # Readers take `items` first: everything indexed by its rows grows before it.
                 row = len(self.item_ids)
+                self._borrow(row, vector)
                 self.popularity = np.append(self.popularity, np.float32(0))
                 self.item_ids.append(item_id)
                 self.item_row[item_id] = row
                 self.items = np.vstack([self.items, vector[None, :]])
             else:
+                self._borrow(row, vector)
                 items = self.items.copy()
                 items[row] = vector
                 self.items = items
@@ -287,6 +298,15 @@ class Recommender:
                 if row not in rows:
                     self.category_rows[category] = np.append(rows, row)
             return True
+
+    def _borrow(self, row: int, vector: Vector) -> None:
+        """New item `row` borrows the item-item term of the trained items nearest `vector`."""
+        new = row - self.trained_items
+        weights = borrow_weights(vector[None, :], self.items[: self.trained_items],
+                                 self.cold_neighbours)  # fmt: skip
+        self.borrowed = sp.csr_matrix(
+            sp.vstack([self.borrowed[:new], weights, self.borrowed[new + 1 :]])
+        )
 
     def record_event(self, user_id: str, item_id: str, kind: InteractionKind,
                      rating: float | None) -> None:  # fmt: skip

@@ -135,6 +135,43 @@ class ItemItemTerm:
         return torch.from_numpy(np.asarray(product, dtype=np.float32) * np.float32(self.weight))
 
 
+COLD_NEIGHBOURS = 10  # trained items an item without interactions borrows the term from
+
+
+def borrow_weights(
+    queries: np.ndarray, candidates: np.ndarray, neighbours: int, chunk: int = 1024
+) -> sp.csr_matrix:
+    """(queries x candidates) weights of each query vector's `neighbours` most cosine-similar
+    candidates, in proportion to their positive cosine, summing to 1 (a row with no positive
+    cosine stays empty). How an item without interactions borrows the item-item term of the
+    trained items it resembles."""
+    k = min(neighbours, len(candidates))
+    shape = (len(queries), len(candidates))
+    if not k or not len(queries):
+        return sp.csr_matrix(shape, dtype=np.float32)
+
+    def unit(vectors: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        scaled: np.ndarray = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        return scaled
+
+    towards = unit(np.asarray(candidates, dtype=np.float32))
+    rows, columns, values = [], [], []
+    for start in range(0, len(queries), chunk):
+        similarity = unit(np.asarray(queries[start : start + chunk], dtype=np.float32)) @ towards.T
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        weight = np.maximum(np.take_along_axis(similarity, nearest, axis=1), 0.0)
+        weight /= np.maximum(weight.sum(axis=1, keepdims=True), 1e-12)
+        rows.append(np.repeat(np.arange(start, start + len(nearest)), k))
+        columns.append(nearest.ravel())
+        values.append(weight.ravel())
+    matrix = sp.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=shape
+    )
+    matrix.eliminate_zeros()
+    return matrix
+
+
 class KGRecModel(nn.Module):
     """`forward()` -> final embeddings of every node (N x dim); `layers()` the layer stack."""
 

@@ -23,7 +23,14 @@ from gnn.baselines.kg_ease import link_transition
 from gnn.baselines.sparse import dense_top_k_per_row
 from gnn.dataset import RecDataset
 from gnn.metrics import Metrics, evaluate
-from gnn.model import ItemItemTerm, ItemItemWeights, KGRecModel, ModelConfig
+from gnn.model import (
+    COLD_NEIGHBOURS,
+    ItemItemTerm,
+    ItemItemWeights,
+    KGRecModel,
+    ModelConfig,
+    borrow_weights,
+)
 from gnn.text import resolve_device
 from gnn.tuning import tune
 
@@ -55,7 +62,7 @@ class TrainConfig:
     # An item with no training interactions has an all-zero EASE column, so the term would
     # sink it below every item it knows; it borrows the similarity-weighted mean column of
     # its nearest trained items (cosine of the GNN's item embeddings) instead.
-    ease_cold_neighbours: int = 10
+    ease_cold_neighbours: int = COLD_NEIGHBOURS
     seed: int = 0
     device: str = "auto"
 
@@ -162,33 +169,20 @@ def ease_matrix(train: sp.csr_matrix, l2: float, top_k: int) -> sp.csr_matrix:
 
 
 def impute_cold_columns(
-    matrix: sp.csr_matrix, train: sp.csr_matrix, items: torch.Tensor, neighbours: int,
-    chunk: int = 1024,
-) -> sp.csr_matrix:  # fmt: skip
+    matrix: sp.csr_matrix, train: sp.csr_matrix, items: torch.Tensor, neighbours: int
+) -> sp.csr_matrix:
     """`matrix` with each column of an item no one in `train` interacted with (all zero in
-    EASE's weights) filled with the mean of its `neighbours` most similar trained items'
-    columns, weighted by their positive cosine similarity in `items` (the model's item
-    embeddings)."""
+    EASE's weights) filled with the `borrow_weights` mean of its `neighbours` most similar
+    trained items' columns (cosine of `items`, the model's item embeddings)."""
     trained = np.asarray(train.getnnz(axis=0) > 0)
     cold, warm = np.flatnonzero(~trained), np.flatnonzero(trained)
-    k = min(neighbours, len(warm))
-    if not len(cold) or not k:
+    vectors = items.float().numpy()
+    borrowed = borrow_weights(vectors[cold], vectors[warm], neighbours).tocoo()
+    if not borrowed.nnz:
         return matrix
-    unit = torch.nn.functional.normalize(items.float(), dim=1)
-    rows, columns, values = [], [], []
-    for start in range(0, len(cold), chunk):
-        block = cold[start : start + chunk]
-        similarity, nearest = (unit[block] @ unit[warm].T).topk(k, dim=1)
-        weight = similarity.clamp(min=0)
-        weight = weight / weight.sum(1, keepdim=True).clamp(min=1e-12)
-        rows.append(warm[nearest.numpy()].ravel())
-        columns.append(np.repeat(block, k))
-        values.append(weight.numpy().ravel())
     n = matrix.shape[1]
-    borrow = sp.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=(n, n)
-    )
-    return sp.csr_matrix(matrix + matrix @ borrow)  # cold columns were all zero
+    spread = sp.csr_matrix((borrowed.data, (warm[borrowed.col], cold[borrowed.row])), (n, n))
+    return sp.csr_matrix(matrix + matrix @ spread)  # cold columns were all zero
 
 
 def item_item_term(

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 from typer.testing import CliRunner
 
+from api.engine import Recommender
 from gnn import cli
 from gnn.artifacts import save_model
 from gnn.data import interaction_matrix
@@ -199,6 +200,19 @@ def test_the_item_item_weights_are_picked_on_validation_saved_and_reloaded(
     assert torch.equal(loaded.score(batch), with_term)
     assert not torch.equal(with_term, scorer(users, items)(batch))
     assert len(loaded.recommend("g-user0", k=3)) == 3
+
+    # Served: a new item borrows the term of its nearest trained item (one neighbour here), so
+    # an exact twin of a trained item gets that item's term for any history.
+    recommender = Recommender(loaded)
+    recommender.cold_neighbours = 1
+    twin_of = 3
+    history = list(both.matrix[:, twin_of].nonzero()[0])
+    assert history, "the test needs a trained item whose term is not zero"
+    recommender.add_item("new-twin", recommender.items[twin_of].copy(), "A twin", [])
+    rows = np.array([twin_of, recommender.item_row["new-twin"]])
+    served = recommender.item_item_scores(history, rows)
+    assert served is not None and served[0] > 0
+    assert served[1] == pytest.approx(served[0], rel=1e-5)
 
 
 def test_an_item_without_interactions_borrows_its_nearest_trained_items_ease_columns() -> None:
