@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from beauty_setup import BEAUTY_KG, BEAUTY_SEQ, beauty_graph
+from beauty_setup import BEAUTY_KG, BEAUTY_SEQ, BENCH_MODELS, beauty_graph
 from rich.console import Console
 from rich.table import Table
 
+from gnn.artifacts import save_model
 from gnn.baselines import EASE, ItemKNN, KGEase, LightGCN, MostPopular, RP3Beta, TextProfile
 from gnn.baselines.base import Baseline
 from gnn.dataset import ITEM_LINKS, VIA_RELATED, RecDataset, build_dataset
@@ -113,7 +114,11 @@ def main(
                       f"{log.seconds:.0f} s")  # fmt: skip
 
     console.print("Training our model (CPU unless CUDA is there)...")
-    ours = train(data, TrainConfig(time_budget_s=time_budget, device=settings.device), on_epoch)
+    config = TrainConfig(time_budget_s=time_budget, device=settings.device)
+    ours = train(data, config, on_epoch)
+    if split == "pgpr":  # the serving benches (explanations, latency) reuse it
+        saved = save_model(ours.model, data, config.to_dict(), ours.test, BENCH_MODELS)
+        console.print(f"Saved in {saved}")
     term = ours.model.item_item
     weights = term.weights if term else None
     # Label what "ours" is: the GNN's dot products, plus each item-item part validation gave a

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 import torch
 
 from gnn.dataset import RELATIONS, RecDataset
-from gnn.model import KGRecModel, relation_adjacency
+from gnn.model import ItemItemTerm, ItemItemWeights, KGRecModel, relation_adjacency
 
 WEIGHTS, EMBEDDINGS, IDS = "weights.pt", "embeddings.pt", "ids.json"
 CONFIG, FINGERPRINT, METRICS, VERSIONS = (
@@ -153,6 +153,19 @@ def find_model(models_dir: Path, dataset: RecDataset, config: dict[str, Any]) ->
         if same_data and {key: saved.get(key) for key in wanted} == wanted:
             return path
     return None
+
+
+def load_item_item(path: Path) -> ItemItemTerm | None:
+    """The item-item term saved in model directory `path`; None when it has none."""
+    if not (path / ITEM_ITEM).is_file():
+        return None
+    config = json.loads((path / CONFIG).read_text())
+    parts = config.get("item_item_parts")
+    return ItemItemTerm(
+        sp.load_npz(path / ITEM_ITEM).tocsr(),
+        float(config.get("item_item_weight", 1.0)),
+        ItemItemWeights(**parts) if parts else None,
+    )
 
 
 def resolve_model_dir(path: Path) -> Path:
