@@ -115,12 +115,14 @@ class Propagation:
     def _link_column(self, history: np.ndarray, item: int, removed: Edges = ()) -> float:
         """Sum over `history` of the row-normalised item links into `item`, these links
         (either direction) taken out first; row normalisation is per row, so the history's
-        rows are all it needs."""
+        rows are all it needs. A link to a related product outside the catalogue (a random
+        control edge, never an explaining one) is not in these matrices: it leaves the GNN
+        part only."""
         rows = {}
         for name, matrix in self.links.items():
             block = sp.lil_matrix(matrix[history])
             for relation, a, b in removed:
-                if relation == name:
+                if relation == name and max(a, b) < matrix.shape[1]:
                     for source, target in ((a, b), (b, a)):
                         block[np.flatnonzero(history == source), target] = 0
             rows[name] = sp.csr_matrix(block)
