@@ -82,6 +82,9 @@ def main(
         float, typer.Option(help="Temporal split: share of items held out of training.")
     ] = 0.05,
     time_budget: Annotated[float, typer.Option(help="Seconds our model may train.")] = 900.0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the split's random parts and of our training.")
+    ] = 0,
     kg: Annotated[Path, typer.Option(help="The amazon-beauty-pgpr-cafe folder.")] = BEAUTY_KG,
     seq: Annotated[Path, typer.Option(help="The amazon-beauty-2014-seq-text folder.")] = BEAUTY_SEQ,
     wipe_external: Annotated[
@@ -97,7 +100,7 @@ def main(
     with console.status("Encoding text, building the split..."), TextEncoder(settings) as encoder:
         data = build_dataset(
             export, encoder.encode, split="auto" if split == "pgpr" else "temporal",
-            cold_item_fraction=cold_items if split == "temporal" else 0.0,
+            cold_item_fraction=cold_items if split == "temporal" else 0.0, seed=seed,
         )  # fmt: skip
     inter = data.interactions
     console.print(
@@ -114,7 +117,7 @@ def main(
                       f"{log.seconds:.0f} s")  # fmt: skip
 
     console.print("Training our model (CPU unless CUDA is there)...")
-    config = TrainConfig(time_budget_s=time_budget, device=settings.device)
+    config = TrainConfig(time_budget_s=time_budget, device=settings.device, seed=seed)
     ours = train(data, config, on_epoch)
     if split == "pgpr":  # the serving benches (explanations, latency) reuse it
         saved = save_model(ours.model, data, config.to_dict(), ours.test, BENCH_MODELS)
