@@ -18,6 +18,7 @@ from api.engine import Recommender, Vector
 from api.explain import CANDIDATE_PATHS, NodeKey, explain
 from api.metrics import Metrics
 from api.schemas import Event, Explanation, NewItem
+from gnn.baselines.text_profile import l2_normalised
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
 from gnn.text import TextEncoder
@@ -184,10 +185,7 @@ class Service:
         missing = np.zeros(self.recommender.items.shape[1], dtype=np.float32)
         vectors = [self.recommender.node_vector(label, node_id) for label, node_id in keys]
         matrix = np.stack([missing if vector is None else vector for vector in vectors])
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        units: NDArray[np.float32] = np.divide(
-            matrix, norms, out=np.zeros_like(matrix), where=norms > 0
-        )
+        units: NDArray[np.float32] = l2_normalised(matrix)
         return units
 
     # -- writes ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
+from gnn.baselines.text_profile import l2_normalised
 from gnn.dataset import NODE_TYPES, RELATIONS, TrainingGraph
 
 
@@ -150,15 +151,11 @@ def borrow_weights(
     if not k or not len(queries):
         return sp.csr_matrix(shape, dtype=np.float32)
 
-    def unit(vectors: np.ndarray) -> np.ndarray:
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        scaled: np.ndarray = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-        return scaled
-
-    towards = unit(np.asarray(candidates, dtype=np.float32))
+    towards = l2_normalised(np.asarray(candidates, dtype=np.float32))
     rows, columns, values = [], [], []
     for start in range(0, len(queries), chunk):
-        similarity = unit(np.asarray(queries[start : start + chunk], dtype=np.float32)) @ towards.T
+        similarity = l2_normalised(np.asarray(queries[start : start + chunk], dtype=np.float32))
+        similarity = similarity @ towards.T
         nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
         weight = np.maximum(np.take_along_axis(similarity, nearest, axis=1), 0.0)
         weight /= np.maximum(weight.sum(axis=1, keepdims=True), 1e-12)

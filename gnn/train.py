@@ -185,6 +185,15 @@ def impute_cold_columns(
     return sp.csr_matrix(matrix + matrix @ spread)  # cold columns were all zero
 
 
+def ease_part(
+    train: sp.csr_matrix, l2: float, items: torch.Tensor, config: TrainConfig
+) -> sp.csr_matrix:
+    """The term's EASE matrix: fit on `train`, its largest weights kept, the columns of items
+    without interactions borrowed (`items`: the model's item embeddings)."""
+    ease = ease_matrix(train, l2, config.ease_top_k)
+    return impute_cold_columns(ease, train, items, config.ease_cold_neighbours)
+
+
 def item_item_term(
     weights: ItemItemWeights, links: sp.csr_matrix | None, ease: sp.csr_matrix | None
 ) -> ItemItemTerm | None:
@@ -204,10 +213,7 @@ def final_item_item(
         return None
     ease = None
     if weights.ease:
-        ease = ease_matrix(dataset.interactions.train, weights.ease_l2, config.ease_top_k)
-        ease = impute_cold_columns(
-            ease, dataset.interactions.train, items, config.ease_cold_neighbours
-        )
+        ease = ease_part(dataset.interactions.train, weights.ease_l2, items, config)
     return item_item_term(weights, item_link_matrix(dataset), ease)
 
 
@@ -226,10 +232,7 @@ def tune_item_item(
     if any(config.ease_weights):
         picked = tune(EASE({"l2": config.ease_l2s}), interactions.train, interactions.valid)
         l2 = picked.best_params["l2"]
-        ease = impute_cold_columns(
-            ease_matrix(interactions.train, l2, config.ease_top_k), interactions.train, items,
-            config.ease_cold_neighbours,
-        )  # fmt: skip
+        ease = ease_part(interactions.train, l2, items, config)
     found: dict[tuple[float, float], float] = {}
     for link in link_weights:
         for ease_weight in config.ease_weights:
