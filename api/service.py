@@ -22,9 +22,9 @@ from gnn.baselines.text_profile import l2_normalised
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
 from gnn.text import TextEncoder
+from ingest.categories import category_rows
 from ingest.extract.base import ItemText
-from ingest.extraction import ExtractionStage, build_extractors
-from ingest.load import category_rows
+from ingest.extract.stage import ExtractionStage, build_extractors
 from kg.catalogue import Catalogue, Entity, read_catalogue
 from kg.connection import Graph
 from kg.paths import explanation_paths

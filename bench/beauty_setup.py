@@ -21,9 +21,9 @@ from gnn.dataset import RecDataset, build_dataset
 from gnn.model import KGRecModel
 from gnn.text import TextEncoder
 from gnn.train import TrainConfig, build_model, epoch_progress, final_data, train
-from ingest.beauty import load_beauty
-from ingest.extraction import ExtractionStage, build_extractors
-from ingest.mention_cache import MentionCache
+from ingest.extract.mention_cache import MentionCache
+from ingest.extract.stage import ExtractionStage, build_extractors
+from ingest.sources.beauty.load import load_beauty
 from kg import Graph, Settings, provision
 from kg.export import export_graph
 from kg.schema import apply_schema

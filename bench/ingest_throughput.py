@@ -25,13 +25,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ingest.amazon2018 import REVIEWS_STAGE, SCAN, load_amazon2018
-from ingest.beauty import load_beauty
 from ingest.extract.base import EntityExtractor
-from ingest.extraction import ExtractionStage, build_extractors
-from ingest.load import ENTITIES_STAGE
-from ingest.mention_cache import MentionCache
+from ingest.extract.mention_cache import MentionCache
+from ingest.extract.stage import ExtractionStage, build_extractors
+from ingest.sources.amazon2018.load import REVIEWS_STAGE, SCAN, load_amazon2018
+from ingest.sources.beauty.load import load_beauty
 from ingest.summary import IngestSummary
+from ingest.write import ENTITIES_STAGE
 from kg import Graph, Settings, provision
 from kg.schema import apply_schema
 from kg.write import GraphWriter, delete_all

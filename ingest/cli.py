@@ -23,18 +23,18 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from ingest.amazon2018 import load_amazon2018
-from ingest.beauty import load_beauty
 from ingest.extract.llm import LLMError
-from ingest.extraction import ExtractionStage, build_extractors
-from ingest.load import Progress as LoadProgress
-from ingest.mention_cache import MentionCache
-from ingest.sources.amazon2018 import check_files
-from ingest.sources.beauty import BeautyFiles
+from ingest.extract.mention_cache import MentionCache
+from ingest.extract.stage import ExtractionStage, build_extractors
+from ingest.sources.amazon2018.load import load_amazon2018
+from ingest.sources.amazon2018.read import check_files
+from ingest.sources.beauty.load import load_beauty
+from ingest.sources.beauty.read import BeautyFiles
 from ingest.sources.files import SourceFormatError
-from ingest.sources.table import LAYOUTS
+from ingest.sources.table.load import TableFiles, check_tables, load_tables
+from ingest.sources.table.read import LAYOUTS
+from ingest.stream import Progress as LoadProgress
 from ingest.summary import IngestSummary
-from ingest.table import TableFiles, check_tables, load_tables
 from kg.connection import Graph, GraphUnavailableError
 from kg.provision import ProvisionError
 from kg.read import GraphCounts, counts

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ingest.extract.base import BRAND, ItemText, Mention, ReviewText
+from ingest.extract.mention_cache import MentionCache
 from ingest.extract.spacy_rules import SpacyExtractor
-from ingest.extraction import ExtractionStage, MetadataExtractor
-from ingest.mention_cache import MentionCache
+from ingest.extract.stage import ExtractionStage, MetadataExtractor
 from ingest.resolve import MIN_CONFIDENCE
 from kg.records import AttributeRow, BrandRow, ItemAttributeRow, ItemBrandRow, ReviewMentionRow
 

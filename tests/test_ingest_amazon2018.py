@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from ingest.amazon2018 import load_amazon2018
 from ingest.clean import (
     clean_text,
     clean_title,
@@ -21,7 +20,8 @@ from ingest.clean import (
     unique_reviews,
 )
 from ingest.records import AmazonProduct, AmazonReview, Rejected
-from ingest.sources.amazon2018 import MAX_LINE_BYTES, read_products, read_reviews
+from ingest.sources.amazon2018.load import load_amazon2018
+from ingest.sources.amazon2018.read import MAX_LINE_BYTES, read_products, read_reviews
 from ingest.summary import SourceTally
 from kg import Graph
 from kg.read import counts

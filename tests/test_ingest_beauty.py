@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ingest.beauty import BRAND_CHECK, CATEGORY_CHECK, load_beauty
 from ingest.cli import ingest_app
 from ingest.records import Rejected
-from ingest.sources.beauty import (
+from ingest.sources.beauty.load import BRAND_CHECK, CATEGORY_CHECK, load_beauty
+from ingest.sources.beauty.read import (
     BeautyFiles,
     IndexLine,
     read_index_lines,

@@ -17,8 +17,14 @@ from typer.testing import CliRunner
 from ingest.cli import ingest_app
 from ingest.records import Rejected
 from ingest.sources.files import SourceFormatError
-from ingest.sources.table import TableInteraction, TableItem, TableKind, check_table, read_table
-from ingest.table import TableFiles, check_tables, load_tables
+from ingest.sources.table.load import TableFiles, check_tables, load_tables
+from ingest.sources.table.read import (
+    TableInteraction,
+    TableItem,
+    TableKind,
+    check_table,
+    read_table,
+)
 from kg import Graph
 from kg.read import counts
 from kg.write import GraphWriter, delete_all

@@ -22,7 +22,7 @@ from ingest.extract.nlp import BLANK, DEFAULT_MODELS, Pipeline, load_first, load
 from ingest.extract.spacy_rules import MAX_FIELD_CHARS, SpacyExtractor
 from ingest.records import AmazonProduct
 from ingest.resolve import MIN_CONFIDENCE, normal_form
-from ingest.sources.amazon2018 import read_products
+from ingest.sources.amazon2018.read import read_products
 from kg.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data/sample/meta_Magazine_Subscriptions.json.gz"

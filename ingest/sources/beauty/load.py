@@ -26,25 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.categories import category_rows
 from ingest.clean import clean_title, normalise_name, parse_price
 from ingest.extract.base import ItemText
-from ingest.extraction import ExtractionStage, MetadataExtractor
-from ingest.load import (
-    ITEM_WRITES,
-    Progress,
-    SetAside,
-    SharedIds,
-    category_rows,
-    feeding,
-    mapped,
-    quiet,
-    readable,
-    reported,
-    write_extracted,
-    write_rows,
-)
+from ingest.extract.stage import ExtractionStage, MetadataExtractor
 from ingest.records import Rejected
-from ingest.sources.beauty import (
+from ingest.sources.beauty.read import (
     BeautyFiles,
     IndexLine,
     LabelPair,
@@ -55,7 +42,9 @@ from ingest.sources.beauty import (
     read_label_pairs,
     read_names,
 )
+from ingest.stream import Progress, SetAside, feeding, mapped, quiet, readable, reported
 from ingest.summary import IngestSummary, SourceTally
+from ingest.write import ITEM_WRITES, SharedIds, write_extracted, write_rows
 from kg.records import InteractionRow, ItemLinkRow, ItemLinkType, ItemRow, Row, Split, UserRow
 from kg.write import INTERACTIONS, ITEM_LINKS, USERS, GraphWriter, WriteSpec
 

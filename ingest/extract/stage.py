@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from ingest.extract.base import BRAND, EntityExtractor, ItemText, Mention, ReviewText
 from ingest.extract.brands import usable_brand
-from ingest.mention_cache import MentionCache
+from ingest.extract.mention_cache import MentionCache
 from ingest.resolve import MIN_CONFIDENCE, item_rows, resolve, review_rows
 from kg.records import Row
 from kg.settings import Settings

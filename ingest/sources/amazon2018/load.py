@@ -17,23 +17,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ingest.categories import category_rows
 from ingest.clean import clean_text, clean_title, parse_price, unique_products, unique_reviews
 from ingest.extract.base import ItemText, ReviewText
-from ingest.extraction import ExtractionStage, MetadataExtractor
-from ingest.load import (
-    Progress,
-    SharedIds,
-    category_rows,
-    feeding,
-    mapped,
-    quiet,
-    reported,
-    write_extracted,
-    write_rows,
-)
+from ingest.extract.stage import ExtractionStage, MetadataExtractor
 from ingest.records import AmazonProduct, AmazonReview
-from ingest.sources.amazon2018 import check_files, read_products, read_reviews
+from ingest.sources.amazon2018.read import check_files, read_products, read_reviews
+from ingest.stream import Progress, feeding, mapped, quiet, reported
 from ingest.summary import IngestSummary, SourceTally
+from ingest.write import SharedIds, write_extracted, write_rows
 from kg.records import InteractionRow, ItemLinkRow, ItemLinkType, ItemRow, ReviewRow, Row, UserRow
 from kg.write import (
     CATEGORIES,

@@ -1,4 +1,4 @@
-"""Load your own tables (`ingest.sources.table`) into the graph: items (with category path),
+"""Load your own tables (`ingest.sources.table.read`) into the graph: items (with category path),
 users, interactions and reviews, in that order, each file streamed in chunks, then the brands
 (the brand column among them) and attributes extraction finds in the item and review texts.
 
@@ -15,26 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.categories import CATEGORY_SEPARATOR, category_rows
 from ingest.clean import clean_text, clean_title, unique
 from ingest.extract.base import ItemText, ReviewText
-from ingest.extraction import ExtractionStage, MetadataExtractor
-from ingest.load import (
-    CATEGORY_SEPARATOR,
-    ITEM_WRITES,
-    Progress,
-    SetAside,
-    SharedIds,
-    category_rows,
-    feeding,
-    mapped,
-    quiet,
-    readable,
-    reported,
-    write_extracted,
-    write_rows,
-)
+from ingest.extract.stage import ExtractionStage, MetadataExtractor
 from ingest.records import Rejected
-from ingest.sources.table import (
+from ingest.sources.table.read import (
     TableInteraction,
     TableItem,
     TableKind,
@@ -45,7 +31,9 @@ from ingest.sources.table import (
     read_table,
     row_count,
 )
+from ingest.stream import Progress, SetAside, feeding, mapped, quiet, readable, reported
 from ingest.summary import IngestSummary, SourceTally
+from ingest.write import ITEM_WRITES, SharedIds, write_extracted, write_rows
 from kg.records import InteractionRow, ItemRow, ReviewRow, Row, UserRow
 from kg.write import INTERACTIONS, REVIEWS, USERS, GraphWriter, WriteSpec
 

@@ -1,0 +1,85 @@
+"""The write stage of a load: rows to the graph through `kg.write`, in chunks, kind by kind in
+an order where nodes come before the relationships that point at them; and the extraction
+step's entities and links, once it has resolved them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ingest.extract.stage import EXTRACTED_WRITES, ExtractionStage
+from ingest.stream import Progress
+from ingest.summary import IngestSummary
+from kg.records import AttributeRow, BrandRow, CategoryRow, Row, UserRow
+from kg.write import CATEGORIES, ITEM_CATEGORIES, ITEMS, GraphWriter, WriteSpec, WriteSummary
+
+SharedIds = set[tuple[type[Row], str]]
+"""The brand, category and user rows written so far (many records repeat them)."""
+
+_SHARED_NODES = (BrandRow, CategoryRow, UserRow)
+ENTITIES_STAGE = "brands & attributes"
+# An item with its category path: nodes before the relationships that point at them. Brands
+# come from the extraction step (`write_extracted`), the source's brand field included.
+ITEM_WRITES: tuple[WriteSpec[Any], ...] = (ITEMS, CATEGORIES, ITEM_CATEGORIES)
+
+
+def write_extracted(
+    stage: ExtractionStage,
+    writer: GraphWriter,
+    summary: IngestSummary,
+    seen: SharedIds,
+    report: Progress,
+) -> None:
+    """Resolve what the extraction step found and write it, counting entities by kind."""
+    report(ENTITIES_STAGE, 0, None)
+
+    def counted(groups: Iterable[list[Row]]) -> Iterator[list[Row]]:
+        for done, rows in enumerate(groups, start=1):
+            for row in rows:
+                if isinstance(row, BrandRow):
+                    summary.entities["brand"] += 1
+                elif isinstance(row, AttributeRow):
+                    summary.entities[row.kind] += 1
+            report(ENTITIES_STAGE, done, None)
+            yield rows
+
+    write_rows(counted(stage.rows()), EXTRACTED_WRITES, writer, summary, seen)
+    summary.texts_extracted += stage.extracted
+    summary.texts_cached += stage.cached
+
+
+def write_rows(
+    records: Iterable[list[Row]],
+    specs: tuple[WriteSpec[Any], ...],
+    writer: GraphWriter,
+    summary: IngestSummary,
+    seen: SharedIds,
+) -> None:
+    """Write the rows in chunks, each chunk kind by kind in the order of `specs` (nodes before
+    the relationships that point at them). A brand, category or user row is written once, the
+    first time its id appears."""
+    for spec in specs:
+        summary.writes.setdefault(spec.name, WriteSummary(spec.name))
+    pending: dict[type[Row], list[Row]] = {spec.model: [] for spec in specs}
+    for rows in records:
+        for row in rows:
+            if isinstance(row, _SHARED_NODES):
+                if (type(row), row.id) in seen:
+                    continue
+                seen.add((type(row), row.id))
+            pending[type(row)].append(row)
+        if max(map(len, pending.values())) >= writer.batch_size:
+            _flush(pending, specs, writer, summary)
+    _flush(pending, specs, writer, summary)
+
+
+def _flush(
+    pending: dict[type[Row], list[Row]],
+    specs: tuple[WriteSpec[Any], ...],
+    writer: GraphWriter,
+    summary: IngestSummary,
+) -> None:
+    for spec in specs:
+        if pending[spec.model]:
+            summary.add(writer.write(spec, pending[spec.model]))
+            pending[spec.model].clear()
