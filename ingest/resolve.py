@@ -195,7 +195,11 @@ class Resolution:
         return self.canonical.get((mention.kind, normal_form(mention.text, mention.kind)))
 
     def brand_rows(self) -> list[BrandRow]:
-        return [BrandRow(id=c.id, name=c.name) for c in self._entities() if c.kind == BRAND]
+        return [
+            BrandRow(id=c.id, name=c.name, surface_forms=list(self.surface_forms[c.id]))
+            for c in self._entities()
+            if c.kind == BRAND
+        ]
 
     def attribute_rows(self) -> list[AttributeRow]:
         return [

@@ -44,6 +44,7 @@ class ItemRow(Row):
 class BrandRow(Row):
     id: Id
     name: Name
+    surface_forms: list[Name] = Field(default_factory=list)  # every spelling seen, kept
 
 
 class CategoryRow(Row):

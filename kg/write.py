@@ -83,11 +83,17 @@ CATEGORY_QUERY = (
     "WITH c, row WHERE row.parent_id IS NOT NULL "
     "MERGE (p:Category {id: row.parent_id}) MERGE (c)-[:SUBCATEGORY_OF]->(p)"
 )
+# Surface forms accumulate: a later load adds the spellings it saw, never drops earlier ones.
+SURFACE_FORMS_SET = (
+    "{node}.surface_forms = reduce(acc = coalesce({node}.surface_forms, []), "
+    "s IN row.surface_forms | CASE WHEN s IN acc THEN acc ELSE acc + s END)"
+)
+BRAND_QUERY = "UNWIND $rows AS row MERGE (b:Brand {id: row.id}) SET b.name = row.name, " + (
+    SURFACE_FORMS_SET.format(node="b")
+)
 ATTRIBUTE_QUERY = (
     "UNWIND $rows AS row MERGE (a:Attribute {id: row.id}) "
-    "SET a.name = row.name, a.kind = row.kind, a.surface_forms = reduce("
-    "acc = coalesce(a.surface_forms, []), s IN row.surface_forms | "
-    "CASE WHEN s IN acc THEN acc ELSE acc + s END)"
+    "SET a.name = row.name, a.kind = row.kind, " + SURFACE_FORMS_SET.format(node="a")
 )
 REVIEW_QUERY = (
     "UNWIND $rows AS row MERGE (r:Review {id: row.id}) "
@@ -122,7 +128,7 @@ def _by_ends(start: str, end: str) -> Callable[[Mapping[str, Any]], str]:
 
 USERS = WriteSpec("users", UserRow, _nodes("User"), _by_id)
 ITEMS = WriteSpec("items", ItemRow, _nodes("Item"), _by_id)
-BRANDS = WriteSpec("brands", BrandRow, _nodes("Brand"), _by_id)
+BRANDS = WriteSpec("brands", BrandRow, _same(BRAND_QUERY), _by_id)
 CATEGORIES = WriteSpec("categories", CategoryRow, _same(CATEGORY_QUERY), _by_id)
 ATTRIBUTES = WriteSpec("attributes", AttributeRow, _same(ATTRIBUTE_QUERY), _by_id)
 REVIEWS = WriteSpec("reviews", ReviewRow, _same(REVIEW_QUERY), _by_id)
