@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz import fuzz, process
@@ -37,6 +38,7 @@ from kg.records import (
 MIN_CONFIDENCE = 0.5
 SIMILARITY = 90.0  # RapidFuzz ratio (0-100) at or above which two normal forms are one entity
 MIN_FUZZY_CHARS = 6  # shorter forms differ by a letter too easily ("men" / "man")
+MIN_FUZZY_WORD_CHARS = 9  # one word a letter apart is mostly another word ("baking" / "banking")
 MIN_TYPO_CHARS = 10  # company suffixes this long are told apart from real words by one typo
 MAX_FORM_CHARS = 256  # ids stay short whatever the source wrote
 MAX_NAME_CHARS = 1024
@@ -56,6 +58,14 @@ IE_SINGULARS = frozenset(
     }
 )  # fmt: skip
 HEAD_WORDS = {"skin_type": {"skin", "type"}, "hair_type": {"hair", "type"}}
+SHOP_FIELDS = frozenset({"metadata", "details"})  # a brand named there is the shop's own
+MIN_TEXT_BRAND_ITEMS = 3
+# "Starbucks.com" and "Starbucks" are one retailer.
+WEB_DOMAIN = re.compile(r"(?i)\.(?:com|net|org|co\.uk|co|de|ca|fr|jp)\b")
+PRODUCT_TAILS: tuple[tuple[str, ...], ...] = (
+    ("e", "gift", "card"), ("egift", "card"), ("gift", "card"), ("gift", "cards"),
+    ("gift", "certificate"), ("egift",), ("ecard",),
+)  # fmt: skip
 BRAND_SUFFIXES = frozenset(
     {
         "inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company",
@@ -130,10 +140,10 @@ def _aliases() -> Mapping[tuple[str, str], str]:
 
 
 def _plain_form(text: str, kind: str) -> str:
-    words = _fold_units(_basic(text))
+    words = _fold_units(_basic(WEB_DOMAIN.sub("", text) if kind == BRAND else text))
     if kind == BRAND:
-        while len(words) > 1 and _company_suffix(words[-1]):
-            words.pop()
+        while len(words) > 1 and (_company_suffix(words[-1]) or _product_tail(words)):
+            words = words[: -_product_tail(words) or -1]
         if len(words) > 1 and words[0] == "the":
             words.pop(0)
     else:
@@ -142,6 +152,15 @@ def _plain_form(text: str, kind: str) -> str:
             words.pop()
     form = PACK_OF.sub(r"\1 pack", " ".join(words))
     return form[:MAX_FORM_CHARS].strip()
+
+
+def _product_tail(words: list[str]) -> int:
+    """How many closing words name what the retailer sells rather than who it is ("Starbucks
+    eGift Card" is Starbucks); 0 when none do, or when nothing would be left."""
+    for tail in PRODUCT_TAILS:
+        if len(words) > len(tail) and tuple(words[-len(tail) :]) == tail:
+            return len(tail)
+    return 0
 
 
 def _company_suffix(word: str) -> bool:
@@ -172,6 +191,8 @@ def similar(a: str, b: str) -> bool:
         return True
     if min(len(a), len(b)) < MIN_FUZZY_CHARS or DIGITS.findall(a) != DIGITS.findall(b):
         return False
+    if " " not in a and " " not in b and min(len(a), len(b)) < MIN_FUZZY_WORD_CHARS:
+        return False
     return fuzz.ratio(a, b) >= SIMILARITY
 
 
@@ -189,6 +210,7 @@ class Resolution:
 
     canonical: Mapping[tuple[str, str], Canonical]
     surface_forms: Mapping[str, tuple[str, ...]]  # entity id -> sorted surface forms
+    shop_brands: frozenset[str] = frozenset()  # brand ids the source's own fields name
 
     def of(self, mention: Mention) -> Canonical | None:
         """None only for a mention with nothing comparable in it."""
@@ -222,15 +244,22 @@ def resolve(mentions: Iterable[Mention]) -> Resolution:
     """Cluster all mentions of each kind into canonical entities."""
     forms: dict[str, Counter[str]] = defaultdict(Counter)  # kind -> normal form -> mentions
     surfaces: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    shop: set[str] = set()  # brand forms the source's brand field or details name
     for mention in mentions:
         form = normal_form(mention.text, mention.kind)
         if form:
             forms[mention.kind][form] += 1
             surfaces[mention.kind, form][_surface(mention.text)] += 1
+            if mention.kind == BRAND and mention.source in SHOP_FIELDS:
+                shop.add(form)
     canonical: dict[tuple[str, str], Canonical] = {}
     seen: dict[str, tuple[str, ...]] = {}
     for kind, counts in forms.items():
-        for cluster in _clusters(sorted(counts)):
+        # A brand the text names as a known brand plus more words is that brand ("Nioxin
+        # System 3" is Nioxin): the shop's own brand field is the reference.
+        owners = _shop_prefixes(counts, shop) if kind == BRAND else {}
+        for cluster in _clusters(sorted(form for form in counts if form not in owners)):
+            cluster += [form for form, owner in owners.items() if owner in cluster]
             head = min(cluster, key=lambda form: (-counts[form], form))
             names: Counter[str] = Counter()
             for form in cluster:
@@ -240,7 +269,40 @@ def resolve(mentions: Iterable[Mention]) -> Resolution:
             entity = Canonical(kind=kind, id=entity_id, name=name)
             canonical.update({(kind, form): entity for form in cluster})
             seen[entity_id] = tuple(sorted(names))
-    return Resolution(canonical, seen)
+    shop_brands = frozenset(canonical[BRAND, form].id for form in shop)
+    return Resolution(canonical, seen, shop_brands)
+
+
+def _shop_prefixes(counts: Mapping[str, int], shop: set[str]) -> dict[str, str]:
+    """Brand form -> the longest shop brand form that its first words are, for forms the
+    shop's own fields do not name."""
+    owners = {}
+    for form in counts:
+        words = form.split()
+        if form in shop or len(words) < 2:
+            continue
+        prefix = next(
+            (" ".join(words[:n]) for n in range(len(words) - 1, 0, -1)
+             if " ".join(words[:n]) in shop),
+            None,
+        )  # fmt: skip
+        if prefix is not None:
+            owners[form] = prefix
+    return owners
+
+
+def brand_support(items: Iterable[Iterable[Mention]], resolution: Resolution) -> frozenset[str]:
+    """The brand ids a load links items to: every brand the shop's own fields name, and a brand
+    only the text names when it is found on at least `MIN_TEXT_BRAND_ITEMS` items (one title's
+    opening words are a product name, a first name or a place as often as a maker)."""
+    found_on: Counter[str] = Counter()
+    for mentions in items:
+        found_on.update(
+            {entity.id for m in mentions if m.kind == BRAND and (entity := resolution.of(m))}
+        )
+    return resolution.shop_brands | {
+        brand for brand, count in found_on.items() if count >= MIN_TEXT_BRAND_ITEMS
+    }
 
 
 def _clusters(forms: Sequence[str]) -> list[list[str]]:
@@ -280,15 +342,11 @@ def _clusters(forms: Sequence[str]) -> list[list[str]]:
 def item_rows(
     item_id: str, mentions: Iterable[Mention], resolution: Resolution
 ) -> tuple[list[ItemBrandRow], list[ItemAttributeRow]]:
-    """One row per (entity, source field): confidence is the best mention's, `mentions` the
-    count, and the extractor that of the best mention."""
+    """One row per entity, whichever fields and extractors found it: a brand named in the
+    metadata and the title is one link (two would weigh it twice in the graph)."""
     brands, attributes = [], []
-    for (entity, source), group in _grouped(mentions, resolution, by_source=True).items():
-        best = _best(group)
-        provenance = {
-            "source": source, "extractor": best.extractor,
-            "confidence": best.confidence, "mentions": len(group),
-        }  # fmt: skip
+    for entity, group in _grouped(mentions, resolution).items():
+        provenance = _provenance(group)
         if entity.kind == BRAND:
             brands.append(ItemBrandRow(item_id=item_id, brand_id=entity.id, **provenance))
         else:
@@ -302,34 +360,32 @@ def review_rows(
     review_id: str, mentions: Iterable[Mention], resolution: Resolution
 ) -> list[ReviewMentionRow]:
     """One row per attribute a review mentions; sentiment by vote of its mentions."""
-    rows = []
-    for (entity, _), group in _grouped(mentions, resolution, by_source=False).items():
-        if entity.kind == BRAND:
-            continue
-        best = _best(group)
-        rows.append(
-            ReviewMentionRow(
-                review_id=review_id, attribute_id=entity.id, sentiment=_vote(group),
-                source=best.source, extractor=best.extractor,
-                confidence=best.confidence, mentions=len(group),
-            )
-        )  # fmt: skip
-    return rows
+    return [
+        ReviewMentionRow(review_id=review_id, attribute_id=entity.id, sentiment=_vote(group),
+                         **_provenance(group))
+        for entity, group in _grouped(mentions, resolution).items()
+        if entity.kind != BRAND
+    ]  # fmt: skip
 
 
-def _grouped(
-    mentions: Iterable[Mention], resolution: Resolution, *, by_source: bool
-) -> dict[tuple[Canonical, str], list[Mention]]:
-    groups: dict[tuple[Canonical, str], list[Mention]] = defaultdict(list)
+def _grouped(mentions: Iterable[Mention], resolution: Resolution) -> dict[Canonical, list[Mention]]:
+    groups: dict[Canonical, list[Mention]] = defaultdict(list)
     for mention in mentions:
         entity = resolution.of(mention)
         if entity is not None:
-            groups[entity, mention.source if by_source else ""].append(mention)
-    return dict(sorted(groups.items(), key=lambda pair: (pair[0][0].id, pair[0][1])))
+            groups[entity].append(mention)
+    return dict(sorted(groups.items(), key=lambda pair: pair[0].id))
 
 
-def _best(group: list[Mention]) -> Mention:
-    return min(group, key=lambda m: (-m.confidence, m.start or 0, m.extractor, m.text))
+def _provenance(group: list[Mention]) -> dict[str, Any]:
+    """All the fields and extractors that found an entity, the best mention's confidence,
+    field and extractor, and the number of mentions."""
+    best = min(group, key=lambda m: (-m.confidence, m.start or 0, m.extractor, m.text))
+    return {
+        "source": best.source, "sources": sorted({m.source for m in group}),
+        "extractor": best.extractor, "extractors": sorted({m.extractor for m in group}),
+        "confidence": best.confidence, "mentions": len(group),
+    }  # fmt: skip
 
 
 def _vote(group: list[Mention]) -> Sentiment:
