@@ -10,8 +10,10 @@ would (bench/shops.py: every item's text and brand field, the labelled items as 
 the brand field withheld where the label withholds it), and resolved at once, so what is scored
 is what the graph would hold: an item's Brand and Attribute entities after resolution,
 discovery and the confidence floor. A predicted entity matches a label when one of its surface
-forms has the label's normal form (`ingest.resolve.normal_form`, near-duplicates merged); an
-attribute must also have the label's kind. "name hits" counts attributes that lie inside the
+forms has the label's normal form (`ingest.resolve.normal_form`, near-duplicates merged), or
+names it at a coarser grain (its words among the label's, ending on the label's head word:
+"glass" for "borosilicate glass"; "exact values" rows count without that); an attribute must
+also have the label's kind. "name hits" counts attributes that lie inside the
 item's labelled brand name (a gazetteer word inside a proper name): the target is none.
 
 Items fall into two fixed halves by a hash of their id: rules are tuned on "tune" and checked
@@ -65,9 +67,21 @@ class Entity:
     kind: str
     forms: frozenset[str]  # normal forms of its id and every surface form
 
-    def names(self, kind: str, value: str) -> bool:
+    def names(self, kind: str, value: str, *, strict: bool) -> bool:
+        """Whether this entity is the labelled value: the same normal form (near-duplicates
+        merged) or, unless `strict`, the value at a coarser grain: its words are among the
+        label's and it ends on the label's head word ("glass" for "borosilicate glass", "blue"
+        for "slate blue"; never "metallic" for "metallic olive")."""
+        if kind != self.kind:
+            return False
         form = normal_form(value, kind)
-        return kind == self.kind and any(similar(form, own) for own in self.forms)
+        if any(similar(form, own) for own in self.forms):
+            return True
+        words = form.split()
+        return not strict and any(
+            own and set(own.split()) <= set(words) and own.split()[-1] == words[-1]
+            for own in self.forms
+        )
 
 
 @dataclass
@@ -92,6 +106,7 @@ class Score:
 class Report:
     brand: Score = field(default_factory=Score)
     kinds: dict[str, Score] = field(default_factory=lambda: defaultdict(Score))
+    strict_attribute: Score = field(default_factory=Score)  # exact values only
     name_hits: int = 0
     false_positives: list[str] = field(default_factory=list)
 
@@ -108,6 +123,8 @@ class Report:
             "brand_recall": round(self.brand.recall, 3),
             "attribute_precision": round(self.attribute.precision, 3),
             "attribute_recall": round(self.attribute.recall, 3),
+            "strict_attribute_precision": round(self.strict_attribute.precision, 3),
+            "strict_attribute_recall": round(self.strict_attribute.recall, 3),
             "name_hits": self.name_hits,
         }
 
@@ -168,13 +185,13 @@ def extract_shop(
 
 
 def matched(
-    predicted: Iterable[Entity], gold: Iterable[tuple[str, str]]
+    predicted: Iterable[Entity], gold: Iterable[tuple[str, str]], *, strict: bool = False
 ) -> tuple[Score, list[Entity]]:
     """TP/FP/FN, each gold (kind, value) matched at most once; and the unmatched predictions."""
     unmatched = sorted(set(gold))
     score, wrong = Score(), []
     for entity in sorted(set(predicted), key=lambda e: sorted(e.forms)):
-        hit = next((g for g in unmatched if entity.names(*g)), None)
+        hit = next((g for g in unmatched if entity.names(*g, strict=strict)), None)
         if hit is None:
             score.fp += 1
             wrong.append(entity)
@@ -205,8 +222,10 @@ def evaluate(labelled: Sequence[Labelled], linked: dict[str, list[Entity]]) -> R
         attributes = [e for e in found if e.kind != BRAND]
         for kind in sorted({e.kind for e in attributes} | {k for k, _ in label.attributes}):
             gold = [(k, v) for k, v in label.attributes if k == kind]
-            score, wrong = matched([e for e in attributes if e.kind == kind], gold)
+            predicted = [e for e in attributes if e.kind == kind]
+            score, wrong = matched(predicted, gold)
             report.kinds[kind].add(score)
+            report.strict_attribute.add(matched(predicted, gold, strict=True)[0])
             report.false_positives += [
                 f"{label.item.item_id} {kind} {sorted(e.forms)}" for e in wrong
             ]
@@ -219,7 +238,11 @@ def table(title: str, reports: dict[str, Report]) -> Table:
     for column in ("", "half", "TP", "FP", "FN", "precision", "recall", "target", ""):
         out.add_column(column, justify="left" if column in ("", "half") else "right")
     for half, report in reports.items():
-        rows = [(BRAND, report.brand), ("attribute", report.attribute)]
+        rows = [
+            (BRAND, report.brand),
+            ("attribute", report.attribute),
+            ("  exact values", report.strict_attribute),
+        ]
         if half == "all":
             rows += [(f"  {kind}", score) for kind, score in sorted(report.kinds.items())]
         for name, score in rows:

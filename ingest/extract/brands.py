@@ -38,9 +38,18 @@ MAX_BY_WORDS = 3
 
 TRADEMARKS = str.maketrans("", "", "\u00ae\u2122\u00a9")  # (R), TM, (C)
 JUNK_BRANDS = frozenset(
-    {"unknown", "n a", "na", "none", "generic", "unbranded", "null", "no brand"}
-)
-NOT_NAMES = frozenset({"CARDINAL", "QUANTITY", "MONEY", "DATE", "TIME", "PERCENT", "ORDINAL"})
+    {
+        "unknown", "n a", "na", "none", "generic", "unbranded", "null", "no brand",
+        "gift card", "gift cards", "egift card", "e gift card", "new",
+    }
+)  # fmt: skip
+# Entity labels that do not name a maker: numbers, and places or peoples ("Paris Eau de Parfum").
+NOT_NAMES = frozenset(
+    {
+        "CARDINAL", "QUANTITY", "MONEY", "DATE", "TIME", "PERCENT", "ORDINAL", "GPE", "LOC",
+        "NORP", "FAC", "EVENT", "LANGUAGE",
+    }
+)  # fmt: skip
 DETAIL_KEYS = ("brand", "manufacturer", "publisher", "maker")
 COMPANY_WORDS = BRAND_SUFFIXES | {
     "media", "press", "group", "communications", "magazines", "enterprises", "holdings", "brands",

@@ -18,6 +18,9 @@ from ingest.extract.candidates import Candidate
 EXPANDED_CONFIDENCE = 0.6
 CHUNK_CONFIDENCE = 0.3  # below the benchmark's threshold: most chunks are not features
 MAX_WORDS = 4
+# Kinds whose hit grows to its chunk's descriptive part: "tips" -> "riding tips", "health" ->
+# "horse health".
+GROWN_KINDS = frozenset({"feature", "topic"})
 MAX_CHARS = 40
 TRIMMED_POS = frozenset({"DET", "PRON", "NUM", "PUNCT", "CCONJ", "ADP", "PART", "SYM", "SPACE"})
 # Adjectives that rank or date a thing rather than describe it (no polarity, so VADER misses them).
@@ -45,10 +48,11 @@ class ChunkFeatures:
         for candidate in chosen:
             chunk = roots.get(candidate.end - 1)
             start = self._descriptive_start(chunk) if chunk is not None else None
-            bigger = Candidate("feature", start or 0, candidate.end, EXPANDED_CONFIDENCE, "spacy")
+            kind = candidate.kind if candidate.kind in GROWN_KINDS else "feature"
+            bigger = Candidate(kind, start or 0, candidate.end, EXPANDED_CONFIDENCE, "spacy")
             clean = not any(o.overlaps(bigger) and not _inside(o, bigger) for o in chosen)
             if (
-                candidate.kind == "feature"
+                candidate.kind in GROWN_KINDS
                 and start is not None
                 and start < candidate.start
                 and clean

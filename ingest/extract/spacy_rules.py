@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Token
 
 from ingest.extract.base import BRAND, ItemText, Mention, ReviewText
 from ingest.extract.brands import BrandFinder
@@ -38,9 +38,23 @@ from kg.settings import Settings
 MAX_FIELD_CHARS = 20_000
 TERM_CONFIDENCE = 0.7  # one-word gazetteer terms ("print", "rose") are the most ambiguous
 PHRASE_CONFIDENCE = 0.8
-# Topics and audiences are things: with a tagger, a one-word term used as a modifier is dropped.
-NOUN_KINDS = frozenset({"topic", "audience"})
+# A named size ("mini", "XL", "full size") has no unit and no quantity: a candidate, not a size.
+NAMED_SIZE_CONFIDENCE = 0.3
+# Topics, audiences and formats are things: with a parse, a one-word term that describes
+# another noun ("baby back ribs", "expert advice", "digital thermometer") is not one, unless it
+# says which edition ("digital edition").
+NOUN_KINDS = frozenset({"topic", "audience", "format"})
 MODIFIER_POS = frozenset({"ADJ", "ADV"})
+MODIFIER_DEPS = frozenset({"compound", "amod", "nmod"})
+EDITION_WORDS = frozenset(
+    {"edition", "editions", "version", "magazine", "subscription", "issue", "issues", "access"}
+)
+# A title names the product; what a magazine or book is about is in its description.
+NOT_IN_TITLES = frozenset({"topic"})
+# Named entities whose words are a name, not a description ("Olive Garden", "TV Guide").
+NAME_LABELS = frozenset(
+    {"PERSON", "ORG", "GPE", "LOC", "FAC", "WORK_OF_ART", "EVENT", "PRODUCT", "NORP"}
+)
 
 
 class SpacyExtractor:
@@ -90,7 +104,7 @@ class SpacyExtractor:
         docs = self.pipeline.pipe(texts, analyse=self.review_noun_chunks)
         found = []
         for review, doc in zip(reviews, docs, strict=True):
-            _, chosen = self._candidates(doc, self.aspects)
+            _, chosen = self._candidates(doc, self.aspects, "review")
             sentiment = self.polarity.sentiment
             found.append(
                 [
@@ -106,17 +120,18 @@ class SpacyExtractor:
         attributes: list[Mention] = []
         rule_starts: dict[SourceField, set[int]] = {}
         for source, doc in docs:
-            rules, chosen = self._candidates(doc, self.terms)
+            rules, chosen = self._candidates(doc, self.terms, source)
             rule_starts[source] = {c.start for c in rules}
-            attributes += [c.mention(doc, source) for c in chosen]
+            names = _name_spans(doc, catalogue, titled=source == "title")
+            attributes += [c.mention(doc, source) for c in chosen if not _inside(c, names)]
         brands = self.brands.find(item, docs, rule_starts, catalogue)
         return brands + [m for m in attributes if not _inside_brand(m, brands)]
 
     def _candidates(
-        self, doc: Doc, terms: PhraseMatcher
+        self, doc: Doc, terms: PhraseMatcher, source: SourceField
     ) -> tuple[list[Candidate], list[Candidate]]:
         """(gazetteer + pattern candidates, final candidates incl. noun-chunk features)."""
-        rules = select([*self._terms(doc, terms), *self.rules(doc)])
+        rules = select([*self._terms(doc, terms, source), *self.rules(doc)])
         if not doc.has_annotation("DEP"):
             return rules, rules
         grown = self.chunks.expand(doc, rules)
@@ -124,21 +139,71 @@ class SpacyExtractor:
         return rules, final
 
     @staticmethod
-    def _terms(doc: Doc, terms: PhraseMatcher) -> list[Candidate]:
+    def _terms(doc: Doc, terms: PhraseMatcher, source: SourceField) -> list[Candidate]:
         found = []
-        tagged = doc.has_annotation("POS")
         for match_id, start, end in terms(doc):
             kind = doc.vocab.strings[match_id]
-            if (
-                tagged
-                and end - start == 1
-                and kind in NOUN_KINDS
-                and doc[start].pos_ in MODIFIER_POS
-            ):
-                continue  # "an entertaining mix" is not about entertaining
-            confidence = PHRASE_CONFIDENCE if end - start > 1 else TERM_CONFIDENCE
+            if kind in NOT_IN_TITLES and source == "title":
+                continue
+            if kind in NOUN_KINDS and end - start == 1 and _describes_another(doc[start], kind):
+                continue
+            if kind == "size":
+                confidence = NAMED_SIZE_CONFIDENCE
+            else:
+                confidence = PHRASE_CONFIDENCE if end - start > 1 else TERM_CONFIDENCE
             found.append(Candidate(kind, start, end, confidence, "rule"))
         return found
+
+
+def _describes_another(token: Token, kind: str) -> bool:
+    """Whether a one-word term is used as a modifier ("an entertaining mix" is not about
+    entertaining, "baby back ribs" are not for babies); needs a tagger and parser."""
+    if not token.doc.has_annotation("POS"):
+        return False
+    if token.pos_ in MODIFIER_POS:
+        return True
+    head = token.head
+    return (
+        token.doc.has_annotation("DEP")
+        and token.dep_ in MODIFIER_DEPS
+        and head.i > token.i
+        and head.pos_ in ("NOUN", "PROPN")
+        and not (kind == "format" and head.lower_ in EDITION_WORDS)
+    )
+
+
+def _name_spans(doc: Doc, catalogue: PhraseMatcher, *, titled: bool) -> list[tuple[int, int]]:
+    """Token spans that are proper names: the shop's brands wherever they appear and, outside
+    title-case titles, named entities and runs of two or more capitalised proper nouns."""
+    spans = [(start, end) for _, start, end in catalogue(doc)]
+    if titled or not doc.has_annotation("ENT_IOB"):
+        return spans
+    spans += [(ent.start, ent.end) for ent in doc.ents if ent.label_ in NAME_LABELS]
+    run: list[int] = []
+    for token in [*doc, None]:
+        if (
+            token is not None
+            and token.pos_ == "PROPN"
+            and token.is_title
+            and not token.is_sent_start
+        ):
+            run.append(token.i)
+            continue
+        if len(run) >= 2:
+            spans.append((run[0], run[-1] + 1))
+        run = []
+    return spans
+
+
+def _inside(candidate: Candidate, names: list[tuple[int, int]]) -> bool:
+    """Strictly inside a name: a word of "Olive Garden" is not a colour, but a topic that is a
+    whole named entity ("World War II") stays."""
+    return any(
+        start <= candidate.start
+        and candidate.end <= end
+        and candidate.end - candidate.start < end - start
+        for start, end in names
+    )
 
 
 def _inside_brand(mention: Mention, brands: list[Mention]) -> bool:

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from ingest.extract.base import BRAND, EntityExtractor, ItemText, Mention, ReviewText
 from ingest.extract.brands import usable_brand
 from ingest.extract.mention_cache import MentionCache
-from ingest.resolve import MIN_CONFIDENCE, item_rows, resolve, review_rows
+from ingest.resolve import MIN_CONFIDENCE, brand_support, item_rows, resolve, review_rows
 from kg.records import Row
 from kg.settings import Settings
 from kg.write import ATTRIBUTES, BRANDS, ITEM_ATTRIBUTES, ITEM_BRANDS, REVIEW_MENTIONS, WriteSpec
@@ -111,10 +111,12 @@ class ExtractionStage:
         resolution = resolve(
             chain.from_iterable(chain(self.item_mentions.values(), self.review_mentions.values()))
         )
-        yield [*resolution.brand_rows(), *resolution.attribute_rows()]
+        support = brand_support(self.item_mentions.values(), resolution)
+        brand_rows = [row for row in resolution.brand_rows() if row.id in support]
+        yield [*brand_rows, *resolution.attribute_rows()]
         for item_id, mentions in sorted(self.item_mentions.items()):
             brands, attributes = item_rows(item_id, mentions, resolution)
-            yield [*brands, *attributes]
+            yield [*(row for row in brands if row.brand_id in support), *attributes]
         for review_id, mentions in sorted(self.review_mentions.items()):
             yield list(review_rows(review_id, mentions, resolution))
 
