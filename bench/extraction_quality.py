@@ -13,8 +13,9 @@ discovery and the confidence floor. A predicted entity matches a label when one 
 forms has the label's normal form (`ingest.resolve.normal_form`, near-duplicates merged), or
 names it at a coarser grain (its words among the label's, ending on the label's head word:
 "glass" for "borosilicate glass"; "exact values" rows count without that); an attribute must
-also have the label's kind. "name hits" counts attributes that lie inside the
-item's labelled brand name (a gazetteer word inside a proper name): the target is none.
+also have the label's kind. "name hits" counts wrong attributes whose words lie
+inside the item's labelled brand name (a dictionary word read inside a proper name): the target
+is none.
 
 Items fall into two fixed halves by a hash of their id: rules are tuned on "tune" and checked
 on "held-out"; both are reported, and the targets (brand precision >= 0.9, attribute precision
@@ -220,16 +221,18 @@ def evaluate(labelled: Sequence[Labelled], linked: dict[str, list[Entity]]) -> R
         report.brand.add(score)
         report.false_positives += [f"{label.item.item_id} brand {sorted(e.forms)}" for e in wrong]
         attributes = [e for e in found if e.kind != BRAND]
+        wrong_attributes: list[Entity] = []
         for kind in sorted({e.kind for e in attributes} | {k for k, _ in label.attributes}):
             gold = [(k, v) for k, v in label.attributes if k == kind]
             predicted = [e for e in attributes if e.kind == kind]
             score, wrong = matched(predicted, gold)
             report.kinds[kind].add(score)
             report.strict_attribute.add(matched(predicted, gold, strict=True)[0])
+            wrong_attributes += wrong
             report.false_positives += [
                 f"{label.item.item_id} {kind} {sorted(e.forms)}" for e in wrong
             ]
-        report.name_hits += sum(inside_name(e, label.brand) for e in attributes)
+        report.name_hits += sum(inside_name(e, label.brand) for e in wrong_attributes)
     return report
 
 

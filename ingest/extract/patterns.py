@@ -32,6 +32,9 @@ ONE = frozenset({"1", "one", "a", "single"})
 NOT_FREE_FROM = frozenset({"toll", "tax", "duty", "hassle", "worry", "risk", "stress", "trouble"})
 Pattern = list[dict[str, Any]]
 NUMBER = r"(?:\d+(?:[.,]\d+)?|\.\d+)"
+TOLERANCE = ("\u00b1", "+/-", "/-", "+-")  # "+/- 0.05mm" is an accuracy, not a size
+EXTRAS = frozenset({"free", "bonus", "plus"})  # what comes with the product has its own size
+EXTRA_WINDOW = 3
 
 
 class PatternRules:
@@ -115,9 +118,20 @@ class PatternRules:
         return found
 
     def _is_size(self, doc: Doc, start: int, end: int) -> bool:
+        """A number with a unit that measures this product: not "1 count", not a tolerance
+        ("+/- 0.05mm"), not the size of something that comes free with it ("with a bonus 25 pc
+        pipette set")."""
         words = [token.lower_ for token in doc[start:end] if token.text not in DASHES]
         unit = self.unit_of.get(tuple(words[1:]))
-        return not (unit in COUNT_UNITS and words[0] in ONE)
+        if unit in COUNT_UNITS and words[0] in ONE:
+            return False
+        before = doc[max(0, start - EXTRA_WINDOW) : start]
+        if any(token.lower_ in EXTRAS for token in before):
+            return False
+        return not (
+            doc[start].text.startswith(TOLERANCE)
+            or any(token.text.endswith(TOLERANCE) for token in doc[max(0, start - 1) : start])
+        )
 
     def _type_qualifiers(self, doc: Doc, kind: str, start: int, end: int) -> Iterator[Candidate]:
         """One candidate per qualifier between "for" and the head word; the one right before

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Token
 
+from ingest.extract import discovery
 from ingest.extract.base import BRAND, ItemText, Mention, ReviewText
 from ingest.extract.brands import BrandFinder
 from ingest.extract.candidates import Candidate, select
@@ -49,8 +50,11 @@ MODIFIER_DEPS = frozenset({"compound", "amod", "nmod"})
 EDITION_WORDS = frozenset(
     {"edition", "editions", "version", "magazine", "subscription", "issue", "issues", "access"}
 )
-# A title names the product; what a magazine or book is about is in its description.
-NOT_IN_TITLES = frozenset({"topic"})
+# A title names the product; what a magazine or book is about, and which edition it is, are
+# in its description ("Digital Pen Type PH Meter" is no digital edition).
+NOT_IN_TITLES = frozenset({"topic", "format"})
+# Short fields that name product properties; prose (descriptions, reviews) describes too much.
+DISCOVERY_FIELDS = frozenset({"title", "features"})
 # Named entities whose words are a name, not a description ("Olive Garden", "TV Guide").
 NAME_LABELS = frozenset(
     {"PERSON", "ORG", "GPE", "LOC", "FAC", "WORK_OF_ART", "EVENT", "PRODUCT", "NORP"}
@@ -59,6 +63,7 @@ NAME_LABELS = frozenset(
 
 class SpacyExtractor:
     name = "spacy"
+    cache_tag = "context-2"  # bumped when the rules change what they find
 
     def __init__(
         self,
@@ -123,6 +128,8 @@ class SpacyExtractor:
             rules, chosen = self._candidates(doc, self.terms, source)
             rule_starts[source] = {c.start for c in rules}
             names = _name_spans(doc, catalogue, titled=source == "title")
+            if source in DISCOVERY_FIELDS:
+                chosen += discovery.candidates(doc, chosen, self.polarity.valence)
             attributes += [c.mention(doc, source) for c in chosen if not _inside(c, names)]
         brands = self.brands.find(item, docs, rule_starts, catalogue)
         return brands + [m for m in attributes if not _inside_brand(m, brands)]
@@ -162,6 +169,9 @@ def _describes_another(token: Token, kind: str) -> bool:
         return False
     if token.pos_ in MODIFIER_POS:
         return True
+    following = token.nbor() if token.i + 1 < len(token.doc) else None
+    if following is not None and following.lower_ == "of":
+        return True  # "the art of trapping" is about trapping
     head = token.head
     return (
         token.doc.has_annotation("DEP")

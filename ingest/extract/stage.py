@@ -16,10 +16,18 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from ingest.extract import discovery
 from ingest.extract.base import BRAND, EntityExtractor, ItemText, Mention, ReviewText
 from ingest.extract.brands import usable_brand
 from ingest.extract.mention_cache import MentionCache
-from ingest.resolve import MIN_CONFIDENCE, brand_support, item_rows, resolve, review_rows
+from ingest.resolve import (
+    MIN_CONFIDENCE,
+    brand_support,
+    item_rows,
+    normal_form,
+    resolve,
+    review_rows,
+)
 from kg.records import Row
 from kg.settings import Settings
 from kg.write import ATTRIBUTES, BRANDS, ITEM_ATTRIBUTES, ITEM_BRANDS, REVIEW_MENTIONS, WriteSpec
@@ -32,6 +40,7 @@ EXTRACTED_WRITES: tuple[WriteSpec[Any], ...] = (
     BRANDS, ATTRIBUTES, ITEM_BRANDS, ITEM_ATTRIBUTES, REVIEW_MENTIONS,
 )  # fmt: skip
 BATCH_SIZE = 64
+DISCOVERED = "discovered"
 
 
 class MetadataExtractor:
@@ -108,6 +117,7 @@ class ExtractionStage:
         """All entities first, then each item's and review's links to them."""
         self._flush_items()
         self._flush_reviews()
+        self._discover()
         resolution = resolve(
             chain.from_iterable(chain(self.item_mentions.values(), self.review_mentions.values()))
         )
@@ -119,6 +129,24 @@ class ExtractionStage:
             yield [*(row for row in brands if row.brand_id in support), *attributes]
         for review_id, mentions in sorted(self.review_mentions.items()):
             yield list(review_rows(review_id, mentions, resolution))
+
+    def _discover(self) -> None:
+        """Candidates the shop's own counts make attributes replace the candidates themselves."""
+        found = {
+            item_id: [m for m in mentions if m.extractor == DISCOVERED]
+            for item_id, mentions in self.item_mentions.items()
+        }
+        forms = {m.text: normal_form(m.text, m.kind) for ms in found.values() for m in ms}
+        brands = {
+            normal_form(m.text, BRAND)
+            for mentions in self.item_mentions.values()
+            for m in mentions
+            if m.kind == BRAND
+        }
+        promoted = discovery.promote(found, forms, len(self.item_mentions), brands)
+        for item_id, mentions in self.item_mentions.items():
+            kept = [m for m in mentions if m.extractor != DISCOVERED]
+            self.item_mentions[item_id] = kept + promoted[item_id]
 
     def _flush_items(self) -> None:
         found = self._extract(self._items, lambda e, batch: e.extract_items(batch))
@@ -150,6 +178,11 @@ class ExtractionStage:
                     self.cache.put_many(answers)
                 known.update(answers)
             for index, key in enumerate(keys):
-                # Below the floor are loose candidates (most noun chunks), not entities.
-                found[index].extend(m for m in known[key] if m.confidence >= MIN_CONFIDENCE)
+                # Below the floor are loose candidates (most noun chunks), not entities; discovery
+                # candidates wait for the shop-wide count (`_discover`).
+                found[index].extend(
+                    m
+                    for m in known[key]
+                    if m.confidence >= MIN_CONFIDENCE or m.extractor == DISCOVERED
+                )
         return found

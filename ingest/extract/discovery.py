@@ -1,0 +1,108 @@
+"""Attributes a shop's own text brings, beyond the shipped gazetteers (which stay as priors).
+
+Two steps. Per item, `candidates` proposes the words of a title or feature bullet that are
+shaped like product properties whatever the domain: hyphenated compounds ("Adhesive-Backed",
+"High-Precision", "Non-Slip") and words formed to describe ("refillable", "waterproof",
+"cordless", "galvanized"). They are emitted below the confidence floor, as candidates. Then,
+over the whole shop, `promote` keeps the candidates that mark out a subset of its items: found on
+at least `MIN_ITEMS` items (so a one-off word is not an attribute) and on at most `MAX_SHARE` of
+them (a word on every item marks out nothing); those become `feature` attributes with extractor
+"discovered". Near-duplicate spellings merge later in `ingest.resolve` (RapidFuzz), like every
+other attribute.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence, Set
+
+from spacy.tokens import Doc
+
+from ingest.extract.base import Mention
+from ingest.extract.candidates import Candidate
+
+CANDIDATE_CONFIDENCE = 0.35  # below the floor: only the shop-wide count makes it an attribute
+DISCOVERED_CONFIDENCE = 0.6
+MIN_ITEMS = 3
+MAX_SHARE = 0.1
+DESCRIPTIVE = re.compile(r"(?:able|ible|proof|less|ized|ised|ated|tight)$")
+MIN_WORD_CHARS = 6
+MAX_PARTS = 3
+# Praise shaped like a property, which the sentiment lexicon does not score.
+PRAISE = frozenset({"effortless", "flawless", "timeless", "endless", "priceless", "unbeatable"})
+
+
+def candidates(
+    doc: Doc, taken: Sequence[Candidate], valence: Mapping[str, float]
+) -> list[Candidate]:
+    """Property-shaped words of one title or bullet that no other candidate covers."""
+    found = []
+    index = 0
+    while index < len(doc):
+        end = _compound_end(doc, index)
+        span = doc[index:end]
+        words = [token.lower_ for token in span if token.text != "-"]
+        shaped = len(words) > 1 or (
+            len(words) == 1
+            and len(words[0]) >= MIN_WORD_CHARS
+            and DESCRIPTIVE.search(words[0]) is not None
+        )
+        candidate = Candidate("feature", index, end, CANDIDATE_CONFIDENCE, "discovered")
+        if (
+            shaped
+            and all(_descriptive(word, valence) for word in words)
+            and not any(candidate.overlaps(other) for other in taken)
+        ):
+            found.append(candidate)
+        index = end
+    return found
+
+
+def _descriptive(word: str, valence: Mapping[str, float]) -> bool:
+    """A word that can describe: letters only, more than one ("Shimmer-I" is a name), no
+    praise."""
+    return word.isalpha() and len(word) > 1 and not valence.get(word) and word not in PRAISE
+
+
+def _compound_end(doc: Doc, start: int) -> int:
+    """The end of the hyphenated compound that starts at `start` ("Adhesive-Backed"), or the
+    next token when there is none."""
+    end = start + 1
+    parts = 1
+    while (
+        parts < MAX_PARTS
+        and end + 1 < len(doc)
+        and doc[end].text == "-"
+        and not doc[end - 1].whitespace_
+        and not doc[end].whitespace_
+        and doc[end + 1].is_alpha
+    ):
+        end += 2
+        parts += 1
+    return end
+
+
+def promote(
+    found: Mapping[str, Sequence[Mention]],
+    forms: Mapping[str, str],
+    shop_items: int,
+    names: Set[str] = frozenset(),
+) -> dict[str, list[Mention]]:
+    """item id -> its candidates that the counts over the shop's `shop_items` items make
+    attributes. `forms` maps a candidate's text to its normal form (what counts as one word);
+    a candidate whose form is one of `names` (the shop's brands) is a name, not a property."""
+    items_with: Counter[str] = Counter()
+    for mentions in found.values():
+        items_with.update({forms[m.text] for m in mentions})
+    kept = {
+        form for form, count in items_with.items() if MIN_ITEMS <= count <= MAX_SHARE * shop_items
+    }
+    return {
+        item_id: [
+            m.model_copy(update={"confidence": DISCOVERED_CONFIDENCE})
+            for m in mentions
+            if forms[m.text] in kept
+        ]
+        for item_id, mentions in found.items()
+    }
