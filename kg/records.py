@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
@@ -18,7 +25,7 @@ InteractionKind = Literal["view", "click", "cart", "purchase", "rate"]
 Split = Literal["train", "valid", "test"]
 ItemLinkType = Literal["ALSO_BOUGHT", "ALSO_VIEWED", "BOUGHT_TOGETHER"]
 SourceField = Literal["title", "description", "features", "details", "review", "metadata"]
-Extractor = Literal["spacy", "rule", "llm", "metadata"]
+Extractor = Literal["spacy", "rule", "llm", "metadata", "discovered"]
 Sentiment = Literal["positive", "negative", "neutral"]
 
 INTERACTION_KINDS: tuple[InteractionKind, ...] = get_args(InteractionKind)
@@ -91,12 +98,24 @@ class ItemLinkRow(Row):
 
 
 class Provenance(Row):
-    """Where an extracted relationship came from."""
+    """Where an extracted relationship came from: every source field and extractor that found
+    it, the best mention's confidence, source and extractor (for readers that show one), and
+    the number of mentions. One row holds all that is known of a (start, end) pair."""
 
     source: SourceField
     extractor: Extractor
+    sources: list[SourceField] = Field(default_factory=list, validate_default=True)
+    extractors: list[Extractor] = Field(default_factory=list, validate_default=True)
     confidence: float = Field(1.0, ge=0, le=1)
     mentions: int = Field(1, ge=1)
+
+    @field_validator("sources", "extractors")
+    @classmethod
+    def _sorted_with_the_best(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        """Sorted, unique, and holding the best mention's own (a row of one mention may leave
+        the lists out)."""
+        best = info.data.get(str(info.field_name).removesuffix("s"))
+        return sorted({*values, *([best] if best else [])})
 
 
 class ItemBrandRow(Provenance):
@@ -118,3 +137,27 @@ class ReviewMentionRow(Provenance):
     review_id: Id
     attribute_id: Id
     sentiment: Sentiment
+
+
+# A knowledge graph of entities around the items (a shop's own, or Freebase-style triples).
+RelatedLabel = Literal["Item", "Entity"]
+MAX_RELATION_CHARS = 256
+Relation = Annotated[str, StringConstraints(min_length=1, max_length=MAX_RELATION_CHARS)]
+
+
+class EntityRow(Row):
+    """Anything a fact names that is not an item (a director, a genre); the name is optional."""
+
+    id: Id
+    name: Name | None = None
+
+
+class RelatedRow(Row):
+    """One fact: (head)-[:RELATED {relation}]->(tail), each end an Item or an Entity. Two
+    relations between the same pair are two relationships."""
+
+    head_id: Id
+    head_label: RelatedLabel
+    relation: Relation
+    tail_id: Id
+    tail_label: RelatedLabel

@@ -39,6 +39,7 @@ class Counting:
     def __init__(self, inner: SpacyExtractor) -> None:
         self.inner = inner
         self.name = inner.name
+        self.cache_tag = inner.cache_tag  # the same answers, so the same cache entries
         self.texts = 0
 
     def extract_items(self, items: Sequence[ItemText]) -> list[list[Mention]]:

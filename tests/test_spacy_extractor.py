@@ -91,7 +91,7 @@ def test_sample_magazines_get_their_publisher_and_topics(
 
     flight = found["B00005N7O9"]
     assert values(flight, BRAND) == {"airage"}
-    assert {"aviation", "history", "photography"} <= values(flight, "topic")
+    assert {"aviation", "aviation history", "aviation photography"} <= values(flight, "topic")
     assert "article" in values(flight, "feature")
 
     reason = found["B00005N7NQ"]

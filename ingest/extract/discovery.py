@@ -29,6 +29,7 @@ MAX_SHARE = 0.1
 DESCRIPTIVE = re.compile(r"(?:able|ible|proof|less|ized|ised|ated|tight)$")
 MIN_WORD_CHARS = 6
 MAX_PARTS = 3
+OPINION_VALENCE = 1.0  # VADER scores from -4 to 4; "backed" (0.1) describes, "stunning" praises
 # Praise shaped like a property, which the sentiment lexicon does not score.
 PRAISE = frozenset({"effortless", "flawless", "timeless", "endless", "priceless", "unbeatable"})
 
@@ -62,7 +63,12 @@ def candidates(
 def _descriptive(word: str, valence: Mapping[str, float]) -> bool:
     """A word that can describe: letters only, more than one ("Shimmer-I" is a name), no
     praise."""
-    return word.isalpha() and len(word) > 1 and not valence.get(word) and word not in PRAISE
+    return (
+        word.isalpha()
+        and len(word) > 1
+        and abs(valence.get(word, 0.0)) < OPINION_VALENCE
+        and word not in PRAISE
+    )
 
 
 def _compound_end(doc: Doc, start: int) -> int:

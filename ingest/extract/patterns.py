@@ -30,6 +30,8 @@ COUNT_UNITS = frozenset({"count", "pack"})  # "1 count" says nothing about the p
 ONE = frozenset({"1", "one", "a", "single"})
 # "toll-free" and "hassle-free" are promises, not properties of the product.
 NOT_FREE_FROM = frozenset({"toll", "tax", "duty", "hassle", "worry", "risk", "stress", "trouble"})
+# "made from scratch", "made with love": idioms, not materials or ingredients.
+MADE_IDIOMS = frozenset({"scratch", "love", "care", "pride"})
 Pattern = list[dict[str, Any]]
 NUMBER = r"(?:\d+(?:[.,]\d+)?|\.\d+)"
 TOLERANCE = ("\u00b1", "+/-", "/-", "+-")  # "+/- 0.05mm" is an accuracy, not a size
@@ -108,11 +110,12 @@ class PatternRules:
                 if self._is_size(doc, start, end):
                     found.append(Candidate("size", start, end, SIZE_CONFIDENCE, "rule"))
             elif label in ("free", "spf"):
-                if doc[start].lower_ not in NOT_FREE_FROM:
+                if doc[start].lower_ not in NOT_FREE_FROM and _glued(doc, start, end):
                     found.append(Candidate("feature", start, end, FREE_CONFIDENCE, "rule"))
             elif label in ("material", "ingredient"):
                 first = next(i for i in range(start + 2, end) if doc[i].is_alpha)
-                found.append(Candidate(label, first, end, MADE_CONFIDENCE, "rule"))
+                if doc[first].lower_ not in MADE_IDIOMS:
+                    found.append(Candidate(label, first, end, MADE_CONFIDENCE, "rule"))
             else:
                 found.extend(self._type_qualifiers(doc, label, start, end))
         return found
@@ -157,3 +160,12 @@ class PatternRules:
             if words in self.qualifiers:
                 return length
         return 0
+
+
+def _glued(doc: Doc, start: int, end: int) -> bool:
+    """Whether a dash inside the match joins its words ("paraben-free"), rather than separating
+    two phrases ("Teddy Bear - Free Shipping")."""
+    return all(
+        not (doc[i].text in DASHES and (doc[i - 1].whitespace_ or doc[i].whitespace_))
+        for i in range(start + 1, end)
+    )

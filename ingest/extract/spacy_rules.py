@@ -32,6 +32,7 @@ from ingest.extract.gazetteers import Entry, load_gazetteers, phrase_matcher
 from ingest.extract.nlp import Pipeline, load_pipeline
 from ingest.extract.patterns import PatternRules
 from ingest.extract.sentiment import vader_polarity
+from ingest.resolve import MIN_CONFIDENCE
 from kg.records import SourceField
 from kg.settings import Settings
 
@@ -47,6 +48,7 @@ NAMED_SIZE_CONFIDENCE = 0.3
 NOUN_KINDS = frozenset({"topic", "audience", "format"})
 MODIFIER_POS = frozenset({"ADJ", "ADV"})
 MODIFIER_DEPS = frozenset({"compound", "amod", "nmod"})
+LIST_JOINERS = frozenset({"/", ",", "&", "and", "or"})
 EDITION_WORDS = frozenset(
     {"edition", "editions", "version", "magazine", "subscription", "issue", "issues", "access"}
 )
@@ -129,7 +131,8 @@ class SpacyExtractor:
             rule_starts[source] = {c.start for c in rules}
             names = _name_spans(doc, catalogue, titled=source == "title")
             if source in DISCOVERY_FIELDS:
-                chosen += discovery.candidates(doc, chosen, self.polarity.valence)
+                found = [c for c in chosen if c.confidence >= MIN_CONFIDENCE]
+                chosen += discovery.candidates(doc, found, self.polarity.valence)
             attributes += [c.mention(doc, source) for c in chosen if not _inside(c, names)]
         brands = self.brands.find(item, docs, rule_starts, catalogue)
         return brands + [m for m in attributes if not _inside_brand(m, brands)]
@@ -154,12 +157,21 @@ class SpacyExtractor:
                 continue
             if kind in NOUN_KINDS and end - start == 1 and _describes_another(doc[start], kind):
                 continue
+            if _in_compound(doc, start, end):
+                continue  # "sister-in-law" is not about law
             if kind == "size":
                 confidence = NAMED_SIZE_CONFIDENCE
             else:
                 confidence = PHRASE_CONFIDENCE if end - start > 1 else TERM_CONFIDENCE
             found.append(Candidate(kind, start, end, confidence, "rule"))
         return found
+
+
+def _in_compound(doc: Doc, start: int, end: int) -> bool:
+    """Whether the span is part of a longer hyphenated word."""
+    before = start >= 2 and doc[start - 1].text == "-" and not doc[start - 2].whitespace_
+    after = end + 1 < len(doc) and doc[end].text == "-" and not doc[end - 1].whitespace_
+    return (before and not doc[start - 1].whitespace_) or (after and not doc[end].whitespace_)
 
 
 def _describes_another(token: Token, kind: str) -> bool:
@@ -172,6 +184,17 @@ def _describes_another(token: Token, kind: str) -> bool:
     following = token.nbor() if token.i + 1 < len(token.doc) else None
     if following is not None and following.lower_ == "of":
         return True  # "the art of trapping" is about trapping
+    if following is not None and following.lower_ in LIST_JOINERS:
+        return False  # "science/technology" lists two topics
+    if (
+        kind == "audience"
+        and token.tag_ == "NN"
+        and following is not None
+        and following.is_alpha
+        and following.pos_ not in ("VERB", "AUX")
+    ):
+        return True  # a singular audience word before another word names a kind of thing:
+        # "baby back ribs", "baby wipes" (the parser does not always say so)
     head = token.head
     return (
         token.doc.has_annotation("DEP")
@@ -188,7 +211,17 @@ def _name_spans(doc: Doc, catalogue: PhraseMatcher, *, titled: bool) -> list[tup
     spans = [(start, end) for _, start, end in catalogue(doc)]
     if titled or not doc.has_annotation("ENT_IOB"):
         return spans
-    spans += [(ent.start, ent.end) for ent in doc.ents if ent.label_ in NAME_LABELS]
+    spans += [
+        (ent.start, ent.end)
+        for ent in doc.ents
+        # The small model also tags lower-case phrases ("tips & techniques") as names.
+        if ent.label_ in NAME_LABELS
+        and all(
+            token.is_title or token.is_upper
+            for token in ent
+            if token.is_alpha and not token.is_stop
+        )
+    ]
     run: list[int] = []
     for token in [*doc, None]:
         if (

@@ -1,0 +1,128 @@
+"""Extraction on shops nobody tuned for: each class of error seen on unseen catalogues, on text
+written here. Real spaCy pipeline, no graph needed (the stage's rows are what a load writes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.extract.base import BRAND, ItemText, Mention
+from ingest.extract.spacy_rules import SpacyExtractor
+from ingest.extract.stage import ExtractionStage
+from ingest.resolve import MIN_CONFIDENCE, normal_form
+from kg.records import AttributeRow, BrandRow, ItemAttributeRow, ItemBrandRow, Row
+
+
+@pytest.fixture(scope="module")
+def extractor() -> SpacyExtractor:
+    return SpacyExtractor()
+
+
+def kept(mentions: list[Mention]) -> set[tuple[str, str]]:
+    return {
+        (m.kind, normal_form(m.text, m.kind))
+        for m in mentions
+        if m.kind != BRAND and m.confidence >= MIN_CONFIDENCE
+    }
+
+
+def loaded(extractor: SpacyExtractor, items: list[ItemText]) -> list[Row]:
+    stage = ExtractionStage([extractor])
+    for item in items:
+        stage.add_item(item)
+    return [row for rows in stage.rows() for row in rows]
+
+
+def test_dictionary_words_inside_proper_names_are_not_attributes(
+    extractor: SpacyExtractor,
+) -> None:
+    texts = {
+        "olive": "Treat a friend to dinner at Olive Garden, the family restaurant.",
+        "ribs": "Our smokehouse serves baby back ribs and brisket every day.",
+        "scratch": "Every loaf is made from scratch in our bakery.",
+        "law": "A thoughtful gift for your sister-in-law.",
+        "bear": "Teddy Bear - Free One-Day Shipping",
+    }
+    items = [ItemText(item_id=key, description=text) for key, text in texts.items()]
+    found = dict(zip(texts, extractor.extract_items(items), strict=True))
+    assert ("colour", "olive") not in kept(found["olive"])
+    assert ("audience", "baby") not in kept(found["ribs"])
+    assert ("material", "scratch") not in kept(found["scratch"])
+    assert ("topic", "law") not in kept(found["law"])
+    assert not any(value.endswith("free") for _, value in kept(found["bear"]))
+    # The same words still count where they describe the product.
+    (plain,) = extractor.extract_items(
+        [ItemText(item_id="p", description="An olive green scarf for babies, made of wool.")]
+    )
+    assert {("colour", "olive green"), ("material", "wool")} <= kept(plain) or {
+        ("colour", "olive"),
+        ("material", "wool"),
+    } <= kept(plain)
+
+
+def test_a_size_needs_a_unit_and_must_measure_the_product(extractor: SpacyExtractor) -> None:
+    item = ItemText(
+        item_id="f",
+        title="Acme 1.75mm PLA Filament, 1kg Spool - Accuracy +/- 0.05mm, "
+        "with a Free 25 pc Nozzle Set, XL",
+    )
+    (mentions,) = extractor.extract_items([item])
+    sizes = {value for kind, value in kept(mentions) if kind == "size"}
+    assert sizes == {"1.75 mm", "1 kg"}
+
+
+def test_a_retailers_spellings_are_one_brand_with_every_surface_form(
+    extractor: SpacyExtractor,
+) -> None:
+    items = [
+        ItemText(item_id="g1", title="Starbucks Gift Card", metadata_brand="Starbucks"),
+        ItemText(item_id="g2", title="Starbucks.com eGift", metadata_brand="Starbucks.com"),
+        ItemText(item_id="g3", title="Coffee card", metadata_brand="Starbucks eGift Card"),
+        ItemText(item_id="g4", title="Gift Card for any occasion", metadata_brand="Gift Card"),
+    ]
+    rows = loaded(extractor, items)
+    brands = [row for row in rows if isinstance(row, BrandRow)]
+    assert [brand.id for brand in brands] == ["starbucks"]
+    assert {"Starbucks", "Starbucks.com", "Starbucks eGift Card"} <= set(brands[0].surface_forms)
+    links = {(row.item_id, row.brand_id) for row in rows if isinstance(row, ItemBrandRow)}
+    assert links == {("g1", "starbucks"), ("g2", "starbucks"), ("g3", "starbucks")}
+
+
+def test_no_brand_is_invented_from_a_title_without_support(extractor: SpacyExtractor) -> None:
+    one_off = [
+        ItemText(item_id="p1", title="Paris Eau de Parfum Spray for Women, 3.4 Ounce"),
+        ItemText(item_id="p2", title="Ed Hardy Love Kills Slowly Perfume, 1.7 oz"),
+    ]
+    rows = loaded(extractor, one_off)
+    assert not [row for row in rows if isinstance(row, BrandRow | ItemBrandRow)]
+    # Named on several items, or named in the brand field elsewhere, a brand is kept.
+    repeated = [
+        ItemText(item_id=f"s{n}", title=f"SHARKK Hair Brush, Model {n}, Black") for n in range(3)
+    ]
+    field = [
+        ItemText(item_id="n1", title="Nioxin System 3 Cleanser, 10 oz"),
+        ItemText(item_id="n2", title="Scalp Therapy Conditioner, 10 oz", metadata_brand="Nioxin"),
+    ]
+    rows = loaded(extractor, repeated + field)
+    links = {(row.item_id, row.brand_id) for row in rows if isinstance(row, ItemBrandRow)}
+    assert {("s0", "sharkk"), ("s1", "sharkk"), ("s2", "sharkk")} <= links
+    assert ("n1", "nioxin") in links
+
+
+def test_attributes_are_discovered_from_the_shops_own_text(extractor: SpacyExtractor) -> None:
+    """A property no gazetteer lists becomes an attribute when it marks out a subset of the
+    shop: on three items of forty, not on one."""
+    titles = [f"Sanding Roll, {n * 20 + 40} Grit, 10 Yard" for n in range(40)]
+    titles[:3] = [f"Adhesive-Backed Sanding Roll, {g} Grit" for g in (60, 80, 120)]
+    titles[3] = "Self-Centering Drill Guide"
+    items = [ItemText(item_id=f"i{n}", title=title) for n, title in enumerate(titles)]
+    rows = loaded(extractor, items)
+    attributes = {row.id: row for row in rows if isinstance(row, AttributeRow)}
+    assert "feature:adhesive backed" in attributes
+    assert "feature:self centering" not in attributes
+    links = [
+        row
+        for row in rows
+        if isinstance(row, ItemAttributeRow) and row.attribute_id == "feature:adhesive backed"
+    ]
+    assert {row.item_id for row in links} == {"i0", "i1", "i2"}
+    assert all(row.extractor == "discovered" for row in links)
