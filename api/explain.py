@@ -4,6 +4,7 @@ similarity along the path, each told in one plain sentence with the Cypher that 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -26,6 +27,9 @@ SHARED = {"Brand": "{t} shares its brand, {x}", "Category": "{t} is in the same 
           "Attribute": "{t} is also {x}"}  # fmt: skip
 ASKED = {"Brand": "{t} is by {x}, which you asked for", "Category": "{t} is in {x}, which you "
          "asked for", "Attribute": "{t} is {x}, which you asked for"}  # fmt: skip
+# A relation's last segment ("film.film.directed_by", ".../ontology/director") and its words.
+RELATION_TAIL = re.compile(r"[^./#:]+$")
+CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 NodeKey = tuple[str, str]  # (label, id)
 # Unit embedding vectors of these nodes, one row each; a zero row for a node the model lacks.
@@ -93,7 +97,7 @@ def sentence(path: GraphPath) -> str:
         return (
             _capital(
                 f"{_name(via)} is {_entity_phrase(start)}, which you asked for; "
-                + _link_phrase(rels[1].type, via, target)
+                + _link_phrase(rels[1], via, target)
             )
             + "."
         )
@@ -104,15 +108,33 @@ def _rest(nodes: Sequence[PathNode], rels: Sequence[PathRelationship], t: str) -
     """The part after the opening, from the anchor item `nodes[0]` to the target."""
     anchor, middle = nodes[0], nodes[1]
     if len(nodes) == 2:
-        return _link_phrase(rels[0].type, anchor, middle)
+        return _link_phrase(rels[0], anchor, middle)
     if middle.label == "User":
         return f"another customer who bought {_name(anchor)} also bought {t}"
+    if middle.label == "Entity":  # the same fact about both items; ids of entities say nothing
+        relation = relation_words(rels[0].relation or "")
+        if middle.name:
+            return f"{t} shares its {relation}, {middle.name}"
+        return f"{t} shares its {relation} with {_name(anchor)}"
     return SHARED[middle.label].format(t=t, x=_name(middle))
 
 
-def _link_phrase(rel_type: str, a: PathNode, b: PathNode) -> str:
-    phrase = ITEM_LINK_PHRASES.get(rel_type, "{a} is linked to {b}")
+def _link_phrase(rel: PathRelationship, a: PathNode, b: PathNode) -> str:
+    if rel.type == "RELATED":  # a fact: its direction matters ("sequel")
+        head, tail = (a, b) if rel.start < rel.end else (b, a)
+        relation = relation_words(rel.relation or "")
+        return f"{_name(head)} is linked to {_name(tail)} ({relation})"
+    phrase = ITEM_LINK_PHRASES.get(rel.type, "{a} is linked to {b}")
     return phrase.format(a=_name(a), b=_name(b))
+
+
+def relation_words(relation: str) -> str:
+    """A relation in plain words: "film.film.directed_by" -> "directed by", "hasGenre" -> "has
+    genre"; acronyms keep their case ("ISBN"). A relation without words stays as it is."""
+    tail = RELATION_TAIL.search(relation.strip().rstrip("./#:"))
+    words = CAMEL.sub(" ", tail.group() if tail else "").replace("_", " ").replace("-", " ")
+    plain = " ".join(w if len(w) > 1 and w.isupper() else w.lower() for w in words.split())
+    return plain or relation
 
 
 def _entity_phrase(entity: PathNode) -> str:

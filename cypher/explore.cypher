@@ -47,3 +47,8 @@ RETURN a.kind AS kind, a.name AS attribute, r.source AS source, r.extractor AS e
 // Keyword search over titles and descriptions (full-text index `item_text`).
 CALL db.index.fulltext.queryNodes('item_text', 'science') YIELD node, score
 RETURN node.id AS item, node.title AS title, score LIMIT 10;
+
+// An item's facts from your own knowledge graph (`kgrec ingest table --triples`), both ways.
+MATCH (:Item {id: $item})-[r:RELATED]-(other)
+RETURN r.relation AS relation, labels(other)[0] AS label, other.id AS id,
+       coalesce(other.title, other.name) AS name LIMIT 50;

@@ -8,12 +8,14 @@ CREATE CONSTRAINT brand_id IF NOT EXISTS FOR (n:Brand) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT category_id IF NOT EXISTS FOR (n:Category) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT attribute_id IF NOT EXISTS FOR (n:Attribute) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT review_id IF NOT EXISTS FOR (n:Review) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE;
 
 // Lookups by name (Browser exploration, resolving user input to entities).
 CREATE INDEX brand_name IF NOT EXISTS FOR (n:Brand) ON (n.name);
 CREATE INDEX category_name IF NOT EXISTS FOR (n:Category) ON (n.name);
 CREATE INDEX attribute_name IF NOT EXISTS FOR (n:Attribute) ON (n.name);
 CREATE INDEX attribute_kind IF NOT EXISTS FOR (n:Attribute) ON (n.kind);
+CREATE INDEX entity_name IF NOT EXISTS FOR (n:Entity) ON (n.name);
 
 // Keyword search over item text (CALL db.index.fulltext.queryNodes('item_text', 'serum')).
 CREATE FULLTEXT INDEX item_text IF NOT EXISTS FOR (n:Item) ON EACH [n.title, n.description];

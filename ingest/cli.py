@@ -252,7 +252,8 @@ BEAUTY_HELP = (
 )
 TABLE_HELP = (
     "Load your own CSV (.csv, .csv.gz) or Parquet (.parquet) tables: items, and optionally "
-    "users, interactions and reviews. Columns (by name, any order; others are ignored):"
+    "users, interactions, reviews, item attributes, item links and entity triples (your own "
+    "knowledge graph). Columns (by name, any order; others are ignored):"
     "\n\n"
     + "\n\n".join(f"{kind}: {layout.describe()}" for kind, layout in LAYOUTS.items())
     + "\n\n"
@@ -352,11 +353,38 @@ def table(
         typer.Option("--reviews", help="Reviews table: review_id, user_id, item_id, text, ts, "
                      "rating."),
     ] = None,
+    attributes: Annotated[
+        Path | None,
+        typer.Option("--attributes", help="Item attributes table: item_id, kind (colour, "
+                     "material, ...: letters, digits, _), name. Each row is "
+                     "(:Item)-[:HAS_ATTRIBUTE]->(:Attribute {id: '<kind>:<normalised name>'})."),
+    ] = None,
+    links: Annotated[
+        Path | None,
+        typer.Option("--links", help="Item links table: source_id, target_id, type "
+                     "(also_bought, also_viewed or bought_together). Both ends must be in the "
+                     "items table."),
+    ] = None,
+    triples: Annotated[
+        Path | None,
+        typer.Option("--triples", help="Entity triples table: head, relation, tail, head_name, "
+                     "tail_name (e.g. 'm.0abc, film.film.directed_by, m.0xyz'). An end whose id is "
+                     "in the items table is that item, any other an Entity; each fact is "
+                     "(head)-[:RELATED {relation}]->(tail)."),
+    ] = None,
     batch_size: BatchSize = None,
     extract: Extract = True,
 ) -> None:  # fmt: skip
     """`kgrec ingest table` (help: TABLE_HELP)."""
-    files = TableFiles(items=items, users=users, interactions=interactions, reviews=reviews)
+    files = TableFiles(
+        items=items,
+        users=users,
+        interactions=interactions,
+        reviews=reviews,
+        attributes=attributes,
+        links=links,
+        triples=triples,
+    )
     run_load("table", lambda: check_tables(files),
              lambda writer, progress, stage: load_tables(writer, files, progress, stage),
              batch_size, extract)  # fmt: skip

@@ -29,7 +29,19 @@ EDGE_TYPES: tuple[tuple[str, str, str], ...] = (
     ("Item", "ALSO_BOUGHT", "Item"),
     ("Item", "ALSO_VIEWED", "Item"),
     ("Item", "BOUGHT_TOGETHER", "Item"),
+    ("Item", "RELATED", "Entity"),
+    ("Entity", "RELATED", "Entity"),
+    ("Entity", "RELATED", "Item"),
+    ("Item", "RELATED", "Item"),
 )
+# Relationship properties exported beside the ends, and what orders edges between one pair.
+EDGE_PROPERTIES: dict[str, tuple[str, str]] = {
+    "INTERACTED": (
+        ", r.ts AS ts, r.weight AS weight, r.rating AS rating, r.kind AS kind, r.split AS split",
+        "",
+    ),
+    "RELATED": (", r.relation AS relation", ", relation"),
+}
 NO_SPLIT = -1
 
 
@@ -62,9 +74,10 @@ def export_graph(graph: Graph) -> GraphExport:
     """Read every node and relationship of the kgrec schema into a `HeteroData`.
 
     Items carry `title`, `description` (lists of str, None where absent) and `price` (NaN
-    where absent); brands, categories and attributes their `name`. INTERACTED edges carry
-    `ts`, `weight`, `rating` (NaN where absent), `kind` (index into INTERACTION_KINDS) and
-    `split` (index into SPLITS, -1 for none).
+    where absent); brands, categories, attributes and entities their `name` (None where
+    absent). INTERACTED edges carry `ts`, `weight`, `rating` (NaN where absent), `kind` (index
+    into INTERACTION_KINDS) and `split` (index into SPLITS, -1 for none); RELATED edges
+    `relation` (a list of str: two relations between the same pair are two edges).
     """
     data = HeteroData()
     id_maps: dict[str, IdMap] = {}
@@ -83,20 +96,16 @@ def export_graph(graph: Graph) -> GraphExport:
         [float("nan") if row["price"] is None else float(row["price"]) for row in items]
     )
 
-    for label in ("Brand", "Category", "Attribute"):
+    for label in ("Brand", "Category", "Attribute", "Entity"):
         rows = graph.read(f"MATCH (n:{label}) RETURN n.name AS name ORDER BY n.id")
         data[node_type(label)].name = [row["name"] for row in rows]
 
     for start, rel, end in EDGE_TYPES:
         src_map, dst_map = id_maps[node_type(start)], id_maps[node_type(end)]
-        extra = (
-            ", r.ts AS ts, r.weight AS weight, r.rating AS rating, r.kind AS kind, r.split AS split"
-            if rel == "INTERACTED"
-            else ""
-        )
+        extra, order = EDGE_PROPERTIES.get(rel, ("", ""))
         rows = graph.read(
             f"MATCH (a:{start})-[r:{rel}]->(b:{end}) RETURN a.id AS src, b.id AS dst{extra} "
-            "ORDER BY src, dst"
+            f"ORDER BY src, dst{order}"
         )
         sources = [src_map.index[row["src"]] for row in rows]
         targets = [dst_map.index[row["dst"]] for row in rows]
@@ -119,4 +128,6 @@ def export_graph(graph: Graph) -> GraphExport:
                 [NO_SPLIT if row["split"] is None else SPLITS.index(row["split"]) for row in rows],
                 dtype=torch.long,
             )
+        elif rel == "RELATED":
+            data[forward].relation = [row["relation"] for row in rows]
     return GraphExport(data, id_maps)

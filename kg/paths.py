@@ -3,17 +3,20 @@
 From a user (through the items they interacted with), from liked items, or from named brands,
 categories and attributes, to each recommended item, in at most 3 hops:
 
-    (u)-[:INTERACTED]->(m)-[:ALSO_BOUGHT|ALSO_VIEWED|BOUGHT_TOGETHER]-(t)
+    (u)-[:INTERACTED]->(m)-[:ALSO_BOUGHT|ALSO_VIEWED|BOUGHT_TOGETHER|RELATED]-(t)
     (u)-[:INTERACTED]->(m)-[:HAS_...]->(x)<-[:HAS_...]-(t)   x: a shared brand, category, attribute
+    (u)-[:INTERACTED]->(m)-[:RELATED]->(x)<-[:RELATED]-(t)   x: an Entity, the same relation twice
     (u)-[:INTERACTED]->(m)<-[:INTERACTED]-(v)-[:INTERACTED]->(t)      v: another customer
-    (m)-[...]-(t), (m)-[:HAS_...]->(x)<-[:HAS_...]-(t)    m: an item the request says it likes
-    (e)<-[r]-(t), (e)<-[r]-(x)-[:ALSO_...]-(t)             e: a brand/category/attribute asked for
+    (m)-[...]-(t), (m)-[:HAS_...|RELATED]->(x)<-[...]-(t)  m: an item the request says it likes
+    (e)<-[r]-(t), (e)<-[r]-(x)-[:ALSO_...|RELATED]-(t)     e: a brand/category/attribute asked for
 
 Each shape joins the start side and the item side on the middle node (`USING JOIN`), so a
 category with thousands of items is never expanded. Items that merely share a linked item are
 left out: on Beauty that shape multiplied the candidate rows twentyfold (every pair of the
 user's and the target's also-bought neighbours) and doubled the query's time for 0.6 points of
-coverage. `path_cypher` renders a path as a query that returns exactly it in Neo4j Browser.
+coverage. Only facts whose head is the item share an Entity: "(m) directed by (x), (t)
+directed by (x)". `path_cypher` renders a path as a query that returns exactly it in Neo4j
+Browser.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from pydantic import BaseModel
 from kg.connection import Graph
 from kg.schema import NODE_LABELS, RELATIONSHIP_TYPES
 
-ITEM_LINK = "ALSO_BOUGHT|ALSO_VIEWED|BOUGHT_TOGETHER"
+ITEM_LINK = "ALSO_BOUGHT|ALSO_VIEWED|BOUGHT_TOGETHER|RELATED"
 HAS = "HAS_BRAND|IN_CATEGORY|HAS_ATTRIBUTE"
 ENTITY = "(e:Brand OR e:Category OR e:Attribute) AND e.id IN $entities"
+# Two items with the same fact about one Entity (its relation the same on both sides).
+SHARED_FACT = "(m:Item)-[a:RELATED]->(x:Entity)<-[b:RELATED]-(t:Item)"
 
 # Each start side's path shapes; a request's query holds only the shapes its start needs, as
 # every shape costs a plan branch even when its parameter is empty.
@@ -40,6 +45,9 @@ FROM_USER = (
     f"""MATCH p = (:User {{id: $user}})-[:INTERACTED]->(m:Item)-[:{HAS}]->(x)<-[:{HAS}]-(t:Item)
   USING JOIN ON x
   WHERE t.id IN $targets AND m <> t""",
+    f"""MATCH p = (:User {{id: $user}})-[:INTERACTED]->{SHARED_FACT}
+  USING JOIN ON x
+  WHERE t.id IN $targets AND m <> t AND a.relation = b.relation""",
     """MATCH p = (u:User {id: $user})-[:INTERACTED]->(m:Item)<-[:INTERACTED]-(v:User)
             -[:INTERACTED]->(t:Item)
   USING JOIN ON v
@@ -51,6 +59,9 @@ FROM_LIKED = (
     f"""MATCH p = (m:Item)-[:{HAS}]->(x)<-[:{HAS}]-(t:Item)
   USING JOIN ON x
   WHERE m.id IN $liked AND t.id IN $targets AND m <> t""",
+    f"""MATCH p = {SHARED_FACT}
+  USING JOIN ON x
+  WHERE m.id IN $liked AND t.id IN $targets AND m <> t AND a.relation = b.relation""",
 )
 FROM_ENTITIES = (
     f"""MATCH p = (e)<-[:{HAS}]-(t:Item)
@@ -77,7 +88,8 @@ def paths_query(user: bool, liked: bool, entities: bool) -> str:
 WITH t, collect(p)[..$per_item] AS paths
 RETURN t.id AS target,
        [p IN paths | [[n IN nodes(p) | [labels(n)[0], n.id, toString(coalesce(n.title, n.name))]],
-                      [r IN relationships(p) | [type(r), startNode(r).id, r.kind]]]] AS paths
+                      [r IN relationships(p) | [type(r), startNode(r).id, r.kind, r.relation]]
+      ]] AS paths
 """
 
 
@@ -92,12 +104,13 @@ class PathRelationship(BaseModel):
     start: int  # index into the path's nodes
     end: int
     kind: str | None = None  # INTERACTED: view, click, cart, purchase, rate
+    relation: str | None = None  # RELATED: the fact's relation ("film.film.directed_by")
 
 
 class RawPath(NamedTuple):
     """A candidate path as the query returns it: [label, id, name] per node, [type, start
-    node id, kind] per relationship. Candidates are ranked in this form; only the few chosen
-    become `GraphPath` models."""
+    node id, kind, relation] per relationship. Candidates are ranked in this form; only the few
+    chosen become `GraphPath` models."""
 
     nodes: list[list[Any]]
     relationships: list[list[Any]]
@@ -113,10 +126,12 @@ class GraphPath(BaseModel):
             {"label": label, "id": node_id, "name": name} for label, node_id, name in raw.nodes
         ]
         relationships = []
-        for hop, (rel_type, start_id, kind) in enumerate(raw.relationships):
+        for hop, (rel_type, start_id, kind, relation) in enumerate(raw.relationships):
             forward = nodes[hop]["id"] == start_id
             start, end = (hop, hop + 1) if forward else (hop + 1, hop)
-            relationships.append({"type": rel_type, "start": start, "end": end, "kind": kind})
+            relationships.append(
+                {"type": rel_type, "start": start, "end": end, "kind": kind, "relation": relation}
+            )
         return cls.model_validate({"nodes": nodes, "relationships": relationships})
 
 
@@ -153,7 +168,9 @@ def path_cypher(path: GraphPath) -> str:
     for hop, rel in enumerate(path.relationships):
         if rel.type not in RELATIONSHIP_TYPES:
             raise ValueError(f"not a kgrec relationship type: {rel.type!r}")
-        detail = f" {{kind: {cypher_string(rel.kind)}}}" if rel.kind else ""
+        properties = {"kind": rel.kind, "relation": rel.relation}
+        given = ", ".join(f"{key}: {cypher_string(v)}" for key, v in properties.items() if v)
+        detail = f" {{{given}}}" if given else ""
         forward = rel.start == hop
         arrow = f"-[:{rel.type}{detail}]->" if forward else f"<-[:{rel.type}{detail}]-"
         parts.append(arrow + _node_pattern(hop + 1, path.nodes[hop + 1]))

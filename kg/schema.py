@@ -8,10 +8,10 @@ from kg.connection import Graph
 
 # The labels and relationship types of DESIGN.md. Queries that cannot take a label as a
 # parameter (count store lookups) are built from these constants only, never from input.
-NODE_LABELS = ("User", "Item", "Brand", "Category", "Attribute", "Review")
+NODE_LABELS = ("User", "Item", "Brand", "Category", "Attribute", "Review", "Entity")
 RELATIONSHIP_TYPES = (
     "INTERACTED", "WROTE", "REVIEWS", "MENTIONS", "HAS_BRAND", "IN_CATEGORY",
-    "SUBCATEGORY_OF", "HAS_ATTRIBUTE", "ALSO_BOUGHT", "ALSO_VIEWED", "BOUGHT_TOGETHER",
+    "SUBCATEGORY_OF", "HAS_ATTRIBUTE", "ALSO_BOUGHT", "ALSO_VIEWED", "BOUGHT_TOGETHER", "RELATED",
 )  # fmt: skip
 
 

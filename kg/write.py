@@ -22,6 +22,7 @@ from kg.records import (
     AttributeRow,
     BrandRow,
     CategoryRow,
+    EntityRow,
     InteractionRow,
     ItemAttributeRow,
     ItemBrandRow,
@@ -29,6 +30,8 @@ from kg.records import (
     ItemLinkRow,
     ItemLinkType,
     ItemRow,
+    RelatedLabel,
+    RelatedRow,
     ReviewMentionRow,
     ReviewRow,
     Row,
@@ -111,11 +114,19 @@ ITEM_LINK_QUERIES: dict[str, str] = {
 }
 
 
-def _item_link_queries(rows: list[ItemLinkRow]) -> list[tuple[str, list[dict[str, Any]]]]:
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_type.setdefault(row.type, []).append(row.model_dump())
-    return [(ITEM_LINK_QUERIES[link_type], params) for link_type, params in by_type.items()]
+def _grouped(
+    queries: Mapping[Any, str], key: Callable[[Any], Any]
+) -> Callable[[list[Any]], list[tuple[str, list[dict[str, Any]]]]]:
+    """One query per group of rows, `key` picking each row's query (a relationship type or a
+    label is never a parameter)."""
+
+    def grouped(rows: list[Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+        by_key: dict[Any, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_key.setdefault(key(row), []).append(row.model_dump())
+        return [(queries[group], params) for group, params in by_key.items()]
+
+    return grouped
 
 
 def _by_id(row: Mapping[str, Any]) -> str:
@@ -136,7 +147,10 @@ INTERACTIONS = WriteSpec(
     "interactions", InteractionRow, _same(INTERACTION_QUERY), _by_ends("user_id", "item_id")
 )
 ITEM_LINKS = WriteSpec(
-    "item_links", ItemLinkRow, _item_link_queries, _by_ends("source_id", "target_id")
+    "item_links",
+    ItemLinkRow,
+    _grouped(ITEM_LINK_QUERIES, lambda row: row.type),
+    _by_ends("source_id", "target_id"),
 )
 ITEM_BRANDS = WriteSpec(
     "item_brands",
@@ -166,6 +180,23 @@ REVIEW_MENTIONS = WriteSpec(
           + PROVENANCE_SET + ", r.sentiment = row.sentiment, r.source = row.source"),
     _by_ends("review_id", "attribute_id"),
 )  # fmt: skip
+
+# Entities and facts: (:Item|Entity)-[:RELATED {relation}]->(:Item|Entity), one query per pair
+# of end labels.
+RELATED_QUERIES: dict[tuple[str, str], str] = {
+    (head, tail): _link(
+        head, "head_id", "RELATED", tail, "tail_id", " {relation: row.relation}]->(b)"
+    )
+    for head in get_args(RelatedLabel)
+    for tail in get_args(RelatedLabel)
+}
+ENTITIES = WriteSpec("entities", EntityRow, _nodes("Entity"), _by_id)
+RELATED = WriteSpec(
+    "related",
+    RelatedRow,
+    _grouped(RELATED_QUERIES, lambda row: (row.head_label, row.tail_label)),
+    _by_ends("head_id", "tail_id"),
+)
 
 
 @dataclass(frozen=True)
@@ -270,6 +301,12 @@ class GraphWriter:
     def review_mentions(self, rows: Iterable[ReviewMentionRow | Mapping[str, Any]]) -> WriteSummary:
         return self.write(REVIEW_MENTIONS, rows)
 
+    def entities(self, rows: Iterable[EntityRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(ENTITIES, rows)
+
+    def related(self, rows: Iterable[RelatedRow | Mapping[str, Any]]) -> WriteSummary:
+        return self.write(RELATED, rows)
+
     def write(self, spec: WriteSpec[R], rows: Iterable[R | Mapping[str, Any]]) -> WriteSummary:
         """Validate and write `rows` batch by batch; raise `InvalidRowsError` at the end if any
         batch was held back."""
@@ -327,8 +364,8 @@ def _run_all(tx: ManagedTransaction, *, spec: WriteSpec[R], rows: list[R]) -> tu
 
 # Every kind, nodes before the relationships that point at them.
 WRITE_ORDER: tuple[WriteSpec[Any], ...] = (
-    USERS, ITEMS, BRANDS, CATEGORIES, ATTRIBUTES, REVIEWS, INTERACTIONS, ITEM_LINKS,
-    ITEM_BRANDS, ITEM_CATEGORIES, ITEM_ATTRIBUTES, REVIEW_MENTIONS,
+    USERS, ITEMS, BRANDS, CATEGORIES, ATTRIBUTES, ENTITIES, REVIEWS, INTERACTIONS, ITEM_LINKS,
+    RELATED, ITEM_BRANDS, ITEM_CATEGORIES, ITEM_ATTRIBUTES, REVIEW_MENTIONS,
 )  # fmt: skip
 
 

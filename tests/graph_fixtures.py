@@ -69,11 +69,12 @@ REVIEW_MENTIONS = [
 ]  # fmt: skip
 
 # What the shop above holds once written.
-EXPECTED_NODES = {"User": 3, "Item": 3, "Brand": 2, "Category": 2, "Attribute": 2, "Review": 1}
+EXPECTED_NODES = {"User": 3, "Item": 3, "Brand": 2, "Category": 2, "Attribute": 2, "Review": 1,
+                  "Entity": 0}  # fmt: skip
 EXPECTED_RELATIONSHIPS = {
     "INTERACTED": 4, "WROTE": 1, "REVIEWS": 1, "MENTIONS": 1, "HAS_BRAND": 2, "IN_CATEGORY": 2,
     "SUBCATEGORY_OF": 1, "HAS_ATTRIBUTE": 2, "ALSO_BOUGHT": 1, "ALSO_VIEWED": 1,
-    "BOUGHT_TOGETHER": 1,
+    "BOUGHT_TOGETHER": 1, "RELATED": 0,
 }  # fmt: skip
 
 

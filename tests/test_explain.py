@@ -1,5 +1,5 @@
-"""Explanation sentences and Browser Cypher for every path shape `kg.paths` returns (pure: the
-API tests run the Cypher against Neo4j)."""
+"""Explanation sentences and Browser Cypher for every path shape `kg.paths` returns (pure, but
+for the paths through entities, fetched from Neo4j here; the API tests run the rest)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from api.explain import MAX_EXPLANATIONS, explain, path_scores, sentence
+from api.explain import MAX_EXPLANATIONS, explain, path_scores, relation_words, sentence
+from kg import Graph
 from kg.paths import (
     GraphPath,
     PathNode,
     PathRelationship,
     RawPath,
     cypher_string,
+    explanation_paths,
     path_cypher,
 )
+from kg.write import GraphWriter
 
 USER = PathNode(label="User", id="u1")
 OTHER = PathNode(label="User", id="u2")
@@ -27,21 +30,35 @@ STUB = PathNode(label="Item", id="B00STUB")
 GLOW = PathNode(label="Brand", id="glowco", name="GlowCo")
 SKIN = PathNode(label="Category", id="beauty > skin", name="Skin")
 DRY = PathNode(label="Attribute", id="dry skin", name="dry skin")
+DARK = PathNode(label="Item", id="i7", name="The Dark Knight")
+RISES = PathNode(label="Item", id="i8", name="The Dark Knight Rises")
+NOLAN = PathNode(label="Entity", id="m.0nolan", name="Christopher Nolan")
+ACTION = PathNode(label="Entity", id="m.0action")  # no name: only its relation can be told
 
 
-def path(*steps: PathNode | tuple[str, bool] | tuple[str, bool, str]) -> GraphPath:
-    """Nodes interleaved with (type, forward[, kind]) hops."""
+def path(
+    *steps: PathNode | tuple[str, bool] | tuple[str, bool, str] | tuple[str, bool, None, str],
+) -> GraphPath:
+    """Nodes interleaved with (type, forward[, kind[, relation]]) hops."""
     nodes = [step for step in steps if isinstance(step, PathNode)]
     hops = [step for step in steps if isinstance(step, tuple)]
     rels = [
         PathRelationship(type=hop[0], start=i if hop[1] else i + 1, end=i + 1 if hop[1] else i,
-                         kind=hop[2] if len(hop) > 2 else None)
+                         kind=hop[2] if len(hop) > 2 else None,
+                         relation=hop[3] if len(hop) > 3 else None)
         for i, hop in enumerate(hops)
     ]  # fmt: skip
     return GraphPath(nodes=nodes, relationships=rels)
 
 
 BOUGHT = ("INTERACTED", True, "purchase")
+
+
+def fact(relation: str, forward: bool = True) -> tuple[str, bool, None, str]:
+    return ("RELATED", forward, None, relation)
+
+
+DIRECTED, GENRE = "film.film.directed_by", "film.film.genre"
 
 
 @pytest.mark.parametrize(
@@ -71,6 +88,18 @@ BOUGHT = ("INTERACTED", True, "purchase")
         (path(GLOW, ("HAS_BRAND", False), SERUM, ("ALSO_BOUGHT", True), CREAM),
          '"Rose serum" is by GlowCo, which you asked for; customers who bought "Rose serum" '
          'also bought "Night cream".'),
+        (path(USER, BOUGHT, DARK, fact(DIRECTED), NOLAN, fact(DIRECTED, False), RISES),
+         'You bought "The Dark Knight"; "The Dark Knight Rises" shares its directed by, '
+         'Christopher Nolan.'),
+        (path(USER, BOUGHT, DARK, fact(GENRE), ACTION, fact(GENRE, False), RISES),
+         'You bought "The Dark Knight"; "The Dark Knight Rises" shares its genre with '
+         '"The Dark Knight".'),
+        (path(DARK, fact(GENRE), ACTION, fact(GENRE, False), RISES),
+         'You like "The Dark Knight"; "The Dark Knight Rises" shares its genre with '
+         '"The Dark Knight".'),
+        (path(USER, BOUGHT, RISES, fact("film.film.sequel", False), DARK),
+         'You bought "The Dark Knight Rises"; "The Dark Knight" is linked to "The Dark Knight '
+         'Rises" (sequel).'),
     ],
 )  # fmt: skip
 def test_every_path_shape_reads_as_one_sentence(graph_path: GraphPath, expected: str) -> None:
@@ -89,6 +118,46 @@ def test_cypher_follows_each_relationship_direction_and_quotes_ids() -> None:
     assert cypher_string("it's") == "'it\\'s'"
 
 
+@pytest.mark.parametrize(
+    ("relation", "words"),
+    [("film.film.directed_by", "directed by"), ("http://dbpedia.org/ontology/director", "director"),
+     ("hasGenre", "has genre"), ("rdf:type", "type"), ("ISBN", "ISBN"), ("made of", "made of"),
+     ("...", "...")],
+)  # fmt: skip
+def test_relations_read_as_plain_words(relation: str, words: str) -> None:
+    assert relation_words(relation) == words
+
+
+def test_paths_through_entities_come_from_the_graph_and_name_the_relation(graph: Graph) -> None:
+    writer = GraphWriter(graph)
+    writer.items([{"id": "i7", "title": "The Dark Knight"},
+                  {"id": "i8", "title": "The Dark Knight Rises"}])  # fmt: skip
+    writer.interactions([{"user_id": "u1", "item_id": "i7", "kind": "purchase", "ts": 1}])
+    writer.entities([{"id": "m.0nolan", "name": "Christopher Nolan"}])
+    facts = [("i7", DIRECTED, "m.0nolan"), ("i8", DIRECTED, "m.0nolan"), ("i7", GENRE, "m.0action"),
+             ("i8", GENRE, "m.0action"), ("i8", "film.film.written_by", "m.0nolan"),
+             ("i7", "film.film.sequel", "i8")]  # fmt: skip
+    writer.related(
+        {"head_id": head, "head_label": "Item", "relation": relation, "tail_id": tail,
+         "tail_label": "Item" if tail.startswith("i") else "Entity"}
+        for head, relation, tail in facts
+    )  # fmt: skip
+    # Written by one, directed by the other: not the same fact, so no path.
+    expected = [
+        '"The Dark Knight Rises" shares its directed by, Christopher Nolan.',
+        '"The Dark Knight Rises" shares its genre with "The Dark Knight".',
+        '"The Dark Knight" is linked to "The Dark Knight Rises" (sequel).',
+    ]
+    for start, opening in (({"user_id": "u1"}, "You bought"), ({"liked": ["i7"]}, "You like")):
+        found = explanation_paths(graph, ["i8"], **start)["i8"]
+        paths = [GraphPath.from_raw(raw) for raw in found]
+        assert sorted(sentence(p) for p in paths) == [
+            f'{opening} "The Dark Knight"; {rest}' for rest in expected
+        ]
+        for graph_path in paths:  # the Browser query finds exactly this path
+            assert len(graph.read(path_cypher(graph_path))) == 1
+
+
 def test_labels_and_types_outside_the_schema_are_refused() -> None:
     with pytest.raises(ValueError, match="label"):
         path_cypher(path(PathNode(label="Evil) DETACH DELETE (x", id="1")))
@@ -101,7 +170,10 @@ def raw(graph_path: GraphPath) -> RawPath:
     nodes = graph_path.nodes
     return RawPath(
         [[node.label, node.id, node.name] for node in nodes],
-        [[rel.type, nodes[rel.start].id, rel.kind] for rel in graph_path.relationships],
+        [
+            [rel.type, nodes[rel.start].id, rel.kind, rel.relation]
+            for rel in graph_path.relationships
+        ],
     )
 
 

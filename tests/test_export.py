@@ -73,3 +73,36 @@ def test_export_of_an_empty_graph(graph: Graph) -> None:
     exported = export_graph(graph)
     assert exported.data["item"].num_nodes == 0
     assert exported.data["user", "interacted", "item"].edge_index.shape == (2, 0)
+
+
+def test_entities_and_their_facts_export_with_names_and_relations(graph: Graph) -> None:
+    writer = GraphWriter(graph)
+    write_shop(writer)
+    writer.entities([{"id": "e1", "name": "Paris"}])  # e2 has no name
+    facts = [
+        ("Item", "i1", "made_in", "Entity", "e1"),
+        ("Item", "i1", "sold_in", "Entity", "e1"),
+        ("Entity", "e1", "capital_of", "Entity", "e2"),
+        ("Entity", "e2", "home_of", "Item", "i2"),
+        ("Item", "i2", "refill_of", "Item", "i1"),
+    ]
+    writer.related(
+        {"head_label": a, "head_id": head, "relation": relation, "tail_label": b, "tail_id": tail}
+        for a, head, relation, b, tail in facts
+    )
+    exported = export_graph(graph)
+    data, id_maps = exported.data, exported.id_maps
+    assert id_maps["entity"].ids == ["e1", "e2"]
+    assert data["entity"].name == ["Paris", None]
+    found = []
+    for start, rel, end in EDGE_TYPES:
+        if rel != "RELATED":
+            continue
+        forward = (node_type(start), "related", node_type(end))
+        sources, targets = data[forward].edge_index.tolist()
+        ends = zip(sources, targets, data[forward].relation, strict=True)
+        found += [(start, id_maps[node_type(start)].ids[s], relation, end,
+                   id_maps[node_type(end)].ids[t]) for s, t, relation in ends]  # fmt: skip
+        backward = data[node_type(end), "rev_related", node_type(start)].edge_index
+        assert torch.equal(backward, data[forward].edge_index.flip(0))
+    assert sorted(found) == sorted(facts)  # two relations between i1 and e1: two edges

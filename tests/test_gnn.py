@@ -259,6 +259,23 @@ def test_cold_items_are_held_out_of_training(graph: Graph, encoder: TextEncoder)
     assert result.cold_test is not None and 0.0 <= result.cold_test["recall@20"] <= 1.0
 
 
+def test_a_graph_with_entities_and_facts_still_trains(graph: Graph, encoder: TextEncoder) -> None:
+    write_shop(graph)
+    writer = GraphWriter(graph)
+    writer.entities([{"id": "m.red", "name": "Red"}])
+    facts = [("Item", "g0", "colour", "Entity", "m.red"),
+             ("Entity", "m.red", "shade_of", "Entity", "m.pink"),
+             ("Item", "g1", "refill_of", "Item", "g0")]  # fmt: skip
+    writer.related(
+        {"head_label": a, "head_id": head, "relation": relation, "tail_label": b, "tail_id": tail}
+        for a, head, relation, b, tail in facts
+    )
+    exported = export_graph(graph)
+    assert exported.data["entity"].num_nodes == 2
+    result = train(build_dataset(exported, encoder.encode), replace(SMALL, max_epochs=2))
+    assert result.history and all(np.isfinite(log.loss) for log in result.history)
+
+
 @pytest.mark.usefixtures("server_env")
 def test_kgrec_train_saves_a_model_and_writes_embeddings_back(graph: Graph, tmp_path: Path) -> None:
     write_shop(graph)

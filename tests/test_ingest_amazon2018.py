@@ -314,7 +314,7 @@ def test_the_command_loads_and_prints_a_summary(
                      "In the graph now", "INTERACTED", "Loaded in"):  # fmt: skip
         assert expected in result.stdout
     assert counts(graph).nodes == {"User": 2, "Item": 1, "Brand": 1, "Category": 2,
-                                   "Attribute": 0, "Review": 2}  # fmt: skip
+                                   "Attribute": 0, "Review": 2, "Entity": 0}  # fmt: skip
 
 
 def test_the_command_names_a_missing_file(server_env: dict[str, str], tmp_path: Path) -> None:

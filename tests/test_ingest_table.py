@@ -51,12 +51,12 @@ def rejected(records: list[Any]) -> list[tuple[int, str]]:
     return [(r.line, r.reason) for r in records if isinstance(r, Rejected)]
 
 
-def as_parquet(folder: Path) -> TableFiles:
-    """The fixture tables as Parquet, with the types a dataframe would give them."""
+def as_parquet(files: TableFiles, folder: Path) -> TableFiles:
+    """The CSV tables as Parquet, with the types a dataframe would give them."""
     numbers = ("price", "rating", "weight")
     paths: dict[str, Path] = {}
-    for kind in ("items", "users", "interactions", "reviews"):
-        with (DATA / f"{kind}.csv").open(newline="", encoding="utf-8") as stream:
+    for kind, source in files.given():
+        with source.open(newline="", encoding="utf-8") as stream:
             rows = list(csv.DictReader(stream))
         columns: dict[str, pa.Array] = {}
         for name in rows[0]:
@@ -164,7 +164,7 @@ def test_csv_and_parquet_load_the_same_graph_and_a_rerun_changes_nothing(
     ]  # fmt: skip
     result = counts(graph)
     assert result.nodes == {"User": 2, "Item": 4, "Brand": 4, "Category": 11, "Attribute": 0,
-                            "Review": 2}  # fmt: skip
+                            "Review": 2, "Entity": 0}  # fmt: skip
     assert result.relationships["INTERACTED"] == 4
     assert result.relationships["IN_CATEGORY"] == 4
     item = graph.read(
@@ -204,7 +204,7 @@ def test_csv_and_parquet_load_the_same_graph_and_a_rerun_changes_nothing(
     assert snapshot(graph) == from_csv
 
     delete_all(graph)
-    parquet = load_tables(GraphWriter(graph), as_parquet(tmp_path))
+    parquet = load_tables(GraphWriter(graph), as_parquet(FILES, tmp_path))
     assert [t.set_aside.total() for t in parquet.sources] == [0, 0, 0, 0]
     assert snapshot(graph) == from_csv
 
@@ -257,3 +257,196 @@ def test_the_command_loads_and_reports(graph: Graph, tmp_path: Path) -> None:
     message = " ".join(failed.output.split())
     assert "lacks user_id, item_id, kind, ts" in message and "(required)" in message
     assert "Traceback" not in failed.output
+
+
+# --- your own knowledge graph: item attributes, item links, entity triples -----------------
+
+
+def film_shop(folder: Path) -> TableFiles:
+    """Three films with attributes, links and a knowledge graph around them: entities with and
+    without names, two relations between one pair, facts between entities and items."""
+    return TableFiles(
+        items=write_csv(folder / "items.csv", [
+            ["item_id", "title"],
+            ["i1", "The Dark Knight"], ["i2", "The Dark Knight Rises"], ["i3", "Inception"],
+        ]),
+        interactions=write_csv(folder / "interactions.csv", [
+            ["user_id", "item_id", "kind", "ts"],
+            ["u1", "i1", "purchase", "1600000000"], ["u2", "i3", "view", "1600000100"],
+        ]),
+        attributes=write_csv(folder / "attributes.csv", [
+            ["item_id", "kind", "name"],
+            ["i1", "genre", "Superhero Films"],
+            ["i2", "Genre", "superhero film"],  # the same attribute, another surface form
+            ["i3", "format", "Blu-ray"],
+        ]),
+        links=write_csv(folder / "links.csv", [
+            ["source_id", "target_id", "type"],
+            ["i1", "i2", "also_bought"], ["i2", "i3", "BOUGHT_TOGETHER"],
+        ]),
+        triples=write_csv(folder / "triples.csv", [
+            ["head", "relation", "tail", "head_name", "tail_name"],
+            ["i1", "film.film.sequel", "i2", "", ""],
+            ["i1", "film.film.directed_by", "m.0nolan", "", "Christopher Nolan"],
+            ["i2", "film.film.directed_by", "m.0nolan", "", ""],
+            ["i3", "film.film.directed_by", "m.0nolan", "", "C. Nolan"],  # the first name stays
+            ["i3", "film.film.written_by", "m.0nolan", "", ""],
+            ["i1", "film.film.genre", "m.0action", "", ""],
+            ["i2", "film.film.genre", "m.0action", "", ""],
+            ["m.0nolan", "people.person.nationality", "m.0uk", "", "United Kingdom"],
+            ["m.0wb", "film.production_company.films", "i3", "Warner Bros.", ""],
+        ]),
+    )  # fmt: skip
+
+
+@pytest.mark.usefixtures("server_env")
+def test_attributes_links_and_triples_load_through_the_command_once(
+    graph: Graph, tmp_path: Path
+) -> None:
+    files = film_shop(tmp_path)
+    args = [part for kind, path in files.given() for part in (f"--{kind}", str(path))]
+    runner = CliRunner()
+    result = runner.invoke(ingest_app, ["table", *args, "--no-extract"])
+    assert result.exit_code == 0, result.output
+    for name in ("attributes.csv", "links.csv", "triples.csv", "entities", "related"):
+        assert name in result.output
+
+    assert counts(graph).nodes == {"User": 2, "Item": 3, "Brand": 0, "Category": 0,
+                                   "Attribute": 2, "Review": 0, "Entity": 4}  # fmt: skip
+    assert graph.read(
+        "MATCH (a:Attribute) RETURN a.id AS id, a.name AS name, a.kind AS kind, "
+        "a.surface_forms AS forms ORDER BY id"
+    ) == [
+        {"id": "format:blu ray", "name": "Blu-ray", "kind": "format", "forms": ["Blu-ray"]},
+        {"id": "genre:superhero film", "name": "Superhero Films", "kind": "genre",
+         "forms": ["Superhero Films", "superhero film"]},
+    ]  # fmt: skip
+    assert graph.read(
+        "MATCH (i:Item)-[r:HAS_ATTRIBUTE]->(a) RETURN i.id AS item, a.id AS attribute, "
+        "r {.source, .extractor, .confidence, .mentions} AS r ORDER BY item"
+    ) == [
+        {"item": item, "attribute": attribute,
+         "r": {"source": "metadata", "extractor": "metadata", "confidence": 1.0, "mentions": 1}}
+        for item, attribute in (("i1", "genre:superhero film"), ("i2", "genre:superhero film"),
+                                ("i3", "format:blu ray"))
+    ]  # fmt: skip
+    assert graph.read(
+        "MATCH (a:Item)-[r:ALSO_BOUGHT|BOUGHT_TOGETHER]->(b:Item) "
+        "RETURN a.id AS a, type(r) AS type, b.id AS b ORDER BY a"
+    ) == [{"a": "i1", "type": "ALSO_BOUGHT", "b": "i2"},
+          {"a": "i2", "type": "BOUGHT_TOGETHER", "b": "i3"}]  # fmt: skip
+
+    # Entities with the name first given, or none at all (no `name` property).
+    assert graph.read("MATCH (e:Entity) RETURN properties(e) AS e ORDER BY e.id") == [
+        {"e": {"id": "m.0action"}},
+        {"e": {"id": "m.0nolan", "name": "Christopher Nolan"}},
+        {"e": {"id": "m.0uk", "name": "United Kingdom"}},
+        {"e": {"id": "m.0wb", "name": "Warner Bros."}},
+    ]
+    facts = graph.read(
+        "MATCH (a)-[r:RELATED]->(b) RETURN labels(a) AS a, a.id AS head, r.relation AS relation, "
+        "labels(b) AS b, b.id AS tail, keys(r) AS keys ORDER BY head, relation"
+    )
+    assert all(row["keys"] == ["relation"] for row in facts)
+    assert [(*row["a"], row["head"], row["relation"], *row["b"], row["tail"]) for row in facts] == [
+        ("Item", "i1", "film.film.directed_by", "Entity", "m.0nolan"),
+        ("Item", "i1", "film.film.genre", "Entity", "m.0action"),
+        ("Item", "i1", "film.film.sequel", "Item", "i2"),
+        ("Item", "i2", "film.film.directed_by", "Entity", "m.0nolan"),
+        ("Item", "i2", "film.film.genre", "Entity", "m.0action"),
+        ("Item", "i3", "film.film.directed_by", "Entity", "m.0nolan"),
+        ("Item", "i3", "film.film.written_by", "Entity", "m.0nolan"),
+        ("Entity", "m.0nolan", "people.person.nationality", "Entity", "m.0uk"),
+        ("Entity", "m.0wb", "film.production_company.films", "Item", "i3"),
+    ]
+
+    loaded = snapshot(graph)
+    again = runner.invoke(ingest_app, ["table", *args, "--no-extract", "--batch-size", "2"])
+    assert again.exit_code == 0, again.output
+    assert "0 nodes and 0 relationships created" in " ".join(again.output.split())
+    assert snapshot(graph) == loaded
+
+    delete_all(graph)
+    parquet = load_tables(GraphWriter(graph), as_parquet(files, tmp_path))
+    assert all(tally.set_aside.total() == 0 for tally in parquet.sources)
+    assert snapshot(graph) == loaded
+
+
+def test_bad_attribute_link_and_triple_rows_are_set_aside_and_the_rest_loads(
+    graph: Graph, tmp_path: Path
+) -> None:
+    items = write_csv(tmp_path / "items.csv", [["item_id", "title"], ["i1", "A"], ["i2", "B"]])
+    attributes = write_csv(tmp_path / "attributes.csv", [
+        ["item_id", "kind", "name"],
+        ["i1", "colour", "Red"],      # 2 kept
+        ["i1", "k" * 65, "Red"],      # 3
+        ["i1", "skin type", "dry"],   # 4
+        ["i1", "Brand", "Acme"],      # 5
+        ["i9", "colour", "Red"],      # 6
+        ["i2", "colour", ""],         # 7
+        ["i2", "colour", "!!!"],      # 8: read, but nothing names the attribute
+    ])  # fmt: skip
+    links = write_csv(tmp_path / "links.csv", [
+        ["source_id", "target_id", "type"],
+        ["i1", "i2", "also_viewed"],      # 2 kept
+        ["i1", "i2", "SIMILAR"],          # 3
+        ["i1", "i1", "ALSO_BOUGHT"],      # 4
+        ["i1", "i9", "ALSO_BOUGHT"],      # 5
+        ["i9", "i1", "bought_together"],  # 6
+    ])  # fmt: skip
+    triples = write_csv(tmp_path / "triples.csv", [
+        ["head", "relation", "tail"],
+        ["i1", "film.film.genre", "m.0action"],    # 2 kept
+        ["i1", " ", "m.0action"],                  # 3
+        ["i1", "r" * 257, "m.0action"],            # 4
+        ["m.0action", "similar_to", "m.0action"],  # 5
+    ])  # fmt: skip
+    catalogue = {"i1", "i2"}
+    assert rejected(list(read_table(attributes, "attributes", catalogue))) == [
+        (3, "invalid kind: String should have at most 64 characters"),
+        (4, "invalid kind: String should match pattern '^[a-z0-9_]+$'"),
+        (5, "invalid kind: Value error, brands go in the items table's brand column"),
+        (6, "invalid item_id: Value error, not in the items table"),
+        (7, "missing name"),
+    ]
+    assert rejected(list(read_table(links, "links", catalogue))) == [
+        (3, "invalid type: Input should be 'ALSO_BOUGHT', 'ALSO_VIEWED' or 'BOUGHT_TOGETHER'"),
+        (4, "invalid target_id: Value error, the same as source_id (a self link)"),
+        (5, "invalid target_id: Value error, not in the items table"),
+        (6, "invalid source_id: Value error, not in the items table"),
+    ]
+    assert rejected(list(read_table(triples, "triples"))) == [
+        (3, "missing relation"),
+        (4, "invalid relation: String should have at most 256 characters"),
+        (5, "invalid tail: Value error, the same as head (a self link)"),
+    ]
+
+    files = TableFiles(items=items, attributes=attributes, links=links, triples=triples)
+    summary = load_tables(GraphWriter(graph), files)
+    assert [(t.source, t.read, t.kept) for t in summary.sources] == [
+        ("items.csv", 2, 2), ("attributes.csv", 7, 1), ("links.csv", 5, 1), ("triples.csv", 4, 1),
+    ]  # fmt: skip
+    assert [example.line for example in summary.sources[2].examples] == [3, 4, 5, 6]
+    assert summary.sources[1].set_aside["no name once markup and punctuation are removed"] == 1
+    result = counts(graph)
+    assert (result.nodes["Item"], result.nodes["Attribute"], result.nodes["Entity"]) == (2, 1, 1)
+    assert {rel: result.relationships[rel] for rel in ("HAS_ATTRIBUTE", "ALSO_VIEWED", "RELATED")
+            } == {"HAS_ATTRIBUTE": 1, "ALSO_VIEWED": 1, "RELATED": 1}  # fmt: skip
+
+
+@pytest.mark.usefixtures("server_env")
+@pytest.mark.parametrize(
+    ("kind", "header", "missing"),
+    [("attributes", ["item_id", "name"], "kind"), ("links", ["source_id", "target_id"], "type"),
+     ("triples", ["head", "tail", "head_name"], "relation")],
+)  # fmt: skip
+def test_a_new_table_without_its_columns_stops_the_load_before_any_write(
+    graph: Graph, tmp_path: Path, kind: TableKind, header: list[str], missing: str
+) -> None:
+    table = write_csv(tmp_path / f"{kind}.csv", [header, ["x"] * len(header)])
+    result = CliRunner().invoke(ingest_app, ["table", "--items", str(FILES.items),
+                                             f"--{kind}", str(table)])  # fmt: skip
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert f"{kind} table {table} lacks {missing}" in message and "(required)" in message
+    assert counts(graph).total_nodes == 0

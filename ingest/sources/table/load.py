@@ -1,17 +1,21 @@
 """Load your own tables (`ingest.sources.table.read`) into the graph: items (with category path),
-users, interactions and reviews, in that order, each file streamed in chunks, then the brands
-(the brand column among them) and attributes extraction finds in the item and review texts.
+users, interactions, reviews, item attributes, item links and entity triples, in that order,
+each file streamed in chunks, then the brands (the brand column among them) and attributes
+extraction finds in the item and review texts.
 
 Items and users are unique by id and reviews by review id: the first row wins, later ones are
 set aside. An interaction or review may name a user or item no table lists; MERGE then creates
 it with only its id. A review is a Review node only: interactions come from their own table.
+Attributes and links name items of the items table only (the others are set aside); a triple's
+end is that item when the items table has its id, else an Entity (named by its first name).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +24,16 @@ from ingest.clean import clean_text, clean_title, unique
 from ingest.extract.base import ItemText, ReviewText
 from ingest.extract.stage import ExtractionStage, MetadataExtractor
 from ingest.records import Rejected
+from ingest.resolve import normal_form
 from ingest.sources.table.read import (
+    TableAttribute,
     TableInteraction,
     TableItem,
     TableKind,
+    TableLink,
     TableRecord,
     TableReview,
+    TableTriple,
     TableUser,
     check_table,
     read_table,
@@ -34,8 +42,31 @@ from ingest.sources.table.read import (
 from ingest.stream import Progress, SetAside, feeding, mapped, quiet, readable, reported
 from ingest.summary import IngestSummary, SourceTally
 from ingest.write import ITEM_WRITES, SharedIds, write_extracted, write_rows
-from kg.records import InteractionRow, ItemRow, ReviewRow, Row, UserRow
-from kg.write import INTERACTIONS, REVIEWS, USERS, GraphWriter, WriteSpec
+from kg.records import (
+    AttributeRow,
+    EntityRow,
+    InteractionRow,
+    ItemAttributeRow,
+    ItemLinkRow,
+    ItemRow,
+    RelatedLabel,
+    RelatedRow,
+    ReviewRow,
+    Row,
+    UserRow,
+)
+from kg.write import (
+    ATTRIBUTES,
+    ENTITIES,
+    INTERACTIONS,
+    ITEM_ATTRIBUTES,
+    ITEM_LINKS,
+    RELATED,
+    REVIEWS,
+    USERS,
+    GraphWriter,
+    WriteSpec,
+)
 
 
 @dataclass(frozen=True)
@@ -44,14 +75,30 @@ class TableFiles:
     users: Path | None = None
     interactions: Path | None = None
     reviews: Path | None = None
+    attributes: Path | None = None
+    links: Path | None = None
+    triples: Path | None = None
 
     def given(self) -> list[tuple[TableKind, Path]]:
         """The tables passed, in load order (items before what points at them)."""
         tables: list[tuple[TableKind, Path | None]] = [
             ("items", self.items), ("users", self.users),
             ("interactions", self.interactions), ("reviews", self.reviews),
+            ("attributes", self.attributes), ("links", self.links), ("triples", self.triples),
         ]  # fmt: skip
         return [(kind, path) for kind, path in tables if path is not None]
+
+
+@dataclass
+class Loaded:
+    """What a load has written so far, where later rows depend on it: the items table's ids
+    (attributes and links point only at these, triples make them Items), each attribute's
+    surface forms (the first is its name) and the entities already named (the first name
+    wins)."""
+
+    items: set[str] = field(default_factory=set)
+    attribute_forms: dict[str, list[str]] = field(default_factory=dict)
+    named_entities: set[str] = field(default_factory=set)
 
 
 def check_tables(files: TableFiles) -> list[str]:
@@ -79,11 +126,13 @@ def load_tables(
     check_tables(files)  # before anything is written
     summary = IngestSummary(sources=[])
     seen: SharedIds = set()
+    loaded = Loaded()
+    loads = _loads(loaded)
     for kind, path in files.given():
         tally = SourceTally(path.name)
         summary.sources.append(tally)
-        records = reported(read_table(path, kind), kind, row_count(path), report)
-        to_rows, specs, kept = _LOADS[kind]
+        records = reported(read_table(path, kind, loaded.items), kind, row_count(path), report)
+        to_rows, specs, kept = loads[kind]
         if kind == "items":
             to_rows = feeding(to_rows, item_text, stage.add_item)
         elif kind == "reviews":
@@ -151,16 +200,75 @@ def review_id(review: TableReview) -> str:
     return ":".join(parts)
 
 
+def attribute_rows(attribute: TableAttribute, loaded: Loaded) -> list[Row]:
+    """The item's HAS_ATTRIBUTE, with the Attribute the first time this surface form names it;
+    the id is the one extraction gives the same kind and name ("colour:dark red")."""
+    name = clean_text(attribute.name)
+    form = normal_form(name, attribute.kind) if name else ""
+    if not name or not form:
+        raise SetAside("no name once markup and punctuation are removed")
+    attribute_id = f"{attribute.kind}:{form}"
+    rows: list[Row] = []
+    forms = loaded.attribute_forms.setdefault(attribute_id, [])
+    if name not in forms:
+        forms.append(name)
+        rows.append(
+            AttributeRow(id=attribute_id, name=forms[0], kind=attribute.kind, surface_forms=[name])
+        )
+    rows.append(
+        ItemAttributeRow(item_id=attribute.item_id, attribute_id=attribute_id, source="metadata",
+                         extractor="metadata", confidence=1.0, mentions=1)
+    )  # fmt: skip
+    return rows
+
+
+def link_rows(link: TableLink) -> list[Row]:
+    return [ItemLinkRow(source_id=link.source_id, target_id=link.target_id, type=link.type)]
+
+
+def triple_rows(triple: TableTriple, loaded: Loaded) -> list[Row]:
+    """The fact, and each end that is an entity with a name not written yet."""
+    rows: list[Row] = []
+    labels: list[RelatedLabel] = []
+    for end, name in ((triple.head, triple.head_name), (triple.tail, triple.tail_name)):
+        if end in loaded.items:
+            labels.append("Item")
+            continue
+        labels.append("Entity")
+        cleaned = clean_text(name)
+        if cleaned and end not in loaded.named_entities:
+            loaded.named_entities.add(end)
+            rows.append(EntityRow(id=end, name=cleaned))
+    rows.append(
+        RelatedRow(head_id=triple.head, head_label=labels[0], relation=triple.relation,
+                   tail_id=triple.tail, tail_label=labels[1])
+    )  # fmt: skip
+    return rows
+
+
 Kept = Callable[[Iterator[TableRecord | Rejected], SourceTally], Iterator[Any]]
+Load = tuple[Callable[[Any], list[Row]], tuple[WriteSpec[Any], ...], Kept]
 
 
 def _first_by(key: Callable[[Any], str], what: str) -> Kept:
     return lambda records, tally: unique(records, key, f"duplicate {what} (first row kept)", tally)
 
 
-_LOADS: dict[TableKind, tuple[Callable[[Any], list[Row]], tuple[WriteSpec[Any], ...], Kept]] = {
-    "items": (item_rows, ITEM_WRITES, _first_by(lambda item: item.item_id, "item_id")),
-    "users": (user_rows, (USERS,), _first_by(lambda user: user.user_id, "user_id")),
-    "interactions": (interaction_rows, (INTERACTIONS,), readable),
-    "reviews": (review_rows, (REVIEWS,), _first_by(review_id, "review id")),
-}
+def _loads(loaded: Loaded) -> dict[TableKind, Load]:
+    """Per table: its records -> rows, the writes of those rows (nodes first), and which records
+    are kept. The items' ids go to `loaded` as they are written."""
+    return {
+        "items": (
+            feeding(item_rows, lambda item: item.item_id, loaded.items.add),
+            ITEM_WRITES,
+            _first_by(lambda item: item.item_id, "item_id"),
+        ),
+        "users": (user_rows, (USERS,), _first_by(lambda user: user.user_id, "user_id")),
+        "interactions": (interaction_rows, (INTERACTIONS,), readable),
+        "reviews": (review_rows, (REVIEWS,), _first_by(review_id, "review id")),
+        # Written again, a row changes nothing: no need to keep its key in memory.
+        "attributes": (partial(attribute_rows, loaded=loaded), (ATTRIBUTES, ITEM_ATTRIBUTES),
+                       readable),
+        "links": (link_rows, (ITEM_LINKS,), readable),
+        "triples": (partial(triple_rows, loaded=loaded), (ENTITIES, RELATED), readable),
+    }  # fmt: skip

@@ -1,5 +1,5 @@
-"""Bring your own data: items, users, interactions and reviews as CSV or Parquet tables with
-named columns (README, "Bring your own data").
+"""Bring your own data: items, users, interactions, reviews, item attributes, item links and
+entity triples as CSV or Parquet tables with named columns (README, "Bring your own data").
 
 Chosen by extension: `.csv` / `.csv.gz` (UTF-8, header row) or `.parquet`. Both stream in
 constant memory: Parquet a record batch at a time (`pyarrow.parquet.ParquetFile.iter_batches`),
@@ -7,6 +7,8 @@ CSV a row at a time with the stdlib `csv` reader, which knows the line every row
 (pandas' chunked reader does not, once it has skipped a malformed row). A row that cannot
 become a record is a `Rejected` whose `line` is the CSV line (the header is line 1) or the
 Parquet row (from 1). A file without the required columns raises `SourceFormatError`.
+Tables that point at items (attributes, links) are checked against the items table's ids when
+`read_table` is given them.
 """
 
 from __future__ import annotations
@@ -14,26 +16,36 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal, cast
+from typing import IO, Annotated, Any, Literal, cast, get_args
 
 import pyarrow as pa  # type: ignore[import-untyped]  # no stubs
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
-from pydantic import BeforeValidator, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+)
 
 from ingest.clean import parse_price
+from ingest.extract.base import BRAND
 from ingest.records import Encodable, Name, Rejected, SourceId, SourceRecord, validation_reason
 from ingest.sources.files import SourceFormatError, open_binary, require_file
-from kg.records import InteractionKind, Split
+from kg.records import MAX_RELATION_CHARS, InteractionKind, ItemLinkType, Split
 
-TableKind = Literal["items", "users", "interactions", "reviews"]
-TABLE_KINDS: tuple[TableKind, ...] = ("items", "users", "interactions", "reviews")
+TableKind = Literal["items", "users", "interactions", "reviews", "attributes", "links", "triples"]
+TABLE_KINDS: tuple[TableKind, ...] = get_args(TableKind)
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 BATCH_ROWS = 10_000
 MAX_TEXT_CHARS = 1_000_000  # kg.records.Text
+MAX_KIND_CHARS = 64  # kg.records.AttributeRow.kind
+CATALOGUE = "catalogue"  # the validation context's key for the items table's ids
 
 
 def _id_text(value: Any) -> Any:
@@ -69,11 +81,56 @@ def _price(value: Any) -> Any:
     return value
 
 
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _in_catalogue(item_id: str, info: ValidationInfo) -> str:
+    """An id of the items table, when the reader knows them: links and attributes must not
+    make items of their own."""
+    catalogue = (info.context or {}).get(CATALOGUE)
+    if catalogue is not None and item_id not in catalogue:
+        raise ValueError("not in the items table")
+    return item_id
+
+
+def _other_than(end: str) -> AfterValidator:
+    """A link's second end, set aside when it is the first, `end` (validated before it)."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        if value == info.data.get(end):
+            raise ValueError(f"the same as {end} (a self link)")
+        return value
+
+    return AfterValidator(check)
+
+
+def _not_brand(kind: str) -> str:
+    if kind == BRAND:
+        raise ValueError("brands go in the items table's brand column")
+    return kind
+
+
 TableId = Annotated[SourceId, BeforeValidator(_id_text)]
+ItemId = Annotated[TableId, AfterValidator(_in_catalogue)]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS), Encodable]
 UnixSeconds = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_unix_seconds)]
 Rating = Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)]
 Price = Annotated[float, Field(ge=0, allow_inf_nan=False), BeforeValidator(_price)]
+AttributeKind = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_KIND_CHARS, pattern=r"^[a-z0-9_]+$"),
+    BeforeValidator(_lower),
+    AfterValidator(_not_brand),
+]
+LinkType = Annotated[  # case-insensitive: also_bought is ALSO_BOUGHT
+    ItemLinkType, BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v)
+]
+Relation = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_RELATION_CHARS),
+    Encodable,
+]
 
 
 class TableItem(SourceRecord):
@@ -109,7 +166,35 @@ class TableReview(SourceRecord):
     rating: Rating | None = None
 
 
-TableRecord = TableItem | TableUser | TableInteraction | TableReview
+class TableAttribute(SourceRecord):
+    item_id: ItemId
+    kind: AttributeKind  # any the shop wants: colour, material, size, ...
+    name: Name
+
+
+class TableLink(SourceRecord):
+    source_id: ItemId
+    target_id: Annotated[ItemId, _other_than("source_id")]
+    type: LinkType
+
+
+class TableTriple(SourceRecord):
+    head: TableId  # an item of the items table, else an entity
+    relation: Relation
+    tail: Annotated[TableId, _other_than("head")]
+    head_name: Name = ""  # entities only: the items table names items
+    tail_name: Name = ""
+
+
+TableRecord = (
+    TableItem
+    | TableUser
+    | TableInteraction
+    | TableReview
+    | TableAttribute
+    | TableLink
+    | TableTriple
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +218,9 @@ LAYOUTS: dict[TableKind, Layout] = {
     "users": Layout(TableUser, ("user_id",)),
     "interactions": Layout(TableInteraction, ("user_id", "item_id", "kind", "ts")),
     "reviews": Layout(TableReview, ("user_id", "item_id", "text")),
+    "attributes": Layout(TableAttribute, ("item_id", "kind", "name")),
+    "links": Layout(TableLink, ("source_id", "target_id", "type")),
+    "triples": Layout(TableTriple, ("head", "relation", "tail")),
 }
 
 
@@ -162,9 +250,13 @@ def row_count(path: Path) -> int | None:
     return pq.ParquetFile(path).metadata.num_rows if _is_parquet(path) else None
 
 
-def read_table(path: Path, kind: TableKind) -> Iterator[TableRecord | Rejected]:
-    """The rows of a table `check_table` accepted, as records of its kind, in file order."""
+def read_table(
+    path: Path, kind: TableKind, catalogue: Container[str] | None = None
+) -> Iterator[TableRecord | Rejected]:
+    """The rows of a table `check_table` accepted, as records of its kind, in file order; given
+    the items table's ids (`catalogue`), an attribute or link naming another item is set aside."""
     model = LAYOUTS[kind].model
+    context = None if catalogue is None else {CATALOGUE: catalogue}
     rows = _parquet_rows(path) if _is_parquet(path) else _csv_rows(path)
     for number, values in rows:
         if isinstance(values, Rejected):
@@ -172,7 +264,7 @@ def read_table(path: Path, kind: TableKind) -> Iterator[TableRecord | Rejected]:
             continue
         present = {k: v for k, v in values.items() if k in model.model_fields and _given(v)}
         try:
-            yield model.model_validate(present)
+            yield model.model_validate(present, context=context)
         except ValidationError as exc:
             yield Rejected.of(path.name, number, validation_reason(exc), _excerpt(values))
 
