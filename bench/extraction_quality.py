@@ -12,7 +12,7 @@ is what the graph would hold: an item's Brand and Attribute entities after resol
 discovery and the confidence floor. A predicted entity matches a label when one of its surface
 forms has the label's normal form (`ingest.resolve.normal_form`, near-duplicates merged), or
 names it at a coarser grain (its words among the label's, ending on the label's head word:
-"glass" for "borosilicate glass"; "exact values" rows count without that); an attribute must
+"glass" for "borosilicate glass"; the "exact" rows count without that); an attribute must
 also have the label's kind. "name hits" counts wrong attributes whose words lie
 inside the item's labelled brand name (a dictionary word read inside a proper name): the target
 is none.
@@ -244,7 +244,7 @@ def table(title: str, reports: dict[str, Report]) -> Table:
         rows = [
             (BRAND, report.brand),
             ("attribute", report.attribute),
-            ("  exact values", report.strict_attribute),
+            ("  exact", report.strict_attribute),
         ]
         if half == "all":
             rows += [(f"  {kind}", score) for kind, score in sorted(report.kinds.items())]
