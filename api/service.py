@@ -25,6 +25,7 @@ from gnn.text import TextEncoder
 from ingest.categories import category_rows
 from ingest.extract.base import ItemText
 from ingest.extract.stage import ExtractionStage, build_extractors
+from ingest.records import CategoryPartSetAside
 from kg.catalogue import Catalogue, Entity, read_catalogue
 from kg.connection import Graph
 from kg.paths import explanation_paths
@@ -207,7 +208,9 @@ class Service:
                                 features=item.features, metadata_brand=item.brand))  # fmt: skip
         rows: list[Row] = [ItemRow(id=item.id, title=item.title, description=item.description,
                                    price=item.price)]  # fmt: skip
-        rows += category_rows(item.id, item.categories)
+        # Parts that are no category names are left out (the answer lists the categories kept).
+        rows += [row for row in category_rows(item.id, item.categories)
+                 if not isinstance(row, CategoryPartSetAside)]  # fmt: skip
         for group in stage.rows():
             rows += group
         rows += [ItemLinkRow(source_id=item.id, target_id=target, type=link)

@@ -39,9 +39,10 @@ ORDER BY shared_users DESC LIMIT 20;
 MATCH p = shortestPath((:User {id: $user})-[*..3]-(:Item {id: $item}))
 RETURN p;
 
-// Extracted attributes with their provenance.
+// Extracted attributes with their provenance: the fields and extractors that found each link
+// (one link per item and attribute, however many found it).
 MATCH (i:Item)-[r:HAS_ATTRIBUTE]->(a:Attribute)
-RETURN a.kind AS kind, a.name AS attribute, r.source AS source, r.extractor AS extractor,
+RETURN a.kind AS kind, a.name AS attribute, r.sources AS sources, r.extractors AS extractors,
        count(i) AS items ORDER BY items DESC LIMIT 25;
 
 // Keyword search over titles and descriptions (full-text index `item_text`).

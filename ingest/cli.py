@@ -184,12 +184,26 @@ def print_summary(summary: IngestSummary, totals: GraphCounts) -> None:
         files.add_row(Text(tally.source), f"{tally.read:,}", f"{tally.kept:,}",
                       f"{tally.set_aside.total():,}", Text(reasons or "-"))  # fmt: skip
     console.print(files)
+    for tally in summary.sources:
+        if tally.category_parts:
+            reasons = "; ".join(
+                f"{count:,} {reason}" for reason, count in tally.category_parts.most_common()
+            )
+            console.print(Text(f"{tally.source}: category parts set aside: "
+                               f"{tally.category_parts.total():,} ({reasons})"))  # fmt: skip
 
-    writes = Table(title="Written this run", title_justify="left")
-    for column in ("rows", "count", "nodes created", "relationships created"):
+    writes = Table(
+        title="Written this run", title_justify="left", caption_justify="left",
+        caption="read = new + already there (nodes for node kinds, relationships for the "
+        "others). New link ends: nodes a row linked to that no row had written yet, created "
+        "with their id only; their own row, if one comes later, finds them already there.",
+    )  # fmt: skip
+    for column in ("rows", "read", "new", "already there", "new link ends",
+                   "relationships created"):  # fmt: skip
         writes.add_column(column, justify="left" if column == "rows" else "right")
     for write in summary.writes.values():
-        writes.add_row(write.kind, f"{write.rows:,}", f"{write.nodes_created:,}",
+        writes.add_row(write.kind, f"{write.rows:,}", f"{write.created:,}",
+                       f"{write.already_there:,}", f"{write.ends_created:,}",
                        f"{write.relationships_created:,}")  # fmt: skip
     console.print(writes)
 
@@ -224,6 +238,13 @@ def print_summary(summary: IngestSummary, totals: GraphCounts) -> None:
             console.print(Text(f"  {example.source}:{example.line}: {example.reason}"))
             if example.excerpt:
                 console.print(Text(f"      {example.excerpt}", style="dim"))
+    cuts = [(tally.source, cut) for tally in summary.sources for cut in tally.category_cuts]
+    if cuts:
+        console.print("Examples of category paths cut short:")
+        for source, cut in cuts:
+            after = f"; {cut.following:,} part(s) after it" if cut.following else ""
+            console.print(Text(f"  {source}: item {cut.item_id}: {cut.part!r} "
+                               f"({cut.reason}{after})"))  # fmt: skip
     console.print(
         f"Loaded in {summary.seconds:.1f} s: {summary.nodes_created:,} nodes and "
         f"{summary.relationships_created:,} relationships created."

@@ -1,7 +1,8 @@
 """Raw source records as read from a file, before cleaning: one pydantic model per record kind.
 
 Only the fields the loader uses are declared; every other field of the source is ignored, so a
-new field upstream changes nothing here. A line that cannot become a record is a `Rejected`.
+new field upstream changes nothing here. A line that cannot become a record is a `Rejected`; a
+category path cut short where it stops naming categories leaves a `CategoryPartSetAside`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pydantic import (
     StringConstraints,
     ValidationError,
 )
+
+from kg.records import Row
 
 EXCERPT_CHARS = 200
 MAX_ID_CHARS = 1024  # kg.records.Id
@@ -97,6 +100,17 @@ class Rejected(BaseModel):
     @classmethod
     def of(cls, source: str, line: int, reason: str, raw: str = "") -> Rejected:
         return cls(source=source, line=line, reason=reason, excerpt=printable(raw)[:EXCERPT_CHARS])
+
+
+class CategoryPartSetAside(Row):
+    """Not a graph row: where an item's category path was cut, and why. It travels with the
+    item's rows (`ingest.categories.category_rows`) to `ingest.stream.mapped`, which counts it
+    in the source's tally instead of writing it."""
+
+    item_id: str
+    part: str  # the first part that is no category name (an excerpt, printable)
+    reason: str
+    following: int = Field(0, ge=0)  # the parts after it, left out with it
 
 
 def printable(text: str) -> str:

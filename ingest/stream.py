@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from ingest.records import Rejected, validation_reason
+from ingest.records import CategoryPartSetAside, Rejected, validation_reason
 from ingest.summary import SourceTally
 from kg.records import Row
 
@@ -62,7 +62,8 @@ def mapped(
     records: Iterable[T], to_rows: Callable[[T], list[Row]], tally: SourceTally
 ) -> Iterator[list[Row]]:
     """Each record's rows; a record `to_rows` sets aside, or with a value the graph refuses, is
-    counted in `tally` with its reason and not loaded."""
+    counted in `tally` with its reason and not loaded. A category path cut short among a kept
+    record's rows is counted in `tally` too, and not passed on."""
     for record in records:
         try:
             rows = to_rows(record)
@@ -73,4 +74,10 @@ def mapped(
             tally.drop(f"does not fit the graph: {exc.title} {validation_reason(exc)}")
             continue
         tally.kept += 1
-        yield rows
+        graph_rows = []
+        for row in rows:
+            if isinstance(row, CategoryPartSetAside):
+                tally.cut_category(row)
+            else:
+                graph_rows.append(row)
+        yield graph_rows

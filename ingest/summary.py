@@ -1,5 +1,5 @@
-"""What an ingest did: per source file, lines kept and set aside by reason; per row kind, what
-the graph writes created."""
+"""What an ingest did: per source file, lines kept and set aside by reason (and category path
+parts set aside); per row kind, rows written, and how many were new or already in the graph."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ingest.records import Rejected
+from ingest.records import CategoryPartSetAside, Rejected
 from kg.write import WriteSummary
 
 MAX_EXAMPLES = 5
+AFTER_A_CUT = "after a part set aside"
 # A reason's detail follows ": " or " (" ("not JSON: Expecting value"); counting by the part
 # before keeps one row per kind of problem in the summary.
 _DETAIL = re.compile(r": | \(")
@@ -28,6 +29,9 @@ class SourceTally:
     kept: int = 0
     set_aside: Counter[str] = field(default_factory=Counter)
     examples: list[Rejected] = field(default_factory=list)  # the first few unreadable lines
+    # Parts of the kept records' category paths that were no category names, by reason.
+    category_parts: Counter[str] = field(default_factory=Counter)
+    category_cuts: list[CategoryPartSetAside] = field(default_factory=list)  # the first few
 
     @property
     def read(self) -> int:
@@ -42,6 +46,15 @@ class SourceTally:
         """Set aside a record that was read fine (a duplicate, a value the graph refuses)."""
         self.set_aside[reason_kind(reason)] += 1
 
+    def cut_category(self, cut: CategoryPartSetAside) -> None:
+        """Count the parts a kept record's category path lost: the one that was no category
+        name, and those after it."""
+        self.category_parts[cut.reason] += 1
+        if cut.following:
+            self.category_parts[AFTER_A_CUT] += cut.following
+        if len(self.category_cuts) < MAX_EXAMPLES:
+            self.category_cuts.append(cut)
+
 
 @dataclass
 class IngestSummary:
@@ -53,12 +66,7 @@ class IngestSummary:
     seconds: float = 0.0
 
     def add(self, part: WriteSummary) -> None:
-        total = self.writes.setdefault(part.kind, WriteSummary(part.kind))
-        total.rows += part.rows
-        total.batches += part.batches
-        total.nodes_created += part.nodes_created
-        total.relationships_created += part.relationships_created
-        total.properties_set += part.properties_set
+        self.writes.setdefault(part.kind, WriteSummary(part.kind)).add(part)
 
     @property
     def nodes_created(self) -> int:

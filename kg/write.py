@@ -41,7 +41,8 @@ from kg.records import (
 R = TypeVar("R", bound=Row)
 
 PROVENANCE_SET = (
-    "SET r.extractor = row.extractor, r.confidence = row.confidence, r.mentions = row.mentions"
+    "SET r.source = row.source, r.sources = row.sources, r.extractor = row.extractor, "
+    "r.extractors = row.extractors, r.confidence = row.confidence, r.mentions = row.mentions"
 )
 
 
@@ -59,12 +60,20 @@ def _link(start: str, start_key: str, rel: str, end: str, end_key: str, tail: st
 
 @dataclass(frozen=True)
 class WriteSpec(Generic[R]):
-    """How one kind of row becomes Cypher: the row model, the queries, the row's parameters."""
+    """How one kind of row becomes Cypher: the row model, the queries, the row's parameters.
+
+    A row with an `id` is a node: the first query MERGEs the rows' nodes and creates no other
+    node, so its counters tell how many rows were new. Any other row is a relationship, and
+    each query MERGEs one relationship per row."""
 
     name: str
     model: type[R]
     queries: Callable[[list[R]], list[tuple[str, list[dict[str, Any]]]]]
     describe: Callable[[Mapping[str, Any]], str]
+
+    @property
+    def of_nodes(self) -> bool:
+        return "id" in self.model.model_fields
 
 
 def _node_params(row: Row) -> dict[str, Any]:
@@ -77,14 +86,23 @@ def _nodes(label: str) -> Callable[[list[Any]], list[tuple[str, list[dict[str, A
     return lambda rows: [(query, [_node_params(r) for r in rows])]
 
 
-def _same(query: str) -> Callable[[list[Any]], list[tuple[str, list[dict[str, Any]]]]]:
-    return lambda rows: [(query, [r.model_dump() for r in rows])]
+def _same(*queries: str) -> Callable[[list[Any]], list[tuple[str, list[dict[str, Any]]]]]:
+    """Each query, in order, with the rows as they are."""
+
+    def build(rows: list[Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+        params = [row.model_dump() for row in rows]
+        return [(query, params) for query in queries]
+
+    return build
 
 
-CATEGORY_QUERY = (
-    "UNWIND $rows AS row MERGE (c:Category {id: row.id}) SET c.name = row.name "
-    "WITH c, row WHERE row.parent_id IS NOT NULL "
-    "MERGE (p:Category {id: row.parent_id}) MERGE (c)-[:SUBCATEGORY_OF]->(p)"
+# Node kinds with links: the rows' own nodes first, then the links, whose ends a row may not
+# have written (those are created with their id only), so that the counters tell them apart.
+CATEGORY_QUERIES = (
+    "UNWIND $rows AS row MERGE (c:Category {id: row.id}) SET c.name = row.name",
+    "UNWIND $rows AS row WITH row WHERE row.parent_id IS NOT NULL "
+    "MATCH (c:Category {id: row.id}) MERGE (p:Category {id: row.parent_id}) "
+    "MERGE (c)-[:SUBCATEGORY_OF]->(p)",
 )
 # Surface forms accumulate: a later load adds the spellings it saw, never drops earlier ones.
 SURFACE_FORMS_SET = (
@@ -98,11 +116,12 @@ ATTRIBUTE_QUERY = (
     "UNWIND $rows AS row MERGE (a:Attribute {id: row.id}) "
     "SET a.name = row.name, a.kind = row.kind, " + SURFACE_FORMS_SET.format(node="a")
 )
-REVIEW_QUERY = (
+REVIEW_QUERIES = (
     "UNWIND $rows AS row MERGE (r:Review {id: row.id}) "
-    "SET r.rating = row.rating, r.ts = row.ts, r.text = row.text "
+    "SET r.rating = row.rating, r.ts = row.ts, r.text = row.text",
+    "UNWIND $rows AS row MATCH (r:Review {id: row.id}) "
     "MERGE (u:User {id: row.user_id}) MERGE (i:Item {id: row.item_id}) "
-    "MERGE (u)-[:WROTE]->(r) MERGE (r)-[:REVIEWS]->(i)"
+    "MERGE (u)-[:WROTE]->(r) MERGE (r)-[:REVIEWS]->(i)",
 )
 INTERACTION_QUERY = (
     _link("User", "user_id", "INTERACTED", "Item", "item_id", " {kind: row.kind, ts: row.ts}]->(b)")
@@ -140,9 +159,9 @@ def _by_ends(start: str, end: str) -> Callable[[Mapping[str, Any]], str]:
 USERS = WriteSpec("users", UserRow, _nodes("User"), _by_id)
 ITEMS = WriteSpec("items", ItemRow, _nodes("Item"), _by_id)
 BRANDS = WriteSpec("brands", BrandRow, _same(BRAND_QUERY), _by_id)
-CATEGORIES = WriteSpec("categories", CategoryRow, _same(CATEGORY_QUERY), _by_id)
+CATEGORIES = WriteSpec("categories", CategoryRow, _same(*CATEGORY_QUERIES), _by_id)
 ATTRIBUTES = WriteSpec("attributes", AttributeRow, _same(ATTRIBUTE_QUERY), _by_id)
-REVIEWS = WriteSpec("reviews", ReviewRow, _same(REVIEW_QUERY), _by_id)
+REVIEWS = WriteSpec("reviews", ReviewRow, _same(*REVIEW_QUERIES), _by_id)
 INTERACTIONS = WriteSpec(
     "interactions", InteractionRow, _same(INTERACTION_QUERY), _by_ends("user_id", "item_id")
 )
@@ -152,32 +171,33 @@ ITEM_LINKS = WriteSpec(
     _grouped(ITEM_LINK_QUERIES, lambda row: row.type),
     _by_ends("source_id", "target_id"),
 )
+
+
+def _extracted(rel: str, end: str, end_key: str) -> str:
+    """One relationship per (item, entity), keyed on the pair alone: its row holds the
+    provenance of every mention of the pair, so SET replaces what a write stored before."""
+    return _link("Item", "item_id", rel, end, end_key, "]->(b) ") + PROVENANCE_SET
+
+
 ITEM_BRANDS = WriteSpec(
-    "item_brands",
-    ItemBrandRow,
-    _same(_link("Item", "item_id", "HAS_BRAND", "Brand", "brand_id", " {source: row.source}]->(b) ")
-          + PROVENANCE_SET),
+    "item_brands", ItemBrandRow, _same(_extracted("HAS_BRAND", "Brand", "brand_id")),
     _by_ends("item_id", "brand_id"),
 )  # fmt: skip
 ITEM_CATEGORIES = WriteSpec(
-    "item_categories",
-    ItemCategoryRow,
-    _same(_link("Item", "item_id", "IN_CATEGORY", "Category", "category_id",
-                " {source: row.source}]->(b) ") + PROVENANCE_SET),
+    "item_categories", ItemCategoryRow,
+    _same(_extracted("IN_CATEGORY", "Category", "category_id")),
     _by_ends("item_id", "category_id"),
 )  # fmt: skip
 ITEM_ATTRIBUTES = WriteSpec(
-    "item_attributes",
-    ItemAttributeRow,
-    _same(_link("Item", "item_id", "HAS_ATTRIBUTE", "Attribute", "attribute_id",
-                " {source: row.source}]->(b) ") + PROVENANCE_SET),
+    "item_attributes", ItemAttributeRow,
+    _same(_extracted("HAS_ATTRIBUTE", "Attribute", "attribute_id")),
     _by_ends("item_id", "attribute_id"),
 )  # fmt: skip
 REVIEW_MENTIONS = WriteSpec(
     "review_mentions",
     ReviewMentionRow,
     _same(_link("Review", "review_id", "MENTIONS", "Attribute", "attribute_id", "]->(b) ")
-          + PROVENANCE_SET + ", r.sentiment = row.sentiment, r.source = row.source"),
+          + PROVENANCE_SET + ", r.sentiment = row.sentiment"),
     _by_ends("review_id", "attribute_id"),
 )  # fmt: skip
 
@@ -211,14 +231,34 @@ class RowError:
 
 @dataclass
 class WriteSummary:
+    """What writing one kind of row did. `created` counts the rows whose node (node kinds) or
+    relationship (relationship kinds) was new; the others found theirs already there. Nodes a
+    row only links to are created with their id alone when missing: `ends_created`."""
+
     kind: str
     rows: int = 0
     batches: int = 0
-    nodes_created: int = 0
+    created: int = 0
+    ends_created: int = 0
+    nodes_created: int = 0  # all of them: the rows' own and link ends
     relationships_created: int = 0
     properties_set: int = 0
     rejected_rows: int = 0
     errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def already_there(self) -> int:
+        return self.rows - self.created
+
+    def add(self, other: WriteSummary) -> None:
+        """Count the rows `other` wrote in this summary too."""
+        self.rows += other.rows
+        self.batches += other.batches
+        self.created += other.created
+        self.ends_created += other.ends_created
+        self.nodes_created += other.nodes_created
+        self.relationships_created += other.relationships_created
+        self.properties_set += other.properties_set
 
 
 class InvalidRowsError(ValueError):
@@ -319,12 +359,7 @@ class GraphWriter:
                 summary.errors.extend(errors)
                 summary.rejected_rows += len(batch)
                 continue
-            counters = self.graph.write_transaction(partial(_run_all, spec=spec, rows=valid))
-            summary.rows += len(batch)
-            summary.batches += 1
-            summary.nodes_created += counters[0]
-            summary.relationships_created += counters[1]
-            summary.properties_set += counters[2]
+            summary.add(self.graph.write_transaction(partial(_run_all, spec=spec, rows=valid)))
             if self.on_batch:
                 self.on_batch(spec.name, len(batch))
         if summary.errors:
@@ -352,14 +387,19 @@ class GraphWriter:
         return valid, errors
 
 
-def _run_all(tx: ManagedTransaction, *, spec: WriteSpec[R], rows: list[R]) -> tuple[int, int, int]:
-    nodes = relationships = properties = 0
-    for query, params in spec.queries(rows):
+def _run_all(tx: ManagedTransaction, *, spec: WriteSpec[R], rows: list[R]) -> WriteSummary:
+    done = WriteSummary(spec.name, rows=len(rows), batches=1)
+    for position, (query, params) in enumerate(spec.queries(rows)):
         counters = tx.run(query, rows=params).consume().counters
-        nodes += counters.nodes_created
-        relationships += counters.relationships_created
-        properties += counters.properties_set
-    return nodes, relationships, properties
+        if spec.of_nodes and position == 0:
+            done.created = counters.nodes_created
+        done.nodes_created += counters.nodes_created
+        done.relationships_created += counters.relationships_created
+        done.properties_set += counters.properties_set
+    if not spec.of_nodes:
+        done.created = done.relationships_created
+    done.ends_created = done.nodes_created - (done.created if spec.of_nodes else 0)
+    return done
 
 
 # Every kind, nodes before the relationships that point at them.

@@ -60,7 +60,8 @@ ITEM_CATEGORIES = [
 ]
 ITEM_ATTRIBUTES = [
     ItemAttributeRow(item_id="i1", attribute_id="dry skin", source="description",
-                     extractor="rule", confidence=0.9, mentions=2),
+                     sources=["description", "title"], extractor="rule",
+                     extractors=["rule", "spacy"], confidence=0.9, mentions=3),
     ItemAttributeRow(item_id="i2", attribute_id="vitamin c", source="title", extractor="spacy"),
 ]  # fmt: skip
 REVIEW_MENTIONS = [

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ingest.categories import not_a_category
 from ingest.clean import (
     clean_text,
     clean_title,
@@ -19,10 +20,12 @@ from ingest.clean import (
     unique_products,
     unique_reviews,
 )
+from ingest.extract.spacy_rules import SpacyExtractor
+from ingest.extract.stage import ExtractionStage
 from ingest.records import AmazonProduct, AmazonReview, Rejected
 from ingest.sources.amazon2018.load import load_amazon2018
 from ingest.sources.amazon2018.read import MAX_LINE_BYTES, read_products, read_reviews
-from ingest.summary import SourceTally
+from ingest.summary import IngestSummary, SourceTally
 from kg import Graph
 from kg.read import counts
 from kg.settings import PROJECT_ROOT
@@ -268,6 +271,102 @@ def test_the_sample_loads_and_a_rerun_changes_nothing(graph: Graph, review_slice
     assert text[0]["t"].startswith("Cheapskates guide. I'm old, and so is my computer.")
 
 
+def test_a_brand_from_the_metadata_and_the_title_is_one_link(graph: Graph, tmp_path: Path) -> None:
+    meta = write_lines(tmp_path / "meta.json.gz", [
+        product(asin="a1", title="Hobby Monthly by Acme Publishing", brand="Acme"),
+    ])  # fmt: skip
+    reviews = write_lines(tmp_path / "reviews.json.gz", [review(asin="a1")])
+    extractor = SpacyExtractor()
+
+    def load() -> IngestSummary:
+        return load_amazon2018(GraphWriter(graph), reviews, meta,
+                               extraction=ExtractionStage([extractor]))  # fmt: skip
+
+    load()
+    links = graph.read(
+        "MATCH (:Item {id: 'a1'})-[r:HAS_BRAND]->(b:Brand) "
+        "RETURN b.id AS brand, r.sources AS sources, r.extractors AS by, r.mentions AS mentions"
+    )
+    assert [(link["brand"], link["sources"]) for link in links] == [("acme", ["metadata", "title"])]
+    assert "metadata" in links[0]["by"] and links[0]["mentions"] >= 2
+    before = snapshot(graph)
+    again = load()
+    assert snapshot(graph) == before
+    assert (again.writes["item_brands"].created, again.writes["item_brands"].already_there) == (
+        0, 1,
+    )  # fmt: skip
+
+
+def test_a_category_path_is_cut_where_it_stops_naming_categories(
+    graph: Graph, tmp_path: Path
+) -> None:
+    path = ["Gift Cards", "Gift Card Recipients", "No expiration, no fees.",
+            "Redeemable toward millions of items storewide"]  # fmt: skip
+    meta = write_lines(tmp_path / "meta.json.gz", [product(asin="a1", category=path)])
+    reviews = write_lines(tmp_path / "reviews.json.gz", [review(asin="a1")])
+    summary = load_amazon2018(GraphWriter(graph), reviews, meta)
+    assert graph.read("MATCH (:Item {id: 'a1'})-[:IN_CATEGORY]->(c) RETURN c.id AS id") == [
+        {"id": "gift cards > gift card recipients"}
+    ]
+    assert counts(graph).nodes["Category"] == 2
+    tally = summary.sources[0]
+    assert tally.kept == 1 and not tally.set_aside  # the item is loaded; only its path is cut
+    assert tally.category_parts == {"a sentence, not a category name": 1,
+                                    "after a part set aside": 1}  # fmt: skip
+    [cut] = tally.category_cuts
+    assert (cut.item_id, cut.part, cut.following) == ("a1", "No expiration, no fees.", 1)
+
+
+@pytest.mark.parametrize(
+    "part",
+    ["Gift cards have no fees", "Your perfect companion", "Choose from 100 designs",
+     "Great gift! Ships free", "$24.99", "www.example.com", "x" * 61,
+     "one two three four five six seven eight nine"],
+)  # fmt: skip
+def test_parts_that_are_no_category_names(part: str) -> None:
+    assert not_a_category(part) is not None
+
+
+@pytest.mark.parametrize(
+    "part",
+    ["Washington, D.C.", "St. Louis", "Star Wars: The Clone Wars", "Can Openers", "Will & Grace",
+     "Men's", "Kids' Clothing", "Under $25", "Amazon.com Gift Cards", "Ages 9-12",
+     "Professional & Educational Journals", "Travel, City & Regional"],
+)  # fmt: skip
+def test_category_names_are_kept(part: str) -> None:
+    assert not_a_category(part) is None
+
+
+def test_the_summary_counts_new_rows_and_rows_already_there(graph: Graph, tmp_path: Path) -> None:
+    meta = write_lines(tmp_path / "meta.json.gz", [
+        product(asin="a1", also_buy=["a2"]), product(asin="a2", brand="Other"),
+    ])  # fmt: skip
+    reviews = write_lines(tmp_path / "reviews.json.gz", [
+        review(asin="a1"), review(asin="a2", reviewerID="u2"),
+    ])  # fmt: skip
+    first = load_amazon2018(GraphWriter(graph), reviews, meta)
+    second = load_amazon2018(GraphWriter(graph), reviews, meta)
+    assert first.writes["items"].rows == 2
+    for kind, write in first.writes.items():
+        assert (write.created, write.already_there, write.ends_created) == (write.rows, 0, 0), kind
+    for kind, write in second.writes.items():
+        assert (write.created, write.already_there, write.ends_created) == (0, write.rows, 0), kind
+
+
+def test_an_item_first_made_as_a_link_end_is_counted_once(graph: Graph, tmp_path: Path) -> None:
+    """With one record per batch, a1's also_buy link creates a2 (its id only) before a2's own
+    row, which then finds it already there."""
+    meta = write_lines(tmp_path / "meta.json.gz", [
+        product(asin="a1", also_buy=["a2"]), product(asin="a2"),
+    ])  # fmt: skip
+    reviews = write_lines(tmp_path / "reviews.json.gz", [review(asin="a1")])
+    summary = load_amazon2018(GraphWriter(graph, batch_size=1), reviews, meta)
+    items, links = summary.writes["items"], summary.writes["item_links"]
+    assert (items.rows, items.created, items.already_there) == (2, 1, 1)
+    assert (links.rows, links.created, links.ends_created) == (1, 1, 1)
+    assert items.created + links.ends_created == counts(graph).nodes["Item"] == 2
+
+
 def test_hostile_values_are_stored_as_plain_text(graph: Graph, tmp_path: Path) -> None:
     meta = write_lines(tmp_path / "meta.json.gz", [
         product(asin="a1", title=HOSTILE, brand=HOSTILE, also_buy=["a2", "elsewhere", "a1"]),
@@ -306,13 +405,16 @@ def test_the_command_loads_and_prints_a_summary(
     graph: Graph, server_env: dict[str, str], tmp_path: Path
 ) -> None:
     reviews = write_lines(tmp_path / "reviews.json.gz", [review(), "[]", review(reviewerID="u2")])
-    meta = write_lines(tmp_path / "meta.json.gz", [product(), product()])
+    bullet = product(category=["Magazine Subscriptions", "Hobbies", "No expiration, no fees."])
+    meta = write_lines(tmp_path / "meta.json.gz", [bullet, product()])
     result = kgrec("ingest", "amazon2018", "--reviews", str(reviews), "--meta", str(meta),
                    "--batch-size", "1", env=server_env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     for expected in ("Source files", "duplicate asin", "not a JSON object", "reviews.json.gz:2",
-                     "In the graph now", "INTERACTED", "Loaded in"):  # fmt: skip
-        assert expected in result.stdout
+                     "In the graph now", "INTERACTED", "Loaded in", "already there",
+                     "meta.json.gz: category parts set aside: 1 (1 a sentence, not a category "
+                     "name)", "item i1: 'No expiration, no fees.'"):  # fmt: skip
+        assert expected in " ".join(result.stdout.split())
     assert counts(graph).nodes == {"User": 2, "Item": 1, "Brand": 1, "Category": 2,
                                    "Attribute": 0, "Review": 2, "Entity": 0}  # fmt: skip
 

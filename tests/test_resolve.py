@@ -146,22 +146,24 @@ def test_item_rows_carry_provenance() -> None:
     mentions = [
         mention("Hearst Magazines", source="metadata", extractor="metadata", confidence=0.9,
                 start=None),
+        mention("Hearst Magazines Inc", source="title", extractor="spacy", confidence=0.7),
         mention("Hearst", source="description", extractor="spacy", confidence=0.6),
         mention("Riding Tips", "feature", extractor="spacy", confidence=0.6, start=40),
         mention("riding tips", "feature", extractor="rule", confidence=0.7, start=90),
         mention("6 Ounce", "size", source="title", confidence=0.95, start=12),
     ]  # fmt: skip
-    resolution = resolve([*mentions, mention("Hearst Magazines Inc", source="title")])
-    brands, attributes = item_rows("B0001", mentions, resolution)
-    assert [(r.brand_id, r.source, r.extractor, r.confidence, r.mentions) for r in brands] == [
-        ("hearst", "description", "spacy", 0.6, 1),
-        ("hearst magazines", "metadata", "metadata", 0.9, 1),
-    ]
-    assert [
-        (r.attribute_id, r.source, r.extractor, r.confidence, r.mentions) for r in attributes
-    ] == [
-        ("feature:riding tip", "description", "rule", 0.7, 2),  # the best mention's extractor
-        ("size:6 oz", "title", "rule", 0.95, 1),
+    brands, attributes = item_rows("B0001", mentions, resolve(mentions))
+    # One row per entity, however many fields and extractors found it; the best mention's
+    # confidence, field and extractor, and the total of mentions.
+    fields = ("source", "sources", "extractor", "extractors", "confidence", "mentions")
+    assert [(r.brand_id, *(getattr(r, f) for f in fields)) for r in brands] == [
+        ("hearst", "description", ["description"], "spacy", ["spacy"], 0.6, 1),
+        ("hearst magazines", "metadata", ["metadata", "title"], "metadata", ["metadata", "spacy"],
+         0.9, 2),
+    ]  # fmt: skip
+    assert [(r.attribute_id, *(getattr(r, f) for f in fields)) for r in attributes] == [
+        ("feature:riding tip", "description", ["description"], "rule", ["rule", "spacy"], 0.7, 2),
+        ("size:6 oz", "title", ["title"], "rule", ["rule"], 0.95, 1),
     ]
     assert {r.item_id for r in brands} | {r.item_id for r in attributes} == {"B0001"}
 

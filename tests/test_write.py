@@ -41,7 +41,26 @@ def test_rewrite_reports_nothing_created(graph: Graph) -> None:
     first = writer.interactions(rows)
     second = writer.interactions(rows)
     assert (first.nodes_created, first.relationships_created) == (2, 1)
+    assert (first.created, first.already_there, first.ends_created) == (1, 0, 2)
     assert (second.nodes_created, second.relationships_created) == (0, 0)
+    assert (second.created, second.already_there, second.ends_created) == (0, 1, 0)
+
+
+def test_node_rows_count_new_and_already_there_apart_from_link_ends(graph: Graph) -> None:
+    writer = GraphWriter(graph)
+    links = writer.item_links([{"source_id": "i1", "target_id": "i2", "type": "ALSO_BOUGHT"}])
+    items = writer.items([{"id": "i1", "title": "One"}, {"id": "i2", "title": "Two"},
+                          {"id": "i3", "title": "Three"}])  # fmt: skip
+    assert (links.created, links.ends_created) == (1, 2)
+    assert (items.rows, items.created, items.already_there) == (3, 1, 2)
+    # A child whose parent no row named: the parent is a link end, not a new category row.
+    categories = writer.categories([{"id": "a > b", "name": "B", "parent_id": "a"}])
+    assert (categories.created, categories.ends_created) == (1, 1)
+    assert categories.relationships_created == 1
+    reviews = writer.reviews([{"id": "r1", "user_id": "u1", "item_id": "i3", "text": "Good"}])
+    assert (reviews.created, reviews.already_there, reviews.ends_created) == (1, 0, 1)
+    again = writer.reviews([{"id": "r1", "user_id": "u1", "item_id": "i3", "text": "Good"}])
+    assert (again.created, again.already_there, again.ends_created) == (0, 1, 0)
 
 
 @pytest.mark.parametrize(
@@ -106,15 +125,36 @@ def test_provenance_is_stored_on_extracted_relationships(graph: Graph) -> None:
     write_shop(GraphWriter(graph))
     rows = graph.read(
         "MATCH (:Item {id: 'i1'})-[r:HAS_ATTRIBUTE]->(a:Attribute) "
-        "RETURN a.id AS attribute, r.source AS source, r.extractor AS extractor, "
-        "r.confidence AS confidence, r.mentions AS mentions"
+        "RETURN a.id AS attribute, r.source AS source, r.sources AS sources, "
+        "r.extractor AS extractor, r.extractors AS extractors, r.confidence AS confidence, "
+        "r.mentions AS mentions"
     )
-    assert rows == [{"attribute": "dry skin", "source": "description", "extractor": "rule",
-                     "confidence": 0.9, "mentions": 2}]  # fmt: skip
+    assert rows == [{
+        "attribute": "dry skin", "source": "description", "sources": ["description", "title"],
+        "extractor": "rule", "extractors": ["rule", "spacy"], "confidence": 0.9, "mentions": 3,
+    }]  # fmt: skip
     mention = graph.read(
         "MATCH (:Review)-[m:MENTIONS]->() RETURN m.sentiment AS s, m.source AS src"
     )
     assert mention == [{"s": "positive", "src": "review"}]
+
+
+def test_one_relationship_per_item_and_entity_whatever_found_it(graph: Graph) -> None:
+    """The pair is the key: a later write (an item posted again to the API) replaces the
+    provenance, and never adds a second link."""
+    writer = GraphWriter(graph)
+    link = {"item_id": "i1", "brand_id": "glowco", "source": "metadata", "extractor": "metadata"}
+    writer.item_brands([link])
+    again = writer.item_brands(
+        [link | {"sources": ["title"], "extractors": ["rule"], "mentions": 2}]
+    )
+    assert (again.created, again.already_there) == (0, 1)
+    assert graph.read(
+        "MATCH (:Item {id: 'i1'})-[r:HAS_BRAND]->(:Brand {id: 'glowco'}) "
+        "RETURN r.source AS source, r.sources AS sources, r.extractors AS extractors, "
+        "r.mentions AS mentions"
+    ) == [{"source": "metadata", "sources": ["metadata", "title"],
+           "extractors": ["metadata", "rule"], "mentions": 2}]  # fmt: skip
 
 
 def test_attribute_surface_forms_accumulate_without_duplicates(graph: Graph) -> None:
