@@ -68,7 +68,7 @@ def write_rows(
                     continue
                 seen.add((type(row), row.id))
             pending[type(row)].append(row)
-        if max(map(len, pending.values())) >= writer.batch_size:
+        if max(map(len, pending.values()), default=0) >= writer.batch_size:
             _flush(pending, specs, writer, summary)
     _flush(pending, specs, writer, summary)
 

@@ -450,3 +450,29 @@ def test_a_new_table_without_its_columns_stops_the_load_before_any_write(
     message = " ".join(result.output.split())
     assert f"{kind} table {table} lacks {missing}" in message and "(required)" in message
     assert counts(graph).total_nodes == 0
+
+
+@pytest.mark.usefixtures("server_env")
+def test_a_stated_attribute_the_text_also_names_is_one_link_with_both_provenances(
+    graph: Graph, tmp_path: Path
+) -> None:
+    files = TableFiles(
+        items=write_csv(tmp_path / "items.csv", [
+            ["item_id", "title", "brand"], ["s1", "Waterproof Hiking Boot, Brown", "Trailco"],
+        ]),
+        attributes=write_csv(tmp_path / "attributes.csv", [
+            ["item_id", "kind", "name"], ["s1", "feature", "Waterproof"], ["s1", "fit", "Wide"],
+        ]),
+    )  # fmt: skip
+    args = ["--items", str(files.items), "--attributes", str(files.attributes)]
+    result = CliRunner().invoke(ingest_app, ["table", *args])
+    assert result.exit_code == 0, result.output
+    links = graph.read_values(
+        "MATCH (:Item {id: 's1'})-[r:HAS_ATTRIBUTE]->(a:Attribute) "
+        "RETURN a.id, r.sources, r.extractors"
+    )
+    by_id = {row[0]: (row[1], row[2]) for row in links}
+    assert len(links) == len(by_id)  # one link per attribute
+    assert by_id["feature:waterproof"] == (["metadata", "title"], ["metadata", "rule"])
+    assert by_id["fit:wide"] == (["metadata"], ["metadata"])
+    assert "colour:brown" in by_id  # found in the title only

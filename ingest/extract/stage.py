@@ -97,6 +97,7 @@ class ExtractionStage:
         self.cache = cache
         self.batch_size = batch_size
         self.item_mentions: dict[str, list[Mention]] = {}
+        self.known_mentions: dict[str, list[Mention]] = {}  # stated by the source, not extracted
         self.review_mentions: dict[str, list[Mention]] = {}
         self.extracted = 0  # texts an extractor read this run
         self.cached = 0  # texts answered from the cache
@@ -113,11 +114,19 @@ class ExtractionStage:
         if len(self._reviews) >= self.batch_size:
             self._flush_reviews()
 
+    def add_known(self, item_id: str, mention: Mention) -> None:
+        """An entity the source states outright (a table's attribute row): resolved with what
+        the extractors find, so the item's one link to it carries every provenance."""
+        self.known_mentions.setdefault(item_id, []).append(mention)
+
     def rows(self) -> Iterator[list[Row]]:
         """All entities first, then each item's and review's links to them."""
         self._flush_items()
         self._flush_reviews()
         self._discover()
+        for item_id, known in self.known_mentions.items():
+            self.item_mentions[item_id] = [*self.item_mentions.get(item_id, []), *known]
+        self.known_mentions = {}
         resolution = resolve(
             chain.from_iterable(chain(self.item_mentions.values(), self.review_mentions.values()))
         )

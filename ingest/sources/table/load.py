@@ -21,7 +21,7 @@ from typing import Any
 
 from ingest.categories import CATEGORY_SEPARATOR, category_rows
 from ingest.clean import clean_text, clean_title, unique
-from ingest.extract.base import ItemText, ReviewText
+from ingest.extract.base import ItemText, Mention, ReviewText
 from ingest.extract.stage import ExtractionStage, MetadataExtractor
 from ingest.records import Rejected
 from ingest.resolve import normal_form
@@ -43,10 +43,8 @@ from ingest.stream import Progress, SetAside, feeding, mapped, quiet, readable, 
 from ingest.summary import IngestSummary, SourceTally
 from ingest.write import ITEM_WRITES, SharedIds, write_extracted, write_rows
 from kg.records import (
-    AttributeRow,
     EntityRow,
     InteractionRow,
-    ItemAttributeRow,
     ItemLinkRow,
     ItemRow,
     RelatedLabel,
@@ -56,10 +54,8 @@ from kg.records import (
     UserRow,
 )
 from kg.write import (
-    ATTRIBUTES,
     ENTITIES,
     INTERACTIONS,
-    ITEM_ATTRIBUTES,
     ITEM_LINKS,
     RELATED,
     REVIEWS,
@@ -92,12 +88,10 @@ class TableFiles:
 @dataclass
 class Loaded:
     """What a load has written so far, where later rows depend on it: the items table's ids
-    (attributes and links point only at these, triples make them Items), each attribute's
-    surface forms (the first is its name) and the entities already named (the first name
-    wins)."""
+    (attributes and links point only at these, triples make them Items) and the entities
+    already named (the first name wins)."""
 
     items: set[str] = field(default_factory=set)
-    attribute_forms: dict[str, list[str]] = field(default_factory=dict)
     named_entities: set[str] = field(default_factory=set)
 
 
@@ -137,6 +131,8 @@ def load_tables(
             to_rows = feeding(to_rows, item_text, stage.add_item)
         elif kind == "reviews":
             to_rows = feeding(to_rows, review_text, stage.add_review)
+        elif kind == "attributes":
+            to_rows = _stated(stage)
         write_rows(mapped(kept(records, tally), to_rows, tally), specs, graph_writer, summary,
                    seen)  # fmt: skip
     write_extracted(stage, graph_writer, summary, seen, report)
@@ -200,26 +196,24 @@ def review_id(review: TableReview) -> str:
     return ":".join(parts)
 
 
-def attribute_rows(attribute: TableAttribute, loaded: Loaded) -> list[Row]:
-    """The item's HAS_ATTRIBUTE, with the Attribute the first time this surface form names it;
-    the id is the one extraction gives the same kind and name ("colour:dark red")."""
+def attribute_mention(attribute: TableAttribute) -> Mention:
+    """The attribute row as a mention the source states outright: the extraction step resolves
+    it with what it finds in the texts, so the id is the one extraction gives the same kind and
+    name ("colour:dark red") and the item has one link to it whoever found it."""
     name = clean_text(attribute.name)
-    form = normal_form(name, attribute.kind) if name else ""
-    if not name or not form:
+    if not name or not normal_form(name, attribute.kind):
         raise SetAside("no name once markup and punctuation are removed")
-    attribute_id = f"{attribute.kind}:{form}"
-    rows: list[Row] = []
-    forms = loaded.attribute_forms.setdefault(attribute_id, [])
-    if name not in forms:
-        forms.append(name)
-        rows.append(
-            AttributeRow(id=attribute_id, name=forms[0], kind=attribute.kind, surface_forms=[name])
-        )
-    rows.append(
-        ItemAttributeRow(item_id=attribute.item_id, attribute_id=attribute_id, source="metadata",
-                         extractor="metadata", confidence=1.0, mentions=1)
-    )  # fmt: skip
-    return rows
+    return Mention(
+        kind=attribute.kind, text=name, source="metadata", extractor="metadata", confidence=1.0
+    )
+
+
+def _stated(stage: ExtractionStage) -> Callable[[TableAttribute], list[Row]]:
+    def add(attribute: TableAttribute) -> list[Row]:
+        stage.add_known(attribute.item_id, attribute_mention(attribute))
+        return []
+
+    return add
 
 
 def link_rows(link: TableLink) -> list[Row]:
@@ -266,9 +260,8 @@ def _loads(loaded: Loaded) -> dict[TableKind, Load]:
         "users": (user_rows, (USERS,), _first_by(lambda user: user.user_id, "user_id")),
         "interactions": (interaction_rows, (INTERACTIONS,), readable),
         "reviews": (review_rows, (REVIEWS,), _first_by(review_id, "review id")),
-        # Written again, a row changes nothing: no need to keep its key in memory.
-        "attributes": (partial(attribute_rows, loaded=loaded), (ATTRIBUTES, ITEM_ATTRIBUTES),
-                       readable),
+        # Handed to the extraction step (`_stated`), which writes them with what it finds.
+        "attributes": (lambda _: [], (), readable),
         "links": (link_rows, (ITEM_LINKS,), readable),
         "triples": (partial(triple_rows, loaded=loaded), (ENTITIES, RELATED), readable),
     }  # fmt: skip
