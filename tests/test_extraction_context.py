@@ -126,3 +126,21 @@ def test_attributes_are_discovered_from_the_shops_own_text(extractor: SpacyExtra
     ]
     assert {row.item_id for row in links} == {"i0", "i1", "i2"}
     assert all(row.extractor == "discovered" for row in links)
+
+
+def test_a_brand_the_shop_knows_opening_a_title_is_that_items_brand(
+    extractor: SpacyExtractor,
+) -> None:
+    """The shop's brand field, over all items, is what titles are read against: a title with
+    no brand field, and one whose brand field names the parent company, both get the brand
+    that opens them, when some item's brand field names it."""
+    items = [
+        ItemText(item_id="k1", title="Bel-Art Spinbar Magnetic Stir Bar", metadata_brand="Bel-Art"),
+        ItemText(item_id="k2", title="Bel-Art Labmat Bench Liner, 50 Feet"),
+        ItemText(item_id="k3", title="Bel-Art Desiccator Plate", metadata_brand="SP Scienceware"),
+        ItemText(item_id="k4", title="Kimble Glass Beaker, 250 ml", metadata_brand="Kimble"),
+        ItemText(item_id="k5", title="Mystery Widget, Blue"),
+    ]
+    rows = loaded(extractor, items)
+    links = {(row.item_id, row.brand_id) for row in rows if isinstance(row, ItemBrandRow)}
+    assert links == {("k1", "bel art"), ("k2", "bel art"), ("k3", "bel art"), ("k4", "kimble")}

@@ -131,7 +131,7 @@ def test_metadata_brand_wins_and_text_that_agrees_corroborates(extractor: SpacyE
         metadata_brand="Tigi",
     )
     (mentions,) = extractor.extract_items([item])
-    brands = [m for m in mentions if m.kind == BRAND]
+    brands = [m for m in mentions if m.kind == BRAND and m.confidence >= MIN_CONFIDENCE]
     assert {(m.source, m.extractor) for m in brands} == {
         ("metadata", "metadata"),
         ("title", "rule"),
@@ -160,7 +160,7 @@ def test_brand_from_the_title_alone(
 def test_placeholder_brand_is_no_brand(extractor: SpacyExtractor) -> None:
     item = ItemText(item_id="B00C", title="Glow in the Dark Nail Polish", metadata_brand="Unknown")
     (mentions,) = extractor.extract_items([item])
-    assert not [m for m in mentions if m.kind == BRAND]
+    assert not [m for m in mentions if m.kind == BRAND and m.confidence >= MIN_CONFIDENCE]
 
 
 def test_review_aspects_carry_polarity(extractor: SpacyExtractor) -> None:

@@ -34,6 +34,8 @@ CAPS_CONFIDENCE = 0.55
 MIN_CAPS_LETTERS = 4  # shorter all-caps words are mostly acronyms ("LED", "UV", "DIY")
 MAX_CAPS_WORDS = 2
 MIN_CONFIDENCE = 0.5
+OPENING_CONFIDENCE = 0.2  # a title's opening words: a brand only if the shop knows it
+MAX_OPENING_WORDS = 4
 MAX_BY_WORDS = 3
 
 TRADEMARKS = str.maketrans("", "", "\u00ae\u2122\u00a9")  # (R), TM, (C)
@@ -105,14 +107,16 @@ class BrandFinder:
         catalogue: PhraseMatcher,
     ) -> list[Mention]:
         candidates: list[Mention] = []
+        openings: list[Mention] = []
         for source, doc in docs:
             starts = attribute_starts.get(source, set())
             if source == "title":
                 candidates += self._in_title(doc, starts, catalogue)
+                openings = _openings(doc)
             elif source == "description":
                 candidates += self._companies(doc)
         candidates += self._details(dict(docs).get("details"))
-        return decide(usable_brand(item.metadata_brand), candidates)
+        return decide(usable_brand(item.metadata_brand), candidates) + openings
 
     def _in_title(self, doc: Doc, starts: set[int], catalogue: PhraseMatcher) -> list[Mention]:
         found = []
@@ -191,6 +195,19 @@ class BrandFinder:
                 )  # fmt: skip
             offset += len(line) + 1
         return found
+
+
+def _openings(doc: Doc) -> list[Mention]:
+    """The title's first one to `MAX_OPENING_WORDS` words, up to the first punctuation, as
+    candidates below the floor: the load checks them against every brand the shop's brand
+    field names (`ingest.extract.stage`), which one batch cannot know."""
+    found = []
+    for end in range(1, min(len(doc), MAX_OPENING_WORDS) + 1):
+        if doc[end - 1].is_punct and doc[end - 1].text not in NAME_JOINERS:
+            break
+        if doc[end - 1].text not in NAME_JOINERS:
+            found.append(_mention(doc[0:end], "title", "rule", OPENING_CONFIDENCE))
+    return found
 
 
 def _name_word(doc: Doc, index: int, attribute_starts: set[int]) -> bool:

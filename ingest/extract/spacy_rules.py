@@ -65,7 +65,7 @@ NAME_LABELS = frozenset(
 
 class SpacyExtractor:
     name = "spacy"
-    cache_tag = "context-2"  # bumped when the rules change what they find
+    cache_tag = "context-3"  # bumped when the rules change what they find
 
     def __init__(
         self,
@@ -252,6 +252,7 @@ def _inside(candidate: Candidate, names: list[tuple[int, int]]) -> bool:
 def _inside_brand(mention: Mention, brands: list[Mention]) -> bool:
     return any(
         brand.kind == BRAND
+        and brand.confidence >= MIN_CONFIDENCE  # not a title's opening words, only candidates
         and brand.source == mention.source
         and brand.start is not None
         and brand.end is not None

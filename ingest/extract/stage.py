@@ -18,10 +18,11 @@ from pydantic import BaseModel
 
 from ingest.extract import discovery
 from ingest.extract.base import BRAND, EntityExtractor, ItemText, Mention, ReviewText
-from ingest.extract.brands import usable_brand
+from ingest.extract.brands import KNOWN_CONFIDENCE, usable_brand
 from ingest.extract.mention_cache import MentionCache
 from ingest.resolve import (
     MIN_CONFIDENCE,
+    SHOP_FIELDS,
     brand_support,
     item_rows,
     normal_form,
@@ -123,6 +124,7 @@ class ExtractionStage:
         """All entities first, then each item's and review's links to them."""
         self._flush_items()
         self._flush_reviews()
+        self._place_brands()
         self._discover()
         for item_id, known in self.known_mentions.items():
             self.item_mentions[item_id] = [*self.item_mentions.get(item_id, []), *known]
@@ -138,6 +140,30 @@ class ExtractionStage:
             yield [*(row for row in brands if row.brand_id in support), *attributes]
         for review_id, mentions in sorted(self.review_mentions.items()):
             yield list(review_rows(review_id, mentions, resolution))
+
+    def _place_brands(self) -> None:
+        """A brand the shop's brand field names anywhere, opening an item's title, is that
+        item's brand: where nothing else names one, and where the item's own brand field names
+        another brand the title never mentions (it often holds the parent company: "SP
+        Scienceware" for a "Bel-Art" title)."""
+        shop = {
+            normal_form(m.text, BRAND)
+            for mentions in self.item_mentions.values()
+            for m in mentions
+            if m.kind == BRAND and m.source in SHOP_FIELDS
+        }
+        for item_id, mentions in self.item_mentions.items():
+            openings = [m for m in mentions if _opening(m)]
+            rest = [m for m in mentions if not _opening(m)]
+            known = [m for m in openings if normal_form(m.text, BRAND) in shop]
+            brands = [m for m in rest if m.kind == BRAND]
+            named = {m.source for m in brands}
+            confirmed = "metadata" in named and len(named) > 1  # the text names the field's brand
+            if known and not confirmed:
+                best = max(known, key=lambda m: len(m.text))
+                rest = [m for m in rest if m.kind != BRAND]
+                rest.append(best.model_copy(update={"confidence": KNOWN_CONFIDENCE}))
+            self.item_mentions[item_id] = rest
 
     def _discover(self) -> None:
         """Candidates the shop's own counts make attributes replace the candidates themselves."""
@@ -187,11 +213,18 @@ class ExtractionStage:
                     self.cache.put_many(answers)
                 known.update(answers)
             for index, key in enumerate(keys):
-                # Below the floor are loose candidates (most noun chunks), not entities; discovery
-                # candidates wait for the shop-wide count (`_discover`).
-                found[index].extend(
-                    m
-                    for m in known[key]
-                    if m.confidence >= MIN_CONFIDENCE or m.extractor == DISCOVERED
-                )
+                found[index].extend(m for m in known[key] if _kept(m))
         return found
+
+
+def _opening(mention: Mention) -> bool:
+    """A title's opening words, waiting for the shop-wide brand check (`_place_brands`)."""
+    return mention.kind == BRAND and mention.confidence < MIN_CONFIDENCE
+
+
+def _kept(mention: Mention) -> bool:
+    """Below the floor are loose candidates (most noun chunks), not entities; discovery
+    candidates and title openings wait for the shop-wide counts and brands."""
+    return (
+        mention.confidence >= MIN_CONFIDENCE or mention.extractor == DISCOVERED or _opening(mention)
+    )
