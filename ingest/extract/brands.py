@@ -12,6 +12,7 @@ count only if they name the same brand; otherwise the strongest candidate is kep
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from spacy.language import Language
@@ -34,6 +35,7 @@ CAPS_CONFIDENCE = 0.55
 MIN_CAPS_LETTERS = 4  # shorter all-caps words are mostly acronyms ("LED", "UV", "DIY")
 MAX_CAPS_WORDS = 2
 MIN_CONFIDENCE = 0.5
+SPEC = re.compile(r"\d+[a-z]{1,2}")  # "3D", "4K", "2X": a specification, not a maker
 OPENING_CONFIDENCE = 0.2  # a title's opening words: a brand only if the shop knows it
 MAX_OPENING_WORDS = 4
 MAX_BY_WORDS = 3
@@ -70,7 +72,7 @@ def usable_brand(name: str | None) -> str | None:
         return None
     name = " ".join(readable(name).translate(TRADEMARKS).split())
     form = normal_form(name, BRAND)
-    if not form or form in JUNK_BRANDS or "<" in name or '="' in name:
+    if not form or form in JUNK_BRANDS or SPEC.fullmatch(form) or "<" in name or '="' in name:
         return None
     return name
 
@@ -226,6 +228,7 @@ def _mention(span: Span, source: SourceField, extractor: Extractor, confidence: 
 
 def decide(metadata: str | None, candidates: list[Mention]) -> list[Mention]:
     """The mentions of the one brand the evidence supports (empty when it is too weak)."""
+    candidates = [m for m in candidates if usable_brand(m.text)]  # not "Generic", not "3D"
     if metadata is not None:
         agreeing = [
             m.model_copy(update={"confidence": max(m.confidence, CORROBORATED_CONFIDENCE)})

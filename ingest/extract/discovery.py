@@ -30,8 +30,14 @@ DESCRIPTIVE = re.compile(r"(?:able|ible|proof|less|ized|ised|ated|tight)$")
 MIN_WORD_CHARS = 6
 MAX_PARTS = 3
 OPINION_VALENCE = 1.0  # VADER scores from -4 to 4; "backed" (0.1) describes, "stunning" praises
-# Praise shaped like a property, which the sentiment lexicon does not score.
-PRAISE = frozenset({"effortless", "flawless", "timeless", "endless", "priceless", "unbeatable"})
+# Praise, or words about the offer rather than the product, shaped like a property, which the
+# sentiment lexicon does not score.
+PRAISE = frozenset(
+    {
+        "effortless", "flawless", "timeless", "endless", "priceless", "unbeatable", "available",
+        "suitable", "applicable", "affordable",
+    }
+)  # fmt: skip
 
 
 def candidates(
