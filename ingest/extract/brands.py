@@ -21,7 +21,7 @@ from spacy.tokens import Doc, Span, Token
 
 from ingest.extract.base import BRAND, ItemText, Mention
 from ingest.extract.fields import readable
-from ingest.resolve import BRAND_SUFFIXES, normal_form, similar
+from ingest.resolve import BRAND_SUFFIXES, SHOP_FIELDS, normal_form, similar
 from kg.records import Extractor, SourceField
 
 METADATA_CONFIDENCE = 0.9
@@ -244,3 +244,34 @@ def decide(metadata: str | None, candidates: list[Mention]) -> list[Mention]:
     if not ranked or ranked[0].confidence < MIN_CONFIDENCE:
         return []
     return [m for m in candidates if same_brand(m.text, ranked[0].text)]
+
+
+def is_opening(mention: Mention) -> bool:
+    """A title's opening words, waiting for the shop-wide brand check."""
+    return mention.kind == BRAND and mention.confidence < MIN_CONFIDENCE
+
+
+def place_known_brands(items: Mapping[str, list[Mention]]) -> dict[str, list[Mention]]:
+    """Every item's mentions after the shop-wide brand check: a brand the shop's brand field
+    names anywhere, opening an item's title, is that item's brand where nothing else names one,
+    and where the item's own brand field names another brand the title never mentions (it often
+    holds the parent company: "SP Scienceware" for a "Bel-Art" title). The title openings
+    themselves go."""
+    shop = {
+        normal_form(m.text, BRAND)
+        for mentions in items.values()
+        for m in mentions
+        if m.kind == BRAND and m.source in SHOP_FIELDS
+    }
+    placed = {}
+    for item_id, mentions in items.items():
+        rest = [m for m in mentions if not is_opening(m)]
+        known = [m for m in mentions if is_opening(m) and normal_form(m.text, BRAND) in shop]
+        named = {m.source for m in rest if m.kind == BRAND}
+        confirmed = "metadata" in named and len(named) > 1  # the text names the field's brand
+        if known and not confirmed:
+            best = max(known, key=lambda m: len(m.text))
+            rest = [m for m in rest if m.kind != BRAND]
+            rest.append(best.model_copy(update={"confidence": KNOWN_CONFIDENCE}))
+        placed[item_id] = rest
+    return placed

@@ -16,12 +16,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence, Set
+from typing import Final
 
 from spacy.tokens import Doc
 
-from ingest.extract.base import Mention
+from ingest.extract.base import BRAND, Mention
 from ingest.extract.candidates import Candidate
+from ingest.resolve import normal_form
 
+DISCOVERED: Final = "discovered"  # the extractor of candidates and of what they become
 CANDIDATE_CONFIDENCE = 0.35  # below the floor: only the shop-wide count makes it an attribute
 DISCOVERED_CONFIDENCE = 0.6
 MIN_ITEMS = 3
@@ -55,7 +58,7 @@ def candidates(
             and len(words[0]) >= MIN_WORD_CHARS
             and DESCRIPTIVE.search(words[0]) is not None
         )
-        candidate = Candidate("feature", index, end, CANDIDATE_CONFIDENCE, "discovered")
+        candidate = Candidate("feature", index, end, CANDIDATE_CONFIDENCE, DISCOVERED)
         if (
             shaped
             and all(_descriptive(word, valence) for word in words)
@@ -117,4 +120,25 @@ def promote(
             if forms[m.text] in kept
         ]
         for item_id, mentions in found.items()
+    }
+
+
+def discover(items: Mapping[str, list[Mention]]) -> dict[str, list[Mention]]:
+    """Every item's mentions with its discovery candidates replaced by those the shop's counts
+    make attributes (none of them a brand's name)."""
+    found = {
+        item_id: [m for m in mentions if m.extractor == DISCOVERED]
+        for item_id, mentions in items.items()
+    }
+    forms = {m.text: normal_form(m.text, m.kind) for ms in found.values() for m in ms}
+    brands = {
+        normal_form(m.text, BRAND)
+        for mentions in items.values()
+        for m in mentions
+        if m.kind == BRAND
+    }
+    promoted = promote(found, forms, len(items), brands)
+    return {
+        item_id: [m for m in mentions if m.extractor != DISCOVERED] + promoted[item_id]
+        for item_id, mentions in items.items()
     }

@@ -4,7 +4,10 @@ Attribute entities -> graph rows with provenance.
 Texts are extracted in batches as the source streams past (each extractor's answers cached on
 disk, so a rerun or a resumed run extracts nothing twice), and resolved all at once at the end:
 canonical ids depend on the whole corpus (a cluster's id is its most frequent form), never on
-the order or the batches the texts came in.
+the order or the batches the texts came in. Two shop-wide steps come first, as one item's text
+cannot settle them alone: titles are read against every brand the shop's brand field names
+(`brands.place_known_brands`), and discovery candidates found on enough items become attributes
+(`discovery.discover`).
 """
 
 from __future__ import annotations
@@ -18,14 +21,12 @@ from pydantic import BaseModel
 
 from ingest.extract import discovery
 from ingest.extract.base import BRAND, EntityExtractor, ItemText, Mention, ReviewText
-from ingest.extract.brands import KNOWN_CONFIDENCE, usable_brand
+from ingest.extract.brands import is_opening, place_known_brands, usable_brand
 from ingest.extract.mention_cache import MentionCache
 from ingest.resolve import (
     MIN_CONFIDENCE,
-    SHOP_FIELDS,
     brand_support,
     item_rows,
-    normal_form,
     resolve,
     review_rows,
 )
@@ -41,7 +42,6 @@ EXTRACTED_WRITES: tuple[WriteSpec[Any], ...] = (
     BRANDS, ATTRIBUTES, ITEM_BRANDS, ITEM_ATTRIBUTES, REVIEW_MENTIONS,
 )  # fmt: skip
 BATCH_SIZE = 64
-DISCOVERED = "discovered"
 
 
 class MetadataExtractor:
@@ -124,8 +124,8 @@ class ExtractionStage:
         """All entities first, then each item's and review's links to them."""
         self._flush_items()
         self._flush_reviews()
-        self._place_brands()
-        self._discover()
+        # Shop-wide steps: what one item's text cannot settle alone.
+        self.item_mentions = discovery.discover(place_known_brands(self.item_mentions))
         for item_id, known in self.known_mentions.items():
             self.item_mentions[item_id] = [*self.item_mentions.get(item_id, []), *known]
         self.known_mentions = {}
@@ -140,48 +140,6 @@ class ExtractionStage:
             yield [*(row for row in brands if row.brand_id in support), *attributes]
         for review_id, mentions in sorted(self.review_mentions.items()):
             yield list(review_rows(review_id, mentions, resolution))
-
-    def _place_brands(self) -> None:
-        """A brand the shop's brand field names anywhere, opening an item's title, is that
-        item's brand: where nothing else names one, and where the item's own brand field names
-        another brand the title never mentions (it often holds the parent company: "SP
-        Scienceware" for a "Bel-Art" title)."""
-        shop = {
-            normal_form(m.text, BRAND)
-            for mentions in self.item_mentions.values()
-            for m in mentions
-            if m.kind == BRAND and m.source in SHOP_FIELDS
-        }
-        for item_id, mentions in self.item_mentions.items():
-            openings = [m for m in mentions if _opening(m)]
-            rest = [m for m in mentions if not _opening(m)]
-            known = [m for m in openings if normal_form(m.text, BRAND) in shop]
-            brands = [m for m in rest if m.kind == BRAND]
-            named = {m.source for m in brands}
-            confirmed = "metadata" in named and len(named) > 1  # the text names the field's brand
-            if known and not confirmed:
-                best = max(known, key=lambda m: len(m.text))
-                rest = [m for m in rest if m.kind != BRAND]
-                rest.append(best.model_copy(update={"confidence": KNOWN_CONFIDENCE}))
-            self.item_mentions[item_id] = rest
-
-    def _discover(self) -> None:
-        """Candidates the shop's own counts make attributes replace the candidates themselves."""
-        found = {
-            item_id: [m for m in mentions if m.extractor == DISCOVERED]
-            for item_id, mentions in self.item_mentions.items()
-        }
-        forms = {m.text: normal_form(m.text, m.kind) for ms in found.values() for m in ms}
-        brands = {
-            normal_form(m.text, BRAND)
-            for mentions in self.item_mentions.values()
-            for m in mentions
-            if m.kind == BRAND
-        }
-        promoted = discovery.promote(found, forms, len(self.item_mentions), brands)
-        for item_id, mentions in self.item_mentions.items():
-            kept = [m for m in mentions if m.extractor != DISCOVERED]
-            self.item_mentions[item_id] = kept + promoted[item_id]
 
     def _flush_items(self) -> None:
         found = self._extract(self._items, lambda e, batch: e.extract_items(batch))
@@ -217,14 +175,8 @@ class ExtractionStage:
         return found
 
 
-def _opening(mention: Mention) -> bool:
-    """A title's opening words, waiting for the shop-wide brand check (`_place_brands`)."""
-    return mention.kind == BRAND and mention.confidence < MIN_CONFIDENCE
-
-
 def _kept(mention: Mention) -> bool:
     """Below the floor are loose candidates (most noun chunks), not entities; discovery
     candidates and title openings wait for the shop-wide counts and brands."""
-    return (
-        mention.confidence >= MIN_CONFIDENCE or mention.extractor == DISCOVERED or _opening(mention)
-    )
+    waiting = mention.extractor == discovery.DISCOVERED or is_opening(mention)
+    return mention.confidence >= MIN_CONFIDENCE or waiting
