@@ -377,8 +377,9 @@ def table(
     attributes: Annotated[
         Path | None,
         typer.Option("--attributes", help="Item attributes table: item_id, kind (colour, "
-                     "material, ...: letters, digits, _), name. Each row is "
-                     "(:Item)-[:HAS_ATTRIBUTE]->(:Attribute {id: '<kind>:<normalised name>'})."),
+                     "material, genre ...: letters, digits, _), name. Each row links the item "
+                     "to the attribute '<kind>:<normalised name>', one link with what "
+                     "extraction finds in the text."),
     ] = None,
     links: Annotated[
         Path | None,
