@@ -266,7 +266,13 @@ def run_domain(
 ) -> dict[str, Report]:
     labelled = read_labels(labels, domain)
     own = {label.item.item_id: label.item for label in labelled}
-    shop = [own.pop(item.item_id, item) for item in shop_items(domain)] + list(own.values())
+    # A labelled item as labelled, in its shop's category.
+    shop = [
+        own.pop(item.item_id).model_copy(update={"category": item.category})
+        if item.item_id in own
+        else item
+        for item in shop_items(domain)
+    ] + list(own.values())
     began = time.perf_counter()
     linked = extract_shop(extractors, shop)
     seconds = time.perf_counter() - began

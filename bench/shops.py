@@ -61,4 +61,5 @@ def _titles(path: Path, missing: str) -> Iterator[ItemText]:
                 item_id=row["item_id"],
                 title=row["title"].strip() or None,
                 metadata_brand=None if brand in ("", missing) else brand,
+                category=row["categories"].strip() or None,
             )

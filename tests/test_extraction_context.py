@@ -144,3 +144,28 @@ def test_a_brand_the_shop_knows_opening_a_title_is_that_items_brand(
     rows = loaded(extractor, items)
     links = {(row.item_id, row.brand_id) for row in rows if isinstance(row, ItemBrandRow)}
     assert links == {("k1", "bel art"), ("k2", "bel art"), ("k3", "bel art"), ("k4", "kimble")}
+
+
+def test_a_discovered_property_must_mark_out_items_within_a_category(
+    extractor: SpacyExtractor,
+) -> None:
+    """Found as often in every category as in the shop, a word marks out nothing."""
+    items = [
+        ItemText(item_id=f"{c}{n}", title=f"Sanding Roll {c} model {n}", category=f"Tools > {c}")
+        for c in "ABCD"
+        for n in range(10)
+    ]
+    for n in range(3):
+        items[n] = ItemText(
+            item_id=f"A{n}", title=f"Adhesive-Backed Sanding Roll {n}", category="Tools > A"
+        )
+    for c in range(4):
+        index = 10 * c + 5
+        items[index] = ItemText(
+            item_id=items[index].item_id,
+            title=f"Universal-Fit Sanding Roll {c}",
+            category=items[index].category,
+        )
+    attributes = {row.id for row in loaded(extractor, items) if isinstance(row, AttributeRow)}
+    assert "feature:adhesive backed" in attributes
+    assert "feature:universal fit" not in attributes

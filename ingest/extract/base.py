@@ -37,6 +37,7 @@ class ItemText(BaseModel):
     features: list[str] = Field(default_factory=list)
     details: dict[str, str] = Field(default_factory=dict)
     metadata_brand: str | None = None  # the source's own brand field, if any
+    category: str | None = None  # the source's category path: discovery compares within it
 
 
 class ReviewText(BaseModel):

@@ -5,8 +5,10 @@ shaped like product properties whatever the domain: hyphenated compounds ("Adhes
 "High-Precision", "Non-Slip") and words formed to describe ("refillable", "waterproof",
 "cordless", "galvanized"). They are emitted below the confidence floor, as candidates. Then,
 over the whole shop, `promote` keeps the candidates that mark out a subset of its items: found on
-at least `MIN_ITEMS` items (so a one-off word is not an attribute) and on at most `MAX_SHARE` of
-them (a word on every item marks out nothing); those become `feature` attributes with extractor
+at least `MIN_ITEMS` items (so a one-off word is not an attribute), on at most `MAX_SHARE` of
+them (a word on every item marks out nothing) and, where the items have categories, at least
+`MIN_LIFT` times as common within one category as in the shop ("graduated" in lab glassware,
+not "compatible" everywhere); those become `feature` attributes with extractor
 "discovered". Near-duplicate spellings merge later in `ingest.resolve` (RapidFuzz), like every
 other attribute.
 """
@@ -29,6 +31,7 @@ CANDIDATE_CONFIDENCE = 0.35  # below the floor: only the shop-wide count makes i
 DISCOVERED_CONFIDENCE = 0.6
 MIN_ITEMS = 3
 MAX_SHARE = 0.1
+MIN_LIFT = 2.0  # within some category, at least twice as common as in the whole shop
 DESCRIPTIVE = re.compile(r"(?:able|ible|proof|less|ized|ised|ated|tight)$")
 MIN_WORD_CHARS = 6
 MAX_PARTS = 3
@@ -101,17 +104,27 @@ def _compound_end(doc: Doc, start: int) -> int:
 def promote(
     found: Mapping[str, Sequence[Mention]],
     forms: Mapping[str, str],
-    shop_items: int,
+    categories: Mapping[str, str | None],
     names: Set[str] = frozenset(),
 ) -> dict[str, list[Mention]]:
-    """item id -> its candidates that the counts over the shop's `shop_items` items make
-    attributes. `forms` maps a candidate's text to its normal form (what counts as one word);
-    a candidate whose form is one of `names` (the shop's brands) is a name, not a property."""
+    """item id -> its candidates that the shop's counts make attributes. `forms` maps a
+    candidate's text to its normal form (what counts as one word), `categories` every item of
+    the shop to its category; a form that is one of `names` (the shop's brands) is a name."""
     items_with: Counter[str] = Counter()
-    for mentions in found.values():
-        items_with.update({forms[m.text] for m in mentions})
+    in_category: Counter[tuple[str, str | None]] = Counter()
+    for item_id, mentions in found.items():
+        for form in {forms[m.text] for m in mentions}:
+            items_with[form] += 1
+            in_category[form, categories.get(item_id)] += 1
+    shop = max(len(categories), 1)
+    sizes = Counter(categories.values())
+    known = len(sizes) > 1  # categories to compare against
     kept = {
-        form for form, count in items_with.items() if MIN_ITEMS <= count <= MAX_SHARE * shop_items
+        form
+        for form, count in items_with.items()
+        if MIN_ITEMS <= count <= MAX_SHARE * shop
+        and form not in names
+        and (not known or _lift(form, count, in_category, sizes, shop) >= MIN_LIFT)
     }
     return {
         item_id: [
@@ -123,7 +136,28 @@ def promote(
     }
 
 
-def discover(items: Mapping[str, list[Mention]]) -> dict[str, list[Mention]]:
+def _lift(
+    form: str,
+    count: int,
+    in_category: Mapping[tuple[str, str | None], int],
+    sizes: Mapping[str | None, int],
+    shop: int,
+) -> float:
+    """How much more often the form is found within its strongest category than in the shop
+    as a whole."""
+    return max(
+        (
+            (in_category[form, category] / size) / (count / shop)
+            for category, size in sizes.items()
+            if in_category.get((form, category), 0)
+        ),
+        default=0.0,
+    )
+
+
+def discover(
+    items: Mapping[str, list[Mention]], categories: Mapping[str, str | None]
+) -> dict[str, list[Mention]]:
     """Every item's mentions with its discovery candidates replaced by those the shop's counts
     make attributes (none of them a brand's name)."""
     found = {
@@ -131,13 +165,9 @@ def discover(items: Mapping[str, list[Mention]]) -> dict[str, list[Mention]]:
         for item_id, mentions in items.items()
     }
     forms = {m.text: normal_form(m.text, m.kind) for ms in found.values() for m in ms}
-    brands = {
-        normal_form(m.text, BRAND)
-        for mentions in items.values()
-        for m in mentions
-        if m.kind == BRAND
-    }
-    promoted = promote(found, forms, len(items), brands)
+    brands = {normal_form(m.text, BRAND) for ms in items.values() for m in ms if m.kind == BRAND}
+    shop = {item_id: categories.get(item_id) for item_id in items}
+    promoted = promote(found, forms, shop, brands)
     return {
         item_id: [m for m in mentions if m.extractor != DISCOVERED] + promoted[item_id]
         for item_id, mentions in items.items()

@@ -99,6 +99,7 @@ class ExtractionStage:
         self.batch_size = batch_size
         self.item_mentions: dict[str, list[Mention]] = {}
         self.known_mentions: dict[str, list[Mention]] = {}  # stated by the source, not extracted
+        self.item_categories: dict[str, str | None] = {}
         self.review_mentions: dict[str, list[Mention]] = {}
         self.extracted = 0  # texts an extractor read this run
         self.cached = 0  # texts answered from the cache
@@ -106,6 +107,7 @@ class ExtractionStage:
         self._reviews: list[ReviewText] = []
 
     def add_item(self, item: ItemText) -> None:
+        self.item_categories[item.item_id] = item.category
         self._items.append(item)
         if len(self._items) >= self.batch_size:
             self._flush_items()
@@ -125,7 +127,9 @@ class ExtractionStage:
         self._flush_items()
         self._flush_reviews()
         # Shop-wide steps: what one item's text cannot settle alone.
-        self.item_mentions = discovery.discover(place_known_brands(self.item_mentions))
+        self.item_mentions = discovery.discover(
+            place_known_brands(self.item_mentions), self.item_categories
+        )
         for item_id, known in self.known_mentions.items():
             self.item_mentions[item_id] = [*self.item_mentions.get(item_id, []), *known]
         self.known_mentions = {}

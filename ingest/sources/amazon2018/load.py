@@ -112,6 +112,7 @@ def item_text(product: AmazonProduct) -> ItemText:
         description=_description(product),
         features=[feature for feature in map(clean_text, product.feature) if feature],
         metadata_brand=clean_text(product.brand),
+        category=" > ".join(product.category) or None,
     )
 
 

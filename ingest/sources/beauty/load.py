@@ -182,7 +182,7 @@ class _Load:
             # The extraction step turns the brand field into the brand ("Unknown" into none).
             brand = brand_of.get(ids.product_index[item.item_id]) or item.brand
             return ItemText(item_id=item.item_id, title=clean_title(item.title),
-                            metadata_brand=brand)  # fmt: skip
+                            metadata_brand=brand, category=item.categories or None)  # fmt: skip
 
         tally = self.tally(self.files.items)
         records = reported(

@@ -156,6 +156,7 @@ def item_text(item: TableItem) -> ItemText:
         title=clean_title(item.title),
         description=clean_text(item.description),
         metadata_brand=item.brand,
+        category=item.category or None,
     )
 
 
