@@ -169,3 +169,18 @@ def test_a_discovered_property_must_mark_out_items_within_a_category(
     attributes = {row.id for row in loaded(extractor, items) if isinstance(row, AttributeRow)}
     assert "feature:adhesive backed" in attributes
     assert "feature:universal fit" not in attributes
+
+
+def test_a_compound_that_opens_the_titles_it_is_in_is_a_name(extractor: SpacyExtractor) -> None:
+    """In a shop whose titles open with the brand (most catalogues'), a compound that opens
+    the titles it is in names a maker or a line, not a property."""
+    titles = [f"Kimble Beaker {n}, 250 ml" for n in range(40)]
+    titles[:4] = [f"Bel-Art Spinbar Stir Bar, size {n}" for n in range(4)]
+    titles[4:7] = [f"Kimble Adhesive-Backed Label Set {n}" for n in range(3)]
+    items = [
+        ItemText(item_id=f"t{n}", title=title, metadata_brand=None if n < 4 else "Kimble")
+        for n, title in enumerate(titles)
+    ]
+    attributes = {row.id for row in loaded(extractor, items) if isinstance(row, AttributeRow)}
+    assert "feature:adhesive backed" in attributes
+    assert "feature:bel art" not in attributes

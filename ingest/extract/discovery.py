@@ -31,6 +31,10 @@ CANDIDATE_CONFIDENCE = 0.35  # below the floor: only the shop-wide count makes i
 DISCOVERED_CONFIDENCE = 0.6
 MIN_ITEMS = 3
 MAX_SHARE = 0.1
+# Where titles open with the maker's or the line's name, a compound that opens most titles it is
+# in ("Bel-Art", "Shop-Vac", "Q-Tip") is a name, where a property ("Adhesive-Backed") seldom is.
+NAME_OPENINGS = 0.8
+BRAND_LED_SHARE = 0.5
 MIN_LIFT = 2.0  # within some category, at least twice as common as in the whole shop
 DESCRIPTIVE = re.compile(r"(?:able|ible|proof|less|ized|ised|ated|tight)$")
 MIN_WORD_CHARS = 6
@@ -106,16 +110,21 @@ def promote(
     forms: Mapping[str, str],
     categories: Mapping[str, str | None],
     names: Set[str] = frozenset(),
+    brand_led: bool = False,
 ) -> dict[str, list[Mention]]:
     """item id -> its candidates that the shop's counts make attributes. `forms` maps a
     candidate's text to its normal form (what counts as one word), `categories` every item of
-    the shop to its category; a form that is one of `names` (the shop's brands) is a name."""
+    the shop to its category; a form that is one of `names` (the shop's brands) is a name, and
+    so is one that opens most of the titles it is in, in a shop whose titles open with the
+    brand (`brand_led`)."""
     items_with: Counter[str] = Counter()
     in_category: Counter[tuple[str, str | None]] = Counter()
+    opening: Counter[str] = Counter()  # items whose title the form opens
     for item_id, mentions in found.items():
         for form in {forms[m.text] for m in mentions}:
             items_with[form] += 1
             in_category[form, categories.get(item_id)] += 1
+        opening.update({forms[m.text] for m in mentions if m.source == "title" and m.start == 0})
     shop = max(len(categories), 1)
     sizes = Counter(categories.values())
     known = len(sizes) > 1  # categories to compare against
@@ -124,6 +133,7 @@ def promote(
         for form, count in items_with.items()
         if MIN_ITEMS <= count <= MAX_SHARE * shop
         and form not in names
+        and not (brand_led and opening[form] >= NAME_OPENINGS * count)
         and (not known or _lift(form, count, in_category, sizes, shop) >= MIN_LIFT)
     }
     return {
@@ -167,8 +177,17 @@ def discover(
     forms = {m.text: normal_form(m.text, m.kind) for ms in found.values() for m in ms}
     brands = {normal_form(m.text, BRAND) for ms in items.values() for m in ms if m.kind == BRAND}
     shop = {item_id: categories.get(item_id) for item_id in items}
-    promoted = promote(found, forms, shop, brands)
+    promoted = promote(found, forms, shop, brands, _brand_led(items))
     return {
         item_id: [m for m in mentions if m.extractor != DISCOVERED] + promoted[item_id]
         for item_id, mentions in items.items()
     }
+
+
+def _brand_led(items: Mapping[str, list[Mention]]) -> bool:
+    """Whether most titles open with their item's brand (as Amazon's do)."""
+    led = sum(
+        any(m.kind == BRAND and m.source == "title" and m.start == 0 for m in mentions)
+        for mentions in items.values()
+    )
+    return led >= BRAND_LED_SHARE * max(len(items), 1)
