@@ -121,18 +121,12 @@ def load_tables(
     summary = IngestSummary(sources=[])
     seen: SharedIds = set()
     loaded = Loaded()
-    loads = _loads(loaded)
+    loads = _loads(loaded, stage)
     for kind, path in files.given():
         tally = SourceTally(path.name)
         summary.sources.append(tally)
         records = reported(read_table(path, kind, loaded.items), kind, row_count(path), report)
         to_rows, specs, kept = loads[kind]
-        if kind == "items":
-            to_rows = feeding(to_rows, item_text, stage.add_item)
-        elif kind == "reviews":
-            to_rows = feeding(to_rows, review_text, stage.add_review)
-        elif kind == "attributes":
-            to_rows = _stated(stage)
         write_rows(mapped(kept(records, tally), to_rows, tally), specs, graph_writer, summary,
                    seen)  # fmt: skip
     write_extracted(stage, graph_writer, summary, seen, report)
@@ -209,12 +203,11 @@ def attribute_mention(attribute: TableAttribute) -> Mention:
     )
 
 
-def _stated(stage: ExtractionStage) -> Callable[[TableAttribute], list[Row]]:
-    def add(attribute: TableAttribute) -> list[Row]:
-        stage.add_known(attribute.item_id, attribute_mention(attribute))
-        return []
-
-    return add
+def stated_rows(attribute: TableAttribute, stage: ExtractionStage) -> list[Row]:
+    """No rows of its own: the attribute goes to the extraction step, which writes it with what
+    it finds in the texts."""
+    stage.add_known(attribute.item_id, attribute_mention(attribute))
+    return []
 
 
 def link_rows(link: TableLink) -> list[Row]:
@@ -249,20 +242,25 @@ def _first_by(key: Callable[[Any], str], what: str) -> Kept:
     return lambda records, tally: unique(records, key, f"duplicate {what} (first row kept)", tally)
 
 
-def _loads(loaded: Loaded) -> dict[TableKind, Load]:
+def _loads(loaded: Loaded, stage: ExtractionStage) -> dict[TableKind, Load]:
     """Per table: its records -> rows, the writes of those rows (nodes first), and which records
-    are kept. The items' ids go to `loaded` as they are written."""
+    are kept. The items' ids go to `loaded` as they are written; item and review texts and the
+    stated attributes go to the extraction `stage`."""
+    items = feeding(item_rows, lambda item: item.item_id, loaded.items.add)
     return {
         "items": (
-            feeding(item_rows, lambda item: item.item_id, loaded.items.add),
+            feeding(items, item_text, stage.add_item),
             ITEM_WRITES,
             _first_by(lambda item: item.item_id, "item_id"),
         ),
         "users": (user_rows, (USERS,), _first_by(lambda user: user.user_id, "user_id")),
         "interactions": (interaction_rows, (INTERACTIONS,), readable),
-        "reviews": (review_rows, (REVIEWS,), _first_by(review_id, "review id")),
-        # Handed to the extraction step (`_stated`), which writes them with what it finds.
-        "attributes": (lambda _: [], (), readable),
+        "reviews": (
+            feeding(review_rows, review_text, stage.add_review),
+            (REVIEWS,),
+            _first_by(review_id, "review id"),
+        ),
+        "attributes": (partial(stated_rows, stage=stage), (), readable),
         "links": (link_rows, (ITEM_LINKS,), readable),
         "triples": (partial(triple_rows, loaded=loaded), (ENTITIES, RELATED), readable),
     }  # fmt: skip
