@@ -24,6 +24,7 @@ from spacy.tokens import Doc
 
 from ingest.extract.base import BRAND, Mention
 from ingest.extract.candidates import Candidate
+from ingest.extract.patterns import joining_dash
 from ingest.resolve import normal_form
 
 DISCOVERED: Final = "discovered"  # the extractor of candidates and of what they become
@@ -95,9 +96,7 @@ def _compound_end(doc: Doc, start: int) -> int:
     while (
         parts < MAX_PARTS
         and end + 1 < len(doc)
-        and doc[end].text == "-"
-        and not doc[end - 1].whitespace_
-        and not doc[end].whitespace_
+        and joining_dash(doc, end)
         and doc[end + 1].is_alpha
     ):
         end += 2

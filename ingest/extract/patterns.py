@@ -6,7 +6,7 @@ pipeline too): numeric sizes ("6 Ounce", "8.5 oz", "100 ml"), "X-free", "SPF 30"
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from spacy.language import Language
@@ -162,10 +162,17 @@ class PatternRules:
         return 0
 
 
-def _glued(doc: Doc, start: int, end: int) -> bool:
-    """Whether a dash inside the match joins its words ("paraben-free"), rather than separating
+def joining_dash(doc: Doc, index: int, dashes: Collection[str] = ("-",)) -> bool:
+    """Whether the token at `index` (> 0) is a dash written without spaces, so that it joins
+    the words on either side into one ("paraben-free", "sister-in-law") rather than separating
     two phrases ("Teddy Bear - Free Shipping")."""
+    return (
+        doc[index].text in dashes and not doc[index - 1].whitespace_ and not doc[index].whitespace_
+    )
+
+
+def _glued(doc: Doc, start: int, end: int) -> bool:
+    """Whether every dash inside the match joins its words."""
     return all(
-        not (doc[i].text in DASHES and (doc[i - 1].whitespace_ or doc[i].whitespace_))
-        for i in range(start + 1, end)
+        doc[i].text not in DASHES or joining_dash(doc, i, DASHES) for i in range(start + 1, end)
     )

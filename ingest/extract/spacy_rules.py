@@ -30,7 +30,7 @@ from ingest.extract.chunks import ChunkFeatures
 from ingest.extract.fields import item_fields, readable
 from ingest.extract.gazetteers import Entry, load_gazetteers, phrase_matcher
 from ingest.extract.nlp import Pipeline, load_pipeline
-from ingest.extract.patterns import PatternRules
+from ingest.extract.patterns import PatternRules, joining_dash
 from ingest.extract.sentiment import vader_polarity
 from ingest.resolve import MIN_CONFIDENCE
 from kg.records import SourceField
@@ -169,9 +169,9 @@ class SpacyExtractor:
 
 def _in_compound(doc: Doc, start: int, end: int) -> bool:
     """Whether the span is part of a longer hyphenated word."""
-    before = start >= 2 and doc[start - 1].text == "-" and not doc[start - 2].whitespace_
-    after = end + 1 < len(doc) and doc[end].text == "-" and not doc[end - 1].whitespace_
-    return (before and not doc[start - 1].whitespace_) or (after and not doc[end].whitespace_)
+    before = start >= 2 and joining_dash(doc, start - 1)
+    after = end + 1 < len(doc) and joining_dash(doc, end)
+    return before or after
 
 
 def _describes_another(token: Token, kind: str) -> bool:
