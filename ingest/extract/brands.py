@@ -12,7 +12,6 @@ count only if they name the same brand; otherwise the strongest candidate is kep
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from spacy.language import Language
@@ -35,7 +34,10 @@ CAPS_CONFIDENCE = 0.55
 MIN_CAPS_LETTERS = 4  # shorter all-caps words are mostly acronyms ("LED", "UV", "DIY")
 MAX_CAPS_WORDS = 2
 MIN_CONFIDENCE = 0.5
-SPEC = re.compile(r"\d+[a-z]{1,2}")  # "3D", "4K", "2X": a specification, not a maker
+# What a title may open with that specifies the product rather than naming its maker ("3D
+# Printer Filament", "4K Camera"): never read from a title as a brand (a brand field that says
+# so is still believed for its own item).
+SPECIFICATIONS = frozenset({"2d", "3d", "4d", "4k", "5k", "8k", "hd", "uhd", "fhd", "2x", "3x"})
 OPENING_CONFIDENCE = 0.2  # a title's opening words: a brand only if the shop knows it
 MAX_OPENING_WORDS = 4
 MAX_BY_WORDS = 3
@@ -72,7 +74,7 @@ def usable_brand(name: str | None) -> str | None:
         return None
     name = " ".join(readable(name).translate(TRADEMARKS).split())
     form = normal_form(name, BRAND)
-    if not form or form in JUNK_BRANDS or SPEC.fullmatch(form) or "<" in name or '="' in name:
+    if not form or form in JUNK_BRANDS or "<" in name or '="' in name:
         return None
     return name
 
@@ -207,9 +209,15 @@ def _openings(doc: Doc) -> list[Mention]:
     for end in range(1, min(len(doc), MAX_OPENING_WORDS) + 1):
         if doc[end - 1].is_punct and doc[end - 1].text not in NAME_JOINERS:
             break
-        if doc[end - 1].text not in NAME_JOINERS:
-            found.append(_mention(doc[0:end], "title", "rule", OPENING_CONFIDENCE))
+        opening = _mention(doc[0:end], "title", "rule", OPENING_CONFIDENCE)
+        if doc[end - 1].text not in NAME_JOINERS and not _specification(opening):
+            found.append(opening)
     return found
+
+
+def _specification(mention: Mention) -> bool:
+    """Whether text read as a brand specifies the product instead ("3D Printer Filament")."""
+    return normal_form(mention.text, BRAND).replace(" ", "") in SPECIFICATIONS
 
 
 def _name_word(doc: Doc, index: int, attribute_starts: set[int]) -> bool:
@@ -228,7 +236,7 @@ def _mention(span: Span, source: SourceField, extractor: Extractor, confidence: 
 
 def decide(metadata: str | None, candidates: list[Mention]) -> list[Mention]:
     """The mentions of the one brand the evidence supports (empty when it is too weak)."""
-    candidates = [m for m in candidates if usable_brand(m.text)]  # not "Generic", not "3D"
+    candidates = [m for m in candidates if usable_brand(m.text) and not _specification(m)]
     if metadata is not None:
         agreeing = [
             m.model_copy(update={"confidence": max(m.confidence, CORROBORATED_CONFIDENCE)})

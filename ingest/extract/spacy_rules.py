@@ -65,7 +65,7 @@ NAME_LABELS = frozenset(
 
 class SpacyExtractor:
     name = "spacy"
-    cache_tag = "context-6"  # bumped when the rules change what they find
+    cache_tag = "context-7"  # bumped when the rules change what they find
 
     def __init__(
         self,
