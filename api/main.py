@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from api.engine import UnknownError
 from api.limits import BodySizeLimit
 from api.metrics import Metrics, MetricsMiddleware
-from api.routes import admin, events, explain, health, items, recommendations
+from api.routes import admin, events, explain, health, items, recommendations, search
 from api.service import GraphDownError, Service, settle_heap
 from gnn.infer import LoadedModel
 from kg.settings import Settings, get_settings
@@ -41,8 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.metrics = metrics
-    for router in (recommendations.router, items.router, events.router, explain.router,
-                   health.router, admin.router):  # fmt: skip
+    for router in (recommendations.router, search.router, items.router, events.router,
+                   explain.router, health.router, admin.router):  # fmt: skip
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     if settings.api_cors_origins:

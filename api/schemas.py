@@ -12,7 +12,7 @@ from kg.records import InteractionKind, ItemLinkType
 Id = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 LongText = Annotated[str, StringConstraints(max_length=100_000)]
-Strategy = Literal["personalised", "context", "popular"]
+Strategy = Literal["personalised", "context", "search", "popular"]
 
 
 class Body(BaseModel):

@@ -8,16 +8,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 from neo4j.exceptions import DriverError
 from numpy.typing import NDArray
 
-from api.engine import Recommender, Vector
+from api.engine import ENTITY_RELATIONS, Recommender, Vector, normalise
 from api.explain import CANDIDATE_PATHS, NodeKey, explain
 from api.metrics import Metrics
 from api.schemas import Event, Explanation, NewItem
+from api.search import WEIGHTS, Searcher, fuse
 from gnn.baselines.text_profile import l2_normalised
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
@@ -26,8 +28,9 @@ from ingest.categories import category_rows
 from ingest.extract.base import ItemText
 from ingest.extract.stage import ExtractionStage, build_extractors
 from ingest.records import CategoryPartSetAside
-from kg.catalogue import Catalogue, Entity, read_catalogue
+from kg.catalogue import Catalogue, Entity, StoredItem, read_catalogue, read_untrained_items
 from kg.connection import Graph
+from kg.embeddings import ensure_vector_index
 from kg.paths import explanation_paths
 from kg.provision import resolve_connection
 from kg.records import (
@@ -43,14 +46,52 @@ from kg.records import (
     ReviewRow,
     Row,
 )
+from kg.search import Candidates, query_words, search_candidates
 from kg.settings import Settings
 from kg.write import write_atomically
 
 log = logging.getLogger("kgrec.api")
 T = TypeVar("T")
 # Relationship type -> the model's relation name, for a new item's links.
-LINK_RELATIONS = {"ALSO_BOUGHT": "also_bought", "ALSO_VIEWED": "also_viewed",
-                  "BOUGHT_TOGETHER": "bought_together"}  # fmt: skip
+RELATION_OF_TYPE = {"HAS_BRAND": "has_brand", "IN_CATEGORY": "in_category",
+                    "HAS_ATTRIBUTE": "has_attribute", "ALSO_BOUGHT": "also_bought",
+                    "ALSO_VIEWED": "also_viewed", "BOUGHT_TOGETHER": "bought_together"}  # fmt: skip
+ENTITY_LABELS = {relation: label for label, relation in ENTITY_RELATIONS.items()}
+NEIGHBOURS = 10  # trained items a new item's text finds, whose embeddings it moves towards
+
+
+@dataclass(frozen=True)
+class PlacedItem:
+    """An item the model was not trained on, as it is placed: its text vector, its links
+    (the model's relation name -> target ids) and its categories with those above them."""
+
+    id: str
+    title: str | None
+    text_vector: Vector
+    links: dict[str, list[str]]
+    categories: list[str]
+
+
+def _links(rows: Sequence[Row]) -> dict[str, list[str]]:
+    """A new item's links, by the model's relation names, out of the rows written for it."""
+    links: dict[str, list[str]] = {}
+    for row in rows:
+        if isinstance(row, ItemBrandRow):
+            links.setdefault("has_brand", []).append(row.brand_id)
+        elif isinstance(row, ItemAttributeRow):
+            links.setdefault("has_attribute", []).append(row.attribute_id)
+        elif isinstance(row, ItemCategoryRow):
+            links.setdefault("in_category", []).append(row.category_id)
+        elif isinstance(row, ItemLinkRow):
+            links.setdefault(RELATION_OF_TYPE[row.type], []).append(row.target_id)
+    return links
+
+
+def _stored_links(item: StoredItem) -> dict[str, list[str]]:
+    links: dict[str, list[str]] = {}
+    for rel_type, target in item.links:
+        links.setdefault(RELATION_OF_TYPE[rel_type], []).append(target)
+    return links
 
 
 def settle_heap() -> None:
@@ -105,6 +146,7 @@ class Service:
         self.settings = settings
         self.metrics = metrics
         self.recommender = Recommender(model)
+        self.searcher = Searcher(self.recommender)
         info = resolve_connection(settings)
         self.graph = Graph(
             info.uri, info.user, info.password, settings.neo4j_database,
@@ -138,10 +180,32 @@ class Service:
     def _load_catalogue(self) -> bool:
         try:
             catalogue: Catalogue = self.guard.call(read_catalogue)
+            # Search's semantic half queries it; items get their vectors from `kgrec train`
+            # and from POST /items.
+            self.guard.call(lambda graph: ensure_vector_index(
+                graph, "Item", self.encoder.dim, prop="text_embedding"))  # fmt: skip
         except GraphDownError:
             return False
         self.recommender.load_catalogue(catalogue)
+        self.searcher.load(catalogue)
+        try:
+            self._place_untrained()
+        except GraphDownError:
+            return False
         return True
+
+    def _place_untrained(self) -> None:
+        """Place the items added since the model was trained (through this API, before a
+        restart, or by another writer), as POST /items places them."""
+        known = self.recommender.item_ids
+        stored = self.guard.call(lambda graph: read_untrained_items(graph, known))
+        with self._adding:
+            for item in stored:
+                vector = np.asarray(item.text_vector, dtype=np.float32)
+                links = _stored_links(item)
+                self._place(PlacedItem(item.id, item.title, vector, links, item.categories))
+        if stored:
+            log.info("placed %d items the model was not trained on", len(stored))
 
     def _keep_loading(self) -> None:
         while not self._stop.wait(self.settings.api_graph_retry_s):
@@ -189,6 +253,19 @@ class Service:
         units: NDArray[np.float32] = l2_normalised(matrix)
         return units
 
+    # -- search ---------------------------------------------------------------------------
+
+    def search_candidates(self, text: str) -> tuple[Candidates | None, Vector, list[str]]:
+        """The query's text vector and its candidates from the graph's indexes (None and a
+        warning when Neo4j cannot be reached)."""
+        vector = self.text_vector(text)
+        words = query_words(text)
+        try:
+            candidates = self.guard.call(lambda graph: search_candidates(graph, words, vector))
+        except GraphDownError as exc:
+            return None, vector, [f"{exc}: ranked by the model alone, without the search indexes"]
+        return candidates, vector, []
+
     # -- writes ---------------------------------------------------------------------------
 
     def text_vector(self, text: str) -> Vector:
@@ -206,8 +283,7 @@ class Service:
         stage = ExtractionStage(self.extractors)
         stage.add_item(ItemText(item_id=item.id, title=item.title, description=item.description,
                                 features=item.features, metadata_brand=item.brand))  # fmt: skip
-        rows: list[Row] = [ItemRow(id=item.id, title=item.title, description=item.description,
-                                   price=item.price)]  # fmt: skip
+        rows: list[Row] = []
         # Parts that are no category names are left out (the answer lists the categories kept).
         rows += [row for row in category_rows(item.id, item.categories)
                  if not isinstance(row, CategoryPartSetAside)]  # fmt: skip
@@ -215,31 +291,49 @@ class Service:
             rows += group
         rows += [ItemLinkRow(source_id=item.id, target_id=target, type=link)
                  for link, targets in item.links.items() for target in targets]  # fmt: skip
-        self.guard.call(lambda graph: write_atomically(graph, rows))
-        self._embed(item, rows)
-        return created, rows
-
-    def _embed(self, item: NewItem, rows: Sequence[Row]) -> None:
         brands = [row.name for row in rows if isinstance(row, BrandRow)]
         categories = [row for row in rows if isinstance(row, CategoryRow)]
-        links: dict[str, list[str]] = {}
-        for row in rows:
-            if isinstance(row, ItemBrandRow):
-                links.setdefault("has_brand", []).append(row.brand_id)
-            elif isinstance(row, ItemAttributeRow):
-                links.setdefault("has_attribute", []).append(row.attribute_id)
-            elif isinstance(row, ItemCategoryRow):
-                links.setdefault("in_category", []).append(row.category_id)
-            elif isinstance(row, ItemLinkRow):
-                links.setdefault(LINK_RELATIONS[row.type], []).append(row.target_id)
         text = item_text(item.title, item.description, brands, [c.name for c in categories[-1:]])
-        vector = self.recommender.embed_item(self.text_vector(text), links)
-        self.recommender.add_item(item.id, vector, item.title, [c.id for c in categories])
+        text_vector = self.text_vector(text)
+        rows.insert(0, ItemRow(id=item.id, title=item.title, description=item.description,
+                               price=item.price, text_embedding=text_vector.tolist()))  # fmt: skip
+        self.guard.call(lambda graph: write_atomically(graph, rows))
         self.recommender.add_entities(
             Entity(label=type(row).__name__.removesuffix("Row"), id=row.id, name=row.name)
             for row in rows
             if isinstance(row, BrandRow | CategoryRow | AttributeRow)
         )
+        placed = PlacedItem(item.id, item.title, text_vector, _links(rows),
+                            [c.id for c in categories])  # fmt: skip
+        self._place(placed)
+        return created, rows
+
+    def _place(self, item: PlacedItem) -> None:
+        """Make an item the model was not trained on recommendable: its embedding by the model
+        from its text and links, moved towards the trained items its text finds (lexical and
+        semantic neighbours: where shoppers who search its words look)."""
+        vector = self.recommender.embed_item(item.text_vector, item.links)
+        neighbours = self._text_neighbours(item)
+        if len(neighbours):
+            vector = normalise(vector + self.recommender.items[neighbours].mean(axis=0))
+        self.recommender.add_item(item.id, vector, item.title or "", item.categories)
+        entities = [Entity(label=label, id=entity_id)
+                    for relation, label in ENTITY_LABELS.items()
+                    for entity_id in item.links.get(relation, [])]  # fmt: skip
+        self.searcher.add_item(item.id, entities)
+
+    def _text_neighbours(self, item: PlacedItem) -> NDArray[np.int64]:
+        """Rows of the NEIGHBOURS trained items its title and text vector find first."""
+        words = query_words(item.title or "")
+        candidates = self.guard.call(
+            lambda graph: search_candidates(graph, words, item.text_vector, limit=NEIGHBOURS + 1)
+        )
+        fused = fuse({"lexical": [i for i, _ in candidates.lexical],
+                      "semantic": [i for i, _ in candidates.semantic]}, WEIGHTS)  # fmt: skip
+        trained, row_of = self.recommender.trained_items, self.recommender.item_row
+        rows = [row for i in sorted(fused, key=lambda i: -fused[i])
+                if (row := row_of.get(i)) is not None and row < trained]  # fmt: skip
+        return np.array(rows[:NEIGHBOURS], dtype=np.int64)
 
     def record_events(self, events: Sequence[Event]) -> list[str]:
         """Write the events (one transaction), then move each user's vector."""

@@ -45,8 +45,8 @@ MATCH (i:Item)-[r:HAS_ATTRIBUTE]->(a:Attribute)
 RETURN a.kind AS kind, a.name AS attribute, r.sources AS sources, r.extractors AS extractors,
        count(i) AS items ORDER BY items DESC LIMIT 25;
 
-// Keyword search over titles and descriptions (full-text index `item_text`).
-CALL db.index.fulltext.queryNodes('item_text', 'science') YIELD node, score
+// Keyword search over titles and descriptions (full-text index `item_search`, stemmed).
+CALL db.index.fulltext.queryNodes('item_search', 'science') YIELD node, score
 RETURN node.id AS item, node.title AS title, score LIMIT 10;
 
 // An item's facts from your own knowledge graph (`kgrec ingest table --triples`), both ways.

@@ -17,5 +17,13 @@ CREATE INDEX attribute_name IF NOT EXISTS FOR (n:Attribute) ON (n.name);
 CREATE INDEX attribute_kind IF NOT EXISTS FOR (n:Attribute) ON (n.kind);
 CREATE INDEX entity_name IF NOT EXISTS FOR (n:Entity) ON (n.name);
 
-// Keyword search over item text (CALL db.index.fulltext.queryNodes('item_text', 'serum')).
-CREATE FULLTEXT INDEX item_text IF NOT EXISTS FOR (n:Item) ON EACH [n.title, n.description];
+// Keyword search (Lucene BM25, English stemming and stop words) over item text and over the
+// names of brands, categories and attributes: the lexical half of `GET /search`.
+//   CALL db.index.fulltext.queryNodes('item_search', 'sanding roll')
+// (`item_text`, its default-analyzer predecessor, is dropped.) The vector half, a cosine index
+// on Item.text_embedding, is made by `kgrec train` and the API at the encoder's dimension.
+DROP INDEX item_text IF EXISTS;
+CREATE FULLTEXT INDEX item_search IF NOT EXISTS FOR (n:Item) ON EACH [n.title, n.description]
+  OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}};
+CREATE FULLTEXT INDEX entity_search IF NOT EXISTS FOR (n:Brand|Category|Attribute) ON EACH [n.name]
+  OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}};

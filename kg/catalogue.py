@@ -1,8 +1,11 @@
 """What a recommendation service keeps in memory about the shop, read in a few queries: item
 titles, who interacted with what, which items sit under which category (subcategories
-included) and the names of brands, categories and attributes."""
+included), which items have which brand or attribute, and the names of brands, categories and
+attributes."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 
@@ -14,10 +17,21 @@ CATEGORY_ITEMS = (
     "MATCH (i:Item)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category) "
     "RETURN c.id AS category, collect(DISTINCT i.id) AS items"
 )
+ENTITY_ITEMS = (
+    "MATCH (i:Item)-[:HAS_BRAND|HAS_ATTRIBUTE]->(e) "
+    "RETURN labels(e)[0] AS label, e.id AS id, collect(DISTINCT i.id) AS items"
+)
 ENTITIES = (
     "MATCH (n) WHERE n:Brand OR n:Category OR n:Attribute "
     "RETURN labels(n)[0] AS label, n.id AS id, n.name AS name"
 )
+
+# Items with a text vector that a model does not hold: added since it was trained.
+UNTRAINED_ITEMS = """MATCH (i:Item) WHERE i.text_embedding IS NOT NULL AND NOT i.id IN $known
+RETURN i.id AS id, i.title AS title, i.text_embedding AS text_vector,
+  [(i)-[r:HAS_BRAND|IN_CATEGORY|HAS_ATTRIBUTE|ALSO_BOUGHT|ALSO_VIEWED|BOUGHT_TOGETHER]->(x)
+   | [type(r), x.id]] AS links,
+  [(i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c) | c.id] AS categories"""
 
 
 class Entity(BaseModel):
@@ -30,6 +44,8 @@ class Catalogue(BaseModel):
     titles: dict[str, str]  # item id -> title (related-product stubs have none)
     interactions: list[tuple[str, str]]  # distinct (user id, item id)
     category_items: dict[str, list[str]]  # category id -> items in it or below it
+    # (Brand or Attribute, its id) -> its items
+    entity_items: dict[tuple[str, str], list[str]]
     entities: list[Entity]
 
 
@@ -38,5 +54,23 @@ def read_catalogue(graph: Graph) -> Catalogue:
         titles={row["id"]: row["title"] for row in graph.read(TITLES)},
         interactions=[(row["user"], row["item"]) for row in graph.read(INTERACTIONS)],
         category_items={row["category"]: row["items"] for row in graph.read(CATEGORY_ITEMS)},
+        entity_items={(row["label"], row["id"]): row["items"] for row in graph.read(ENTITY_ITEMS)},
         entities=[Entity.model_validate(row) for row in graph.read(ENTITIES)],
     )
+
+
+class StoredItem(BaseModel):
+    """An item as the graph holds it for placing it without the model: its text vector and
+    its links, (relationship type, target id)."""
+
+    id: str
+    title: str | None
+    text_vector: list[float]
+    links: list[tuple[str, str]]
+    categories: list[str]  # its categories and those above them
+
+
+def read_untrained_items(graph: Graph, known: Sequence[str]) -> list[StoredItem]:
+    """Items with a text vector whose ids are not `known` (the model's items)."""
+    rows = graph.read(UNTRAINED_ITEMS, {"known": list(known)})
+    return [StoredItem.model_validate(row) for row in rows]

@@ -1,7 +1,9 @@
-"""Model embeddings back into the graph: an `embedding` property on User and Item nodes and a
-cosine vector index per label, so analysts can query neighbours in Neo4j Browser:
+"""Vectors in the graph, each with a cosine vector index: the model's embeddings on User and
+Item nodes (`embedding`, for analysts in Neo4j Browser) and the items' text vectors
+(`text_embedding`, the semantic half of search):
 
     CALL db.index.vector.queryNodes('item_embedding', 10, $vector)
+    CALL db.index.vector.queryNodes('item_text_embedding', 10, $text_vector)
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from numpy.typing import NDArray
 from kg.connection import Graph
 
 EmbeddedLabel = Literal["Item", "User"]
-# Labels and index names are constants here, never caller text (Cypher cannot bind them).
-INDEX_NAMES: dict[EmbeddedLabel, str] = {"Item": "item_embedding", "User": "user_embedding"}
-_SET_EMBEDDINGS: dict[EmbeddedLabel, str] = {
-    label: f"UNWIND $rows AS row MATCH (n:{label} {{id: row.id}}) "
-    "SET n.embedding = row.embedding RETURN count(n) AS written"
-    for label in INDEX_NAMES
+VectorProperty = Literal["embedding", "text_embedding"]
+# Labels, properties and index names are constants here, never caller text (Cypher cannot
+# bind them).
+INDEX_NAMES: dict[tuple[EmbeddedLabel, VectorProperty], str] = {
+    ("Item", "embedding"): "item_embedding",
+    ("User", "embedding"): "user_embedding",
+    ("Item", "text_embedding"): "item_text_embedding",
 }
+TEXT_INDEX = INDEX_NAMES["Item", "text_embedding"]
 
 
 def write_embeddings(
@@ -30,30 +34,39 @@ def write_embeddings(
     ids: Sequence[str],
     vectors: NDArray[np.float32],
     batch_size: int = 5000,
+    *,
+    prop: VectorProperty = "embedding",
 ) -> int:
-    """Set `embedding` on the nodes with these ids (one transaction per batch), then make sure
-    the vector index fits the dimension. Returns the number of nodes written."""
+    """Set `prop` on the nodes with these ids (one transaction per batch; an all-zero vector,
+    which has no direction, removes it instead), then make sure the vector index fits the
+    dimension. Returns the number of nodes written."""
     if len(ids) != len(vectors):
         raise ValueError(f"{len(ids)} ids but {len(vectors)} vectors")
+    query = (
+        f"UNWIND $rows AS row MATCH (n:{label} {{id: row.id}}) "
+        f"SET n.{prop} = row.vector RETURN count(n) AS written"
+    )
     written = 0
     for start in range(0, len(ids), batch_size):
         rows = [
-            {"id": node_id, "embedding": vector.tolist()}
+            {"id": node_id, "vector": vector.tolist() if vector.any() else None}
             for node_id, vector in zip(
                 ids[start : start + batch_size], vectors[start : start + batch_size], strict=True
             )
         ]
-        result = graph.run(_SET_EMBEDDINGS[label], {"rows": rows})
+        result = graph.run(query, {"rows": rows})
         written += int(result[0]["written"])
     if len(vectors):
-        ensure_vector_index(graph, label, int(vectors.shape[1]))
+        ensure_vector_index(graph, label, int(vectors.shape[1]), prop=prop)
     return written
 
 
-def ensure_vector_index(graph: Graph, label: EmbeddedLabel, dimensions: int) -> None:
-    """A cosine vector index on `label.embedding` of this dimension; one of another dimension
+def ensure_vector_index(
+    graph: Graph, label: EmbeddedLabel, dimensions: int, *, prop: VectorProperty = "embedding"
+) -> None:
+    """A cosine vector index on `label.prop` of this dimension; one of another dimension
     (from an older model) is dropped and rebuilt."""
-    name = INDEX_NAMES[label]
+    name = INDEX_NAMES[label, prop]
     existing = graph.read(
         "SHOW INDEXES YIELD name, options WHERE name = $name RETURN options", {"name": name}
     )
@@ -63,7 +76,7 @@ def ensure_vector_index(graph: Graph, label: EmbeddedLabel, dimensions: int) -> 
             return
         graph.run(f"DROP INDEX {name} IF EXISTS")
     graph.run(
-        f"CREATE VECTOR INDEX {name} IF NOT EXISTS FOR (n:{label}) ON (n.embedding) "
+        f"CREATE VECTOR INDEX {name} IF NOT EXISTS FOR (n:{label}) ON (n.{prop}) "
         "OPTIONS {indexConfig: {`vector.dimensions`: $dimensions, "
         "`vector.similarity_function`: 'cosine'}}",
         {"dimensions": dimensions},

@@ -46,6 +46,9 @@ class ItemRow(Row):
     title: Text | None = None
     description: Text | None = None
     price: float | None = Field(None, ge=0)
+    # The item's text vector (search's semantic half); `kgrec train` writes it in bulk, the
+    # API with each item it adds.
+    text_embedding: list[float] | None = None
 
 
 class BrandRow(Row):

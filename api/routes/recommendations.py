@@ -2,56 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from api.answers import answer, search_answer
 from api.deps import RecommenderDep, ServiceDep
 from api.engine import UnknownError
-from api.schemas import ContextRequest, Recommendation, Recommendations, Strategy
-from api.service import Service
-from kg.catalogue import Entity
+from api.schemas import ContextRequest, Recommendations
 
 router = APIRouter(tags=["recommendations"])
-POPULAR_NOTE = "nothing is known about this user yet: these are the most popular items"
-
-
-def answer(
-    service: Service,
-    scored: Sequence[tuple[str, float]],
-    *,
-    user_id: str | None,
-    strategy: Strategy,
-    explain: bool,
-    liked: Sequence[str] = (),
-    entities: Sequence[Entity] = (),
-) -> Recommendations:
-    warnings = [POPULAR_NOTE] if strategy == "popular" else []
-    explanations = None
-    if explain:
-        explanations, problems = service.explanations(
-            [item for item, _ in scored],
-            user_id=user_id if user_id and service.recommender.knows_user(user_id) else None,
-            liked=liked, entities=entities,
-        )  # fmt: skip
-        warnings += problems
-    titles = service.recommender.titles
-    return Recommendations(
-        user_id=user_id,
-        strategy=strategy,
-        model=service.recommender.name,
-        items=[
-            Recommendation(
-                item_id=item,
-                title=titles.get(item),
-                score=round(score, 6),
-                explanations=explanations.get(item, []) if explanations is not None else None,
-            )
-            for item, score in scored
-        ],
-        warnings=warnings,
-    )
 
 
 @router.get("/users/{user_id:path}/recommendations")  # ids may hold "/"
@@ -87,10 +47,17 @@ def recommend_from_context(
     service: ServiceDep, recommender: RecommenderDep, request: ContextRequest
 ) -> Recommendations:
     """For anyone, unknown users included: a free-text `query`, `liked_items`, `attributes`
-    (brands, categories, attributes by name or id) and/or a `user_id`, combined into one
-    vector by the trained model. With none of them: the most popular items."""
+    (brands, categories, attributes by name or id) and/or a `user_id`. A query is searched
+    as `GET /search` does, the rest bending its ranking; without one they are combined into
+    one vector by the trained model. With none of them: the most popular items."""
     entities = recommender.resolve_entities(request.attributes)
-    text = request.query or (recommender.entity_text(entities) if entities else None)
+    if request.query:
+        return search_answer(
+            service, request.query, request.k, user_id=request.user_id,
+            liked=request.liked_items, entities=entities, category=request.category,
+            exclude_seen=request.exclude_seen, explain=request.explain,
+        )  # fmt: skip
+    text = recommender.entity_text(entities) if entities else None
     vector = recommender.context_vector(
         service.text_vector(text) if text else None, request.liked_items, entities,
         request.user_id,
