@@ -11,10 +11,14 @@ liked items, brands/categories/attributes) become one vector: the query and the 
 are embedded as a virtual new item by the trained GNN (its text through the model's projection,
 its links through the model's layers), liked items contribute their embeddings.
 
-A model trained with an item-item term adds (the asker's items) @ (its item-link + EASE matrix)
-to the dot products; the asker's items are everything the graph and the events since say they
-interacted with (or liked), so this part moves online too. A new item borrows the term of its
-nearest trained items, as training fills the columns of items without interactions.
+Scores are the model's (`gnn.scoring`): the dot products times the blend's GNN weight plus
+(the asker's items) @ (the item-link + EASE matrix) when the model has an item-item term; the
+asker's items are everything the graph and the events since say they interacted with (or
+liked), so this part moves online too. A request with no such items is ranked by its vector.
+`similar` weighs the vectors fully whatever the blend: validation measured rankings from a
+user's history, and an item's likeness (a new item's too) is what its vector says. A new item
+borrows the term of its nearest trained items, as training fills the columns of items without
+interactions.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from numpy.typing import NDArray
 
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
-from gnn.model import COLD_NEIGHBOURS, borrow_weights
+from gnn.scoring import COLD_NEIGHBOURS, blended, borrow_weights
 from kg.catalogue import Catalogue, Entity
 from kg.export import node_type
 from kg.records import InteractionKind
@@ -64,9 +68,8 @@ class Recommender:
         self.user_row = {user: row for row, user in enumerate(model.ids["user"])}
         self.users: Vector = model.users.numpy().astype(np.float32)
         self.nodes: Vector = model.nodes.numpy().astype(np.float32)
-        # The model's item-item term: weight x (the user's items) @ (item links + EASE weights).
-        self.item_item = model.item_item if model.item_item_weight else None
-        self.item_item_weight = np.float32(model.item_item_weight)
+        self.blend = model.blend
+        self.item_item = model.item_item  # (the user's items) @ (item links + EASE weights)
         # (new items x trained items): whose term each item added since training borrows.
         self.borrowed = sp.csr_matrix((0, n_items), dtype=np.float32)
         self.cold_neighbours = int(model.config.get("ease_cold_neighbours", COLD_NEIGHBOURS))
@@ -185,22 +188,26 @@ class Recommender:
         exclude: Iterable[int] = (),
         within: NDArray[np.int64] | None = None,
         history: Iterable[int] = (),
+        vector_weight: float | None = None,
     ) -> list[tuple[str, float]]:
         """The k best items for `vector` (None: the most popular), `exclude` left out, only
-        rows `within` if given. `history` (the asker's items) feeds the model's item-link
-        term."""
+        rows `within` if given. `history` (the asker's items) feeds the model's item-item
+        term; `vector_weight` is the dot products' weight beside it (None: the blend's)."""
         items, popularity = self.items, self.popularity  # see add_item: rows of items suffice
+        weight = self.blend.vector_weight if vector_weight is None else vector_weight
         if within is None:  # the whole catalogue: no copy of the matrix
             rows = np.arange(len(items))
-            scores = items @ vector if vector is not None else popularity[: len(items)].copy()
-            if vector is not None and (linked := self.item_item_scores(history, rows)) is not None:
-                scores += linked
+            if vector is None:
+                scores = popularity[: len(items)].copy()
+            else:
+                scores = blended(items @ vector, self.item_item_scores(history, rows), weight)
             scores[list(exclude)] = -np.inf
         else:
             rows = within
-            scores = items[rows] @ vector if vector is not None else popularity[rows]
-            if vector is not None and (linked := self.item_item_scores(history, rows)) is not None:
-                scores += linked
+            if vector is None:
+                scores = popularity[rows]
+            else:
+                scores = blended(items[rows] @ vector, self.item_item_scores(history, rows), weight)
             if excluded := list(exclude):
                 scores = np.where(np.isin(rows, excluded), -np.inf, scores)
         k = min(k, len(rows))
@@ -214,11 +221,10 @@ class Recommender:
         known = [row for row in history if row < self.trained_items]
         if self.item_item is None or not known:
             return None
-        spread = np.asarray(self.item_item[known].sum(axis=0), dtype=np.float32).ravel()
-        borrowed = self.borrowed  # may have grown past `rows`: a new item since they were read
-        spread = np.concatenate([spread, borrowed @ spread, np.zeros(1, dtype=np.float32)])
-        new = np.minimum(rows, len(spread) - 1)  # the zero: an item added but not yet borrowing
-        linked: Vector = self.item_item_weight * spread[new]
+        # `borrowed` may have grown past `rows`: a new item since they were read.
+        spread = self.item_item.spread_to_new(known, self.borrowed)
+        spread = np.append(spread, np.float32(0))  # for an item added but not yet borrowing
+        linked: Vector = spread[np.minimum(rows, len(spread) - 1)]
         return linked
 
     def seen_rows(self, user_id: str | None) -> set[int]:
@@ -228,7 +234,7 @@ class Recommender:
         row = self.item_row.get(item_id)
         if row is None:
             raise UnknownError(f"unknown item {item_id!r}")
-        return self.top_k(self.items[row], k, exclude=[row], history=[row])
+        return self.top_k(self.items[row], k, exclude=[row], history=[row], vector_weight=1.0)
 
     def context_vector(
         self,

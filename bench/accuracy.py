@@ -2,20 +2,23 @@
 
     python bench/accuracy.py --dataset beauty                     # PGPR/CAFE train/test split
     python bench/accuracy.py --dataset beauty --split temporal    # leave-last-out, cold items
+    python bench/accuracy.py --dataset scientific                 # leave-last-out, cold items
 
-Loads the Amazon 2014 Beauty benchmark into a throwaway local Neo4j (`kgrec ingest beauty`,
-extraction on; under .kgrec/neo4j-bench/), reads it back through `kg.export`, encodes the text
-with MiniLM (cached in KGREC_CACHE_DIR), then trains our model and tunes every baseline on a
-validation slice carved from the training data (never on test). Test: full ranking over all
-12,101 items, each user's training items excluded, every test user counted (Xian et al. 2019).
-Last line: one JSON object.
+Loads the shop into a throwaway local Neo4j (Beauty: `kgrec ingest beauty`, under
+.kgrec/neo4j-bench/; Industrial & Scientific: `kgrec ingest table`, under
+.kgrec/neo4j-bench-scientific/; extraction on), reads it back through `kg.export`, encodes the
+text with MiniLM (cached in KGREC_CACHE_DIR), then trains our model and tunes every baseline
+(`gnn.comparison`) on a validation slice carved from the training data (never on test).
+Scientific has no timestamps, only each user's order, so its leave-last-out split is the
+release's protocol (last item test, the one before validation); it has no item links, so the
+KG-EASE baselines are skipped. Test: full ranking over all items, each user's training items
+excluded, every test user counted (Xian et al. 2019). Last line: one JSON object.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,15 +26,14 @@ import typer
 from beauty_setup import BEAUTY_KG, BEAUTY_SEQ, BENCH_MODELS, beauty_graph
 from rich.console import Console
 from rich.table import Table
+from scientific_setup import scientific_graph
 
 from gnn.artifacts import save_model
-from gnn.baselines import EASE, ItemKNN, KGEase, LightGCN, MostPopular, RP3Beta, TextProfile
-from gnn.baselines.base import Baseline
-from gnn.dataset import ITEM_LINKS, VIA_RELATED, RecDataset, build_dataset
-from gnn.metrics import evaluate
+from gnn.comparison import TEXT_ONLY, BaselineResult, compare
+from gnn.dataset import build_dataset
 from gnn.text import TextEncoder
 from gnn.train import EpochLog, TrainConfig, train
-from gnn.tuning import tune_and_refit
+from kg import Graph, Settings
 from kg.export import export_graph
 
 console = Console(width=200)  # the table has nine columns
@@ -44,40 +46,29 @@ PUBLISHED = {"PGPR (SIGIR'19, Table 3)": {"ndcg@10": 5.449, "recall@10": 8.324,
 CAFE_NOTE = "CAFE (CIKM'20, arXiv 2010.15620, Table 3): reports higher Beauty figures than PGPR"
 
 
-def baselines(data: RecDataset, ease_l2: Callable[[], float]) -> dict[str, Callable[[], Baseline]]:
-    """Each baseline, built lazily; KG-EASE reuses EASE's tuned lambda and tunes only alpha."""
-    links = data.interactions.item_links
-    assert isinstance(links, dict)
-    direct = {name: links[name] for name in ITEM_LINKS}
-    alphas = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-    vectors = data.features["item"][: data.n_items].numpy()
-    return {
-        "MostPopular": MostPopular,
-        "ItemKNN": ItemKNN,
-        "RP3beta": RP3Beta,
-        "EASE": EASE,
-        "KG-EASE (direct links)": lambda: KGEase(
-            direct, grid={"l2": (ease_l2(),), "alpha": alphas}
-        ),
-        "KG-EASE (+ via related products)": lambda: KGEase(
-            {**direct, VIA_RELATED: links[VIA_RELATED]},
-            grid={"l2": (ease_l2(),), "alpha": alphas},
-        ),
-        "text-only (MiniLM profile)": lambda: TextProfile(vectors),
-        "LightGCN": LightGCN,
-    }
-
-
 def percent(metrics: dict[str, float]) -> dict[str, float]:
     return {key: round(100 * metrics[key], 3) for key in KEYS if key in metrics}
 
 
+def shop_graph(
+    dataset: str, wipe: bool, kg: Path, seq: Path
+) -> AbstractContextManager[tuple[Settings, Graph]]:
+    if dataset == "beauty":
+        return beauty_graph(console, wipe=wipe, kg=kg, seq=seq)
+    return scientific_graph(console, wipe=wipe)
+
+
 def main(
-    dataset: Annotated[Literal["beauty"], typer.Option(help="The benchmark to run.")] = "beauty",
+    dataset: Annotated[
+        Literal["beauty", "scientific"], typer.Option(help="The benchmark to run.")
+    ] = "beauty",
     split: Annotated[
-        Literal["pgpr", "temporal"],
-        typer.Option(help="pgpr: the PGPR/CAFE train/test split; temporal: leave-last-out."),
-    ] = "pgpr",
+        Literal["pgpr", "temporal"] | None,
+        typer.Option(
+            help="pgpr: the PGPR/CAFE train/test split (Beauty's default); temporal: "
+            "leave-last-out (the only split of scientific)."
+        ),
+    ] = None,
     cold_items: Annotated[
         float, typer.Option(help="Temporal split: share of items held out of training.")
     ] = 0.05,
@@ -91,9 +82,12 @@ def main(
         bool, typer.Option("--wipe", help="Allow clearing an external/Docker database.")
     ] = False,
 ) -> None:
-    """Benchmark our model against every baseline on Beauty."""
+    """Benchmark our model against every baseline on Beauty or Industrial & Scientific."""
+    split = split or ("pgpr" if dataset == "beauty" else "temporal")
+    if dataset == "scientific" and split == "pgpr":
+        raise typer.BadParameter("scientific has no PGPR split; its split is temporal")
     with (
-        beauty_graph(console, wipe=wipe_external, kg=kg, seq=seq) as (settings, graph),
+        shop_graph(dataset, wipe_external, kg, seq) as (settings, graph),
         console.status("Exporting the graph..."),
     ):
         export = export_graph(graph)
@@ -119,56 +113,41 @@ def main(
     console.print("Training our model (CPU unless CUDA is there)...")
     config = TrainConfig(time_budget_s=time_budget, device=settings.device, seed=seed)
     ours = train(data, config, on_epoch)
-    if split == "pgpr":  # the serving benches (explanations, latency) reuse it
+    if dataset == "beauty" and split == "pgpr":  # the serving benches (explanations, latency)
         saved = save_model(ours.model, data, config.to_dict(), ours.test, BENCH_MODELS)
         console.print(f"Saved in {saved}")
-    term = ours.model.item_item
-    weights = term.weights if term else None
-    # Label what "ours" is: the GNN's dot products, plus each item-item part validation gave a
-    # weight above 0; the GNN alone gets its own row so its contribution stays visible.
-    parts = ["KG GNN"]
-    if weights and weights.link:
-        parts.append("item-link term")
-    if weights and weights.ease:
-        parts.append("EASE term")
-    ours_name = f"ours ({' + '.join(parts)})"
+    blend = ours.model.blend
+    console.print("  blends on validation, NDCG@10 %: " + ", ".join(
+        f"[{b.describe()}] {100 * v:.3f}" for b, v in ours.blend_valid.items()))  # fmt: skip
+    # "ours" is the blend validation picked; the GNN alone gets its own row so its
+    # contribution stays visible.
+    ours_name = f"ours ({blend.describe()})"
     gnn_name = "ours: GNN alone (no item-item term)"
     results: dict[str, dict[str, float]] = {ours_name: ours.test, gnn_name: ours.test_gnn_only}
     cold: dict[str, dict[str, float]] = {}
     if ours.cold_test is not None:
         cold["ours"] = ours.cold_test
     seconds = {ours_name: ours.train_seconds, gnn_name: ours.train_seconds}
-    picked = (
-        f"item-link {weights.link}, EASE {weights.ease} (l2={weights.ease_l2})" if weights else "-"
-    )
-    tuned: dict[str, str] = {
-        ours_name: f"best epoch {ours.best_epoch}, {picked}",
-        gnn_name: f"best epoch {ours.best_epoch}",
-    }
-    console.print(
-        "  item-item weights on validation, (item-link, EASE): NDCG@10 %: "
-        + ", ".join(f"{pair}: {100 * v:.3f}" for pair, v in ours.item_item_valid.items())
-    )
+    tuned = {ours_name: f"best epoch {ours.best_epoch}, blend picked on validation",
+             gnn_name: f"best epoch {ours.best_epoch}"}  # fmt: skip
 
-    ease_best: dict[str, float] = {}
-    for name, build in baselines(data, lambda: ease_best["l2"]).items():
-        began = time.perf_counter()
-        with console.status(f"{name}: tuning on validation, refit, test..."):
-            fitted, tuning = tune_and_refit(build(), inter.train, inter.valid)
-            results[name] = dict(evaluate(fitted.scorer, inter.test, inter.train_full))
-            if inter.cold_items is not None:
-                cold[name] = dict(
-                    evaluate(fitted.scorer, inter.test, inter.train_full,
-                             relevant_items=inter.cold_items)
-                )  # fmt: skip
-        seconds[name] = time.perf_counter() - began
-        tuned[name] = ", ".join(f"{k}={v}" for k, v in tuning.best_params.items()) or "-"
-        if name == "EASE":
-            ease_best["l2"] = float(tuning.best_params["l2"])
-        console.print(f"  {name}: ndcg@10 {100 * results[name]['ndcg@10']:.3f}% "
-                      f"({seconds[name]:.0f} s)")  # fmt: skip
+    def on_result(name: str, result: BaselineResult) -> None:
+        console.print(f"  {name}: ndcg@10 {100 * result.test['ndcg@10']:.3f}% "
+                      f"({result.seconds:.0f} s)")  # fmt: skip
 
-    table = Table(title=f"Beauty, {data.split} split: test, % (top-k over all items)")
+    with console.status("Baselines: tuning on validation, refit, test..."):
+        comparison = compare(data, full=True, on_result=on_result)
+    for name, result in comparison.results.items():
+        results[name] = result.test
+        seconds[name] = result.seconds
+        tuned[name] = ", ".join(f"{k}={v}" for k, v in result.params.items()) or "-"
+        if result.cold is not None:
+            cold[name] = result.cold
+    for name, reason in comparison.skipped.items():
+        console.print(f"  {name}: skipped, {reason}")
+
+    shop = "Beauty" if dataset == "beauty" else "Industrial & Scientific"
+    table = Table(title=f"{shop}, {data.split} split: test, % (top-k over all items)")
     for column in ("model", *KEYS, "picked on valid", "seconds"):
         table.add_column(
             column, justify="left" if column in ("model", "picked on valid") else "right"
@@ -177,36 +156,37 @@ def main(
         shown = percent(metrics)
         table.add_row(name, *(f"{shown.get(k, float('nan')):.3f}" for k in KEYS), tuned[name],
                       f"{seconds[name]:.0f}")  # fmt: skip
-    if split == "pgpr":
+    if dataset == "beauty" and split == "pgpr":
         for name, figures in PUBLISHED.items():
             table.add_row(
                 name, *(f"{figures[k]:.3f}" if k in figures else "" for k in KEYS), "", ""
             )
     console.print(table)
-    if split == "pgpr":
+    if dataset == "beauty" and split == "pgpr":
         console.print(
             CAFE_NOTE + " — see the paper; not copied here, it could not be read offline."
         )
-    best_name = max((n for n in results if not n.startswith("ours")),
-                    key=lambda n: results[n]["ndcg@10"])  # fmt: skip
+    best_name = comparison.best()
     ratio = ours.test["ndcg@10"] / results[best_name]["ndcg@10"]
     console.print(f"Ours / best baseline ({best_name}) NDCG@10: {ratio:.3f} (target >= 1.10)")
     if cold:
-        text_name = "text-only (MiniLM profile)"
-        cold_ratio = cold["ours"]["recall@20"] / max(cold[text_name]["recall@20"], 1e-12)
+        cold_ratio = cold["ours"]["recall@20"] / max(cold[TEXT_ONLY]["recall@20"], 1e-12)
         console.print(f"Cold items: ours / text-only Recall@20 = {cold_ratio:.2f} (target >= 1.3)")
     console.print(
         f"Our training: {ours.train_seconds:.0f} s on {ours.device}, best epoch {ours.best_epoch} "
         f"after {ours.seconds_to_best:.0f} s; peak RSS {ours.peak_rss_mb:,.0f} MB"
     )
-    result = {
+    summary = {
+        "dataset": dataset,
         "split": "pgpr-cafe" if split == "pgpr" else "temporal-leave-last-out",
         "ours": percent(ours.test),
         "ours_is": ours_name,
+        "blend": blend.to_dict(),
         "ours_gnn_only": percent(ours.test_gnn_only),
         "baselines": {
             name: percent(m) for name, m in results.items() if not name.startswith("ours")
         },
+        "baselines_skipped": comparison.skipped,
         **(
             {
                 "cold_items": {
@@ -221,8 +201,8 @@ def main(
     }
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"accuracy_{dataset}_{split}.json").write_text(json.dumps(result) + "\n")
-    print(json.dumps(result))
+    (out / f"accuracy_{dataset}_{split}.json").write_text(json.dumps(summary) + "\n")
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

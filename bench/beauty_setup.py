@@ -3,7 +3,7 @@ serving benches) a model trained on it.
 
 The model is kept under .kgrec/bench-models/ by data fingerprint, so the second serving bench
 (or a rerun) reuses it instead of training again; `trained_model` rebuilds the in-memory
-`KGRecModel` from its weights and item-item term for what needs the propagation itself
+`KGRecModel` from its weights, blend and item-item term for what needs the propagation itself
 (faithfulness).
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from gnn.artifacts import WEIGHTS, find_model, load_item_item, save_model
+from gnn.artifacts import WEIGHTS, find_model, load_scoring, save_model
 from gnn.dataset import RecDataset, build_dataset
 from gnn.model import KGRecModel
 from gnn.text import TextEncoder
@@ -72,7 +72,7 @@ def trained_model(
         console.print(f"Reusing the model trained on this data: {found}")
         model = build_model(final, CONFIG, torch.device("cpu"))
         model.load_state_dict(torch.load(found / WEIGHTS, weights_only=True))
-        model.item_item = load_item_item(found)
+        model.blend, model.item_item = load_scoring(found)
         return found, model.eval(), final, None
     progress, on_epoch = epoch_progress(console, CONFIG.max_epochs)
     with progress:

@@ -7,9 +7,9 @@ Loads Beauty into a throwaway Neo4j, trains our model (or reuses the one trained
 this data, .kgrec/bench-models/), serves it through the real API app and asks for each sampled
 user's top 10 with explanations. A path is valid when its Browser Cypher, run against Neo4j,
 returns it. Faithfulness: for sampled (user, item, best explanation) cases, the explaining
-path's edges are removed from the graph and the model's user-item score (the GNN's dot product
-plus the item-item term) is recomputed over what is left: same weights, no retraining; the
-explanation is faithful when the score falls.
+path's edges are removed from the graph and the model's user-item score (`gnn.scoring`: the
+GNN's dot product and the item-item term, blended) is recomputed over what is left: same
+weights, no retraining; the explanation is faithful when the score falls.
 Control, side by side: as many random edges of the graph removed instead.
 Last line: one JSON object.
 """
@@ -38,6 +38,7 @@ from api.main import create_app
 from gnn.baselines.kg_ease import link_transition
 from gnn.dataset import RELATIONS, RecDataset, TrainingGraph
 from gnn.model import KGRecModel
+from gnn.scoring import blended
 from kg import Graph
 
 console = Console(width=140)
@@ -65,7 +66,7 @@ def path_is_in_graph(graph: Graph, explanation: dict[str, Any]) -> bool:
 
 
 class Propagation:
-    """Our model's score of a user-item pair (GNN dot product + item-item term) over its graph,
+    """Our model's score of a user-item pair (GNN dot product and item-item term) over its graph,
     and over that graph minus some edges. What was learned stays fixed (the GNN's weights,
     EASE's item-item weights); what the graph gives is recomputed: the propagation, the user's
     items the term spreads, and the row-normalised item links."""
@@ -92,7 +93,9 @@ class Propagation:
         embeddings = self.without(removed) if removed else self.base
         offset = self.model.index.offset
         gnn = float(embeddings[offset["user"] + u] @ embeddings[offset["item"] + i])
-        return gnn + self.item_item(u, i, removed), gnn
+        term = None if self.term is None else np.array([self.item_item(u, i, removed)], np.float32)
+        score = blended(np.array([gnn], np.float32), term, self.model.blend.vector_weight)
+        return float(score[0]), gnn
 
     def item_item(self, user: int, item: int, removed: Edges) -> float:
         """The term's share of the score: the user's items (those `removed` takes away
@@ -106,10 +109,10 @@ class Propagation:
         if not len(history):
             return 0.0
         value = float(self.term.matrix[history, item].sum())
-        parts = self.term.weights
-        if parts and parts.link and any(relation in self.links for relation, _, _ in removed):
+        link = self.model.blend.link
+        if link and any(relation in self.links for relation, _, _ in removed):
             changed = self._link_column(history, item, removed) - self._link_column(history, item)
-            value += parts.link * changed
+            value += link * changed
         return self.term.weight * value
 
     def _link_column(self, history: np.ndarray, item: int, removed: Edges = ()) -> float:

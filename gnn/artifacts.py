@@ -4,10 +4,11 @@ Each holds `weights.pt` (the state dict), `embeddings.pt` (every node's final em
 and catalogue items apart, the layer stack of every node and per-relation degrees: what
 `gnn.infer` needs to score and to embed a new item without the training graph), `ids.json`,
 `config.json`, `fingerprint.json` (counts and a hash of the id lists and edges), `metrics.json`
-and `versions.json` (libraries); with an item-item term (its weight `item_item_weight` and what
-its matrix holds, `item_item_parts`, in the config), `item_item.npz` (the catalogue x catalogue
-matrix: weighted item links + EASE weights) and `user_items.npz` (each user's train + valid
-items, which the term spreads). A directory is written under a temporary name and renamed when
+and `versions.json` (libraries). The config records the score's `blend` (`gnn.scoring.Blend`:
+the GNN, item-link and EASE weights picked on validation); with an item-item term (its weight
+`item_item_weight` in the config), `item_item.npz` (the catalogue x catalogue matrix: weighted
+item links + EASE weights) and `user_items.npz` (each user's train + valid items, which the
+term spreads). A directory is written under a temporary name and renamed when
 complete, so a reader never sees half a model.
 """
 
@@ -17,7 +18,6 @@ import hashlib
 import json
 import platform
 import shutil
-from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -27,7 +27,8 @@ import scipy.sparse as sp
 import torch
 
 from gnn.dataset import RELATIONS, RecDataset
-from gnn.model import ItemItemTerm, ItemItemWeights, KGRecModel, relation_adjacency
+from gnn.model import KGRecModel, relation_adjacency
+from gnn.scoring import Blend, ItemItemTerm
 
 WEIGHTS, EMBEDDINGS, IDS = "weights.pt", "embeddings.pt", "ids.json"
 CONFIG, FINGERPRINT, METRICS, VERSIONS = (
@@ -123,11 +124,10 @@ def save_model(
             "relation_weights": [model.config.weight(name) for name in model.relations],
             "num_nodes": model.index.num_nodes,
             "catalogue_items": dataset.n_items,
+            "blend": model.blend.to_dict(),
             "item_item_weight": model.item_item.weight if model.item_item else 0.0,
         }
         if model.item_item is not None:
-            if model.item_item.weights is not None:
-                full_config["item_item_parts"] = asdict(model.item_item.weights)
             matrix = sp.csr_matrix(model.item_item.matrix)
             sp.save_npz(partial / ITEM_ITEM, matrix, compressed=False)
             history = sp.csr_matrix(dataset.interactions.train_full)
@@ -155,17 +155,16 @@ def find_model(models_dir: Path, dataset: RecDataset, config: dict[str, Any]) ->
     return None
 
 
-def load_item_item(path: Path) -> ItemItemTerm | None:
-    """The item-item term saved in model directory `path`; None when it has none."""
-    if not (path / ITEM_ITEM).is_file():
-        return None
+def load_scoring(path: Path) -> tuple[Blend, ItemItemTerm | None]:
+    """The blend and the item-item term (None when it has none) saved in model directory
+    `path`."""
     config = json.loads((path / CONFIG).read_text())
-    parts = config.get("item_item_parts")
-    return ItemItemTerm(
-        sp.load_npz(path / ITEM_ITEM).tocsr(),
-        float(config.get("item_item_weight", 1.0)),
-        ItemItemWeights(**parts) if parts else None,
+    if not (path / ITEM_ITEM).is_file():
+        return Blend.from_config(config), None
+    term = ItemItemTerm(
+        sp.csr_matrix(sp.load_npz(path / ITEM_ITEM)), float(config.get("item_item_weight", 1.0))
     )
+    return Blend.from_config(config), term
 
 
 def resolve_model_dir(path: Path) -> Path:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,8 +14,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from gnn.artifacts import METRICS, find_model, save_model
+from gnn.comparison import Comparison, compare
 from gnn.dataset import NoInteractionsError, RecDataset, build_dataset
 from gnn.model import ModelConfig
+from gnn.scoring import Blend
 from gnn.text import TextEncoder
 from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, embeddings, epoch_progress, train
 from kg.connection import Graph, GraphUnavailableError
@@ -35,8 +36,12 @@ TRAIN_HELP = (
     "Reads every node and relationship (`kgrec ingest ...` loads them), encodes item, brand and "
     "category text with all-MiniLM-L6-v2 (cached in .kgrec/cache), splits the interactions "
     "(the graph's own `split` where it has one, else the last interaction of each user is test "
-    "and the one before validation), trains with early stopping on validation NDCG@10, then "
-    "refits on train + validation for the best epoch count and measures test once."
+    "and the one before validation), trains with early stopping on validation NDCG@10, picks "
+    "the served blend of the GNN, item-link and EASE scores on validation (the grid includes "
+    "'no GNN' and 'EASE alone'), then refits on train + validation for the best epoch count and "
+    "measures test once. The simple baselines (MostPopular, ItemKNN, EASE, KG-EASE where the "
+    "shop has item links, text-only MiniLM) are tuned on the same validation slice and tested "
+    "on the same split, and shown beside ours (--no-baselines skips them)."
     "\n\n"
     "Writes .kgrec/models/<time>-<data hash>/ with the weights, embeddings, config, data "
     "fingerprint, library versions, results.md / metrics.json and curves.png, and sets an "
@@ -80,6 +85,9 @@ def main(
     refit: Annotated[
         bool, typer.Option(help="Retrain on train + validation for the best epoch count.")
     ] = True,
+    baselines: Annotated[
+        bool, typer.Option(help="Tune and test the simple baselines on the same split.")
+    ] = True,
     write_back: Annotated[
         bool, typer.Option(help="Write embeddings back to Neo4j (property + vector index).")
     ] = True,
@@ -116,7 +124,11 @@ def main(
             progress, on_epoch = epoch_progress(console, epochs)
             with progress:
                 result = train(dataset, config, on_epoch)
-            directory = save_results(result, dataset, config, directory)
+            comparison = None
+            if baselines:
+                with console.status("Baselines: tuning on validation, refit, test..."):
+                    comparison = compare(dataset)
+            directory = save_results(result, dataset, config, directory, comparison)
             if write_back:
                 with console.status("Writing embeddings back to Neo4j..."):
                     written = write_back_embeddings(graph, result, dataset)
@@ -145,19 +157,23 @@ def describe(dataset: RecDataset) -> None:
         console.print(f"note: {note}")
 
 
-def results(result: TrainResult, dataset: RecDataset) -> dict[str, Any]:
-    term = result.model.item_item
+def results(
+    result: TrainResult, dataset: RecDataset, comparison: Comparison | None
+) -> dict[str, Any]:
+    blend = result.model.blend
     return {
         "split": dataset.split,
         "ours": result.test,
         "cold_items": result.cold_test,
         "best_valid": result.best_valid,
         "best_epoch": result.best_epoch,
-        "item_item_weights": asdict(term.weights) if term and term.weights else None,
-        "item_item_valid_ndcg10": {
-            f"link {link}, ease {ease}": v for (link, ease), v in result.item_item_valid.items()
-        },
+        "blend": blend.to_dict(),
+        "blend_valid_ndcg10": {b.describe(): v for b, v in result.blend_valid.items()},
         "test_gnn_only": result.test_gnn_only,
+        "baselines": (
+            {name: vars(r) for name, r in comparison.results.items()} if comparison else None
+        ),
+        "baselines_skipped": comparison.skipped if comparison else {},
         "epochs_run": len(result.history),
         "train_seconds": result.train_seconds,
         "seconds_to_best_epoch": result.seconds_to_best,
@@ -168,44 +184,76 @@ def results(result: TrainResult, dataset: RecDataset) -> dict[str, Any]:
     }
 
 
+def result_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float], str, str]]:
+    """(name, test metrics, validation NDCG@10, cold-item Recall@20) of ours, the GNN alone
+    and each baseline, in the order the table shows them."""
+    blend = Blend(**summary["blend"]).describe()
+    picked = summary["blend_valid_ndcg10"].get(blend)
+    rows = [
+        (f"ours, served ({blend})", summary["ours"], picked, summary["cold_items"]),
+        ("ours: GNN alone", summary["test_gnn_only"], summary["best_valid"]["ndcg@10"], None),
+    ]
+    for name, baseline in (summary["baselines"] or {}).items():
+        rows.append((name, baseline["test"], baseline["valid_ndcg10"], baseline["cold"]))
+    return [
+        (name, test, "-" if valid is None else f"{valid:.4f}",
+         "-" if cold is None else f"{cold['recall@20']:.4f}")
+        for name, test, valid, cold in rows
+    ]  # fmt: skip
+
+
+def verdict(summary: dict[str, Any]) -> str:
+    """One line: which blend won on validation, and how ours stands to the best baseline."""
+    line = f"Served blend, picked on validation: {Blend(**summary['blend']).describe()}."
+    baselines = summary["baselines"]
+    if baselines:
+        best = max(baselines, key=lambda name: baselines[name]["test"]["ndcg@10"])
+        ratio = summary["ours"]["ndcg@10"] / max(baselines[best]["test"]["ndcg@10"], 1e-12)
+        line += f" Test NDCG@10: ours / best baseline ({best}) = {ratio:.3f}."
+    for name, reason in summary["baselines_skipped"].items():
+        line += f" {name} skipped: {reason}."
+    return line
+
+
 def save_results(
-    result: TrainResult, dataset: RecDataset, config: TrainConfig, models_dir: Path
+    result: TrainResult,
+    dataset: RecDataset,
+    config: TrainConfig,
+    models_dir: Path,
+    comparison: Comparison | None = None,
 ) -> Path:
-    summary = results(result, dataset)
+    summary = results(result, dataset, comparison)
     directory = save_model(result.model, dataset, config.to_dict(), summary, models_dir)
-    markdown = results_markdown(summary)
-    (directory / "results.md").write_text(markdown)
+    (directory / "results.md").write_text(results_markdown(summary))
     plot_curves(result.history, directory / "curves.png")
     table = Table(title="Test (full ranking over the catalogue, training items excluded)")
-    table.add_column("slice")
-    for name in SHOWN_METRICS:
-        table.add_column(name, justify="right")
-    table.add_row("all users", *(f"{result.test[name]:.4f}" for name in SHOWN_METRICS))
-    if result.cold_test:
-        table.add_row("cold items", *(f"{result.cold_test[name]:.4f}" for name in SHOWN_METRICS))
+    for column in ("model", *SHOWN_METRICS, "valid ndcg@10", "cold recall@20"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name, metrics, valid, cold in result_rows(summary):
+        table.add_row(name, *(f"{metrics[m]:.4f}" for m in SHOWN_METRICS), valid, cold)
     console.print(table)
+    console.print(verdict(summary))
     console.print(
         f"best epoch {result.best_epoch} (validation NDCG@10 {result.best_valid['ndcg@10']:.4f}), "
         f"reached after {result.seconds_to_best:.0f} s; training {result.train_seconds:.0f} s in "
         f"all on {result.device}; peak RSS {result.peak_rss_mb:,.0f} MB. Results: "
         f"{directory / 'results.md'}, {directory / METRICS}"
     )
-    console.print(json.dumps({k: summary[k] for k in ("split", "ours", "cold_items")}))
+    console.print(json.dumps({k: summary[k] for k in ("split", "ours", "cold_items", "blend")}))
     return directory
 
 
 def results_markdown(summary: dict[str, Any]) -> str:
-    header = "| slice | " + " | ".join(SHOWN_METRICS) + " |"
-    lines = [header, "|---" * (len(SHOWN_METRICS) + 1) + "|"]
-    slices = [("all users", summary["ours"])]
-    if summary["cold_items"]:
-        slices.append(("cold items", summary["cold_items"]))
-    for name, values in slices:
-        lines.append(f"| {name} | " + " | ".join(f"{values[m]:.4f}" for m in SHOWN_METRICS) + " |")
+    columns = ("model", *SHOWN_METRICS, "valid ndcg@10", "cold recall@20")
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+    for name, metrics, valid, cold in result_rows(summary):
+        values = [f"{metrics[m]:.4f}" for m in SHOWN_METRICS]
+        lines.append(f"| {name} | " + " | ".join([*values, valid, cold]) + " |")
     lines += [
         "",
-        f"Split: {summary['split']}. Item-item term {summary['item_item_weights']} (picked on "
-        f"validation). Best epoch {summary['best_epoch']} of "
+        verdict(summary),
+        "",
+        f"Split: {summary['split']}. Best epoch {summary['best_epoch']} of "
         f"{summary['epochs_run']}, reached after {summary['seconds_to_best_epoch']:.0f} s; "
         f"training {summary['train_seconds']:.0f} s on {summary['device']}; "
         f"peak RSS {summary['peak_rss_mb']:,.0f} MB.",
@@ -235,5 +283,5 @@ def plot_curves(history: list[EpochLog], path: Path) -> None:
 
 def write_back_embeddings(graph: Graph, result: TrainResult, dataset: RecDataset) -> int:
     users, items = embeddings(result.model, dataset.n_items)
-    written = write_embeddings(graph, "Item", dataset.ids["item"][: dataset.n_items], items.numpy())
-    return written + write_embeddings(graph, "User", dataset.ids["user"], users.numpy())
+    written = write_embeddings(graph, "Item", dataset.ids["item"][: dataset.n_items], items)
+    return written + write_embeddings(graph, "User", dataset.ids["user"], users)

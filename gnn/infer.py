@@ -1,11 +1,12 @@
 """A trained model loaded from its directory: scores, top-k, and new items embedded from their
 text and links without retraining.
 
-Scores are the dot products of the saved final embeddings, so a reloaded model ranks exactly
-as it did when trained. A new item runs the model's own layers for one extra node: layer 0 is
-its projected text (it has no id embedding), each later layer the relation-weighted, degree-
-normalised sum of its neighbours' previous layers (the neighbours' saved layers are reused;
-the one extra edge would change them only marginally).
+Scores are those of `gnn.scoring` over the saved final embeddings, the saved blend and
+item-item term, so a reloaded model ranks exactly as it did when trained. A new item runs the
+model's own layers for one extra node: layer 0 is its projected text (it has no id
+embedding), each later layer the relation-weighted, degree-normalised sum of its neighbours'
+previous layers (the neighbours' saved layers are reused; the one extra edge would change them
+only marginally).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,17 @@ import scipy.sparse as sp
 import torch
 from numpy.typing import NDArray
 
-from gnn.artifacts import CONFIG, EMBEDDINGS, IDS, ITEM_ITEM, USER_ITEMS, WEIGHTS, resolve_model_dir
-from gnn.model import ItemItemTerm, NodeIndex
+from gnn.artifacts import (
+    CONFIG,
+    EMBEDDINGS,
+    IDS,
+    USER_ITEMS,
+    WEIGHTS,
+    load_scoring,
+    resolve_model_dir,
+)
+from gnn.model import NodeIndex
+from gnn.scoring import Blend, ItemItemTerm, ModelScorer, Scores
 
 
 @dataclass
@@ -38,10 +49,10 @@ class LoadedModel:
     item_projection: torch.Tensor  # (dim, text_dim)
     relation_weights: dict[str, float]
     index: NodeIndex
-    # The item-item term (absent from older model directories): scores add
-    # item_item_weight * (user's train + valid items, `user_items`) @ item_item.
-    item_item: sp.csr_matrix | None = None  # (n_catalogue, n_catalogue): links + EASE weights
-    item_item_weight: float = 0.0
+    blend: Blend  # the score's weights, picked on validation
+    # The item-item term (absent from older model directories): spreads each user's train +
+    # valid items (`user_items`) over the catalogue.
+    item_item: ItemItemTerm | None = None
     user_items: sp.csr_matrix | None = None  # (n_users, n_catalogue) binary
 
     @classmethod
@@ -51,6 +62,7 @@ class LoadedModel:
         config = json.loads((path / CONFIG).read_text())
         weights = torch.load(path / WEIGHTS, map_location="cpu", weights_only=True)
         saved = torch.load(path / EMBEDDINGS, map_location="cpu", weights_only=True)
+        blend, item_item = load_scoring(path)
         return cls(
             path=path,
             config=config,
@@ -65,42 +77,38 @@ class LoadedModel:
                 zip(config["relations"], config["relation_weights"], strict=True)
             ),
             index=NodeIndex(config["num_nodes"]),
-            item_item=_load_csr(path / ITEM_ITEM),
-            item_item_weight=float(config.get("item_item_weight", 0.0)),
+            blend=blend,
+            item_item=item_item,
             user_items=_load_csr(path / USER_ITEMS),
         )
 
-    def score(self, users: NDArray[np.int64] | Sequence[int]) -> torch.Tensor:
-        """(len(users), n_items) scores over the catalogue: dot products plus the item-item
-        term when the model has one (zero for users or items beyond its matrices)."""
-        rows = np.asarray(users, dtype=np.int64)
-        scores = self.users[torch.from_numpy(rows)] @ self.items.T
-        if self.item_item is None or self.user_items is None or not self.item_item_weight:
-            return scores
-        known = rows < self.user_items.shape[0]
-        term = ItemItemTerm(self.item_item, self.item_item_weight)
-        added = term.scores(self.user_items[np.where(known, rows, 0)])
-        added[torch.from_numpy(~known)] = 0.0
-        columns = min(added.shape[1], scores.shape[1])
-        scores[:, :columns] = scores[:, :columns] + added[:, :columns]
-        return scores
+    @cached_property
+    def scorer(self) -> ModelScorer:
+        """The model's score of known users, as training measured it (built once)."""
+        return ModelScorer(
+            self.users.numpy(), self.items.numpy(), self.blend, self.item_item, self.user_items,
+            self.ids["item"][: len(self.items)],
+        )  # fmt: skip
+
+    @cached_property
+    def user_row(self) -> dict[str, int]:
+        return {user: row for row, user in enumerate(self.ids["user"])}
+
+    def score(self, users: NDArray[np.int64] | Sequence[int]) -> Scores:
+        """(len(users), n_items) scores over the catalogue."""
+        return self.scorer(users)
 
     def recommend(
         self, user_id: str, k: int = 10, exclude: Sequence[str] = ()
     ) -> list[tuple[str, float]]:
         """The k best catalogue items for a known user, `exclude` (e.g. their items) left out."""
-        user = self.ids["user"].index(user_id)
-        scores = self.score([user])[0].clone()
-        item_index = {item: row for row, item in enumerate(self.ids["item"][: len(self.items)])}
+        scores = self.score([self.user_row[user_id]])[0]
         for item in exclude:
-            if item in item_index:
-                scores[item_index[item]] = -torch.inf
-        values, rows = torch.topk(scores, min(k, len(scores)))
-        return [
-            (self.ids["item"][row], float(value))
-            for row, value in zip(rows.tolist(), values.tolist(), strict=True)
-            if value != -torch.inf
-        ]
+            if (row := self.scorer.item_row.get(item)) is not None:
+                scores[row] = -np.inf
+        best = np.argsort(-scores, kind="stable")[: min(k, len(scores))]
+        return [(self.scorer.item_ids[row], float(scores[row])) for row in best
+                if scores[row] != -np.inf]  # fmt: skip
 
     def embed_new_item(
         self, text_vector: NDArray[np.float32], links: Mapping[str, Sequence[str]]

@@ -10,13 +10,12 @@ weights are hyper-parameters, not learned: that keeps one sparse product per lay
 per relation costs ~0.1 s each on 2 cores, whatever its size), so full-graph training is fast
 on the CPU without compiled extras.
 
-On top of the dot products, an optional item-item term (`ItemItemTerm`) adds the user's items
-propagated one step over a catalogue x catalogue matrix: a weighted sum of the row-normalised
-item-item links (also_bought, also_viewed, bought_together, and items sharing a related
-product: the propagation KG-EASE adds to EASE) and of EASE's item-item weights (what users
-bought together, which the GNN's smoothed embeddings blur). Its weights are tuned on
-validation after training; the links mostly help items with few or no interactions (cold
-items), which they reach directly.
+The served score (`gnn.scoring`) blends the dot products with an item-item term: the user's
+items propagated one step over a catalogue x catalogue matrix, a weighted sum of the
+row-normalised item-item links (also_bought, also_viewed, bought_together, and items sharing a
+related product: the propagation KG-EASE adds to EASE) and of EASE's item-item weights (what
+users bought together, which the GNN's smoothed embeddings blur). The blend's weights, the
+GNN's included, are picked on validation after training.
 """
 
 from __future__ import annotations
@@ -25,13 +24,11 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-from gnn.baselines.text_profile import l2_normalised
 from gnn.dataset import NODE_TYPES, RELATIONS, TrainingGraph
+from gnn.scoring import Blend, ItemItemTerm
 
 
 @dataclass(frozen=True)
@@ -109,66 +106,6 @@ def combined_adjacency(graph: TrainingGraph, index: NodeIndex, weights: dict[str
         return coo.coalesce().to_sparse_csr()
 
 
-@dataclass(frozen=True)
-class ItemItemWeights:
-    """What an item-item term holds, picked on validation: the weight of the row-normalised
-    item links, the weight of EASE's item-item matrix, and EASE's lambda."""
-
-    link: float
-    ease: float
-    ease_l2: float
-
-
-@dataclass(frozen=True)
-class ItemItemTerm:
-    """`weight * history @ matrix`: each of a user's items adds `weight` times its row of a
-    catalogue x catalogue matrix. Training builds the matrix as the weighted sum `weights`
-    describes, with `weight` 1; models saved before the EASE part hold the row-normalised
-    links alone and their weight (and no `weights`)."""
-
-    matrix: sp.csr_matrix
-    weight: float = 1.0
-    weights: ItemItemWeights | None = None
-
-    def scores(self, history: sp.csr_matrix) -> Tensor:
-        """(rows of `history`, n_catalogue) float32 scores for users' item rows."""
-        product = sp.csr_matrix(history @ self.matrix).toarray()
-        return torch.from_numpy(np.asarray(product, dtype=np.float32) * np.float32(self.weight))
-
-
-COLD_NEIGHBOURS = 10  # trained items an item without interactions borrows the term from
-
-
-def borrow_weights(
-    queries: np.ndarray, candidates: np.ndarray, neighbours: int, chunk: int = 1024
-) -> sp.csr_matrix:
-    """(queries x candidates) weights of each query vector's `neighbours` most cosine-similar
-    candidates, in proportion to their positive cosine, summing to 1 (a row with no positive
-    cosine stays empty). How an item without interactions borrows the item-item term of the
-    trained items it resembles."""
-    k = min(neighbours, len(candidates))
-    shape = (len(queries), len(candidates))
-    if not k or not len(queries):
-        return sp.csr_matrix(shape, dtype=np.float32)
-
-    towards = l2_normalised(np.asarray(candidates, dtype=np.float32))
-    rows, columns, values = [], [], []
-    for start in range(0, len(queries), chunk):
-        similarity = l2_normalised(np.asarray(queries[start : start + chunk], dtype=np.float32))
-        similarity = similarity @ towards.T
-        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-        weight = np.maximum(np.take_along_axis(similarity, nearest, axis=1), 0.0)
-        weight /= np.maximum(weight.sum(axis=1, keepdims=True), 1e-12)
-        rows.append(np.repeat(np.arange(start, start + len(nearest)), k))
-        columns.append(nearest.ravel())
-        values.append(weight.ravel())
-    matrix = sp.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=shape
-    )
-    matrix.eliminate_zeros()
-    return matrix
-
-
 class KGRecModel(nn.Module):
     """`forward()` -> final embeddings of every node (N x dim); `layers()` the layer stack."""
 
@@ -193,7 +130,9 @@ class KGRecModel(nn.Module):
         self.adjacency = torch.empty(0)
         self.text_rows: dict[str, Tensor] = {}
         self.text_vectors: dict[str, Tensor] = {}
-        self.item_item: ItemItemTerm | None = None  # set by training when validation picks it
+        # The blend validation picked and its item-item term (None: the blend has none).
+        self.blend = Blend()
+        self.item_item: ItemItemTerm | None = None
 
     def attach(self, graph: TrainingGraph, features: dict[str, Tensor]) -> None:
         """Bind the graph and text vectors this model propagates over (not saved as weights).

@@ -1,6 +1,7 @@
 """Training: BPR or sampled softmax over catalogue negatives, full-graph propagation per step,
-early stopping on validation NDCG@10, the item-item term's weights picked on validation, then
-(optionally) a refit on train + valid for the best number of epochs before the one look at test.
+early stopping on validation NDCG@10, the score's blend (GNN, item links, EASE) picked on
+validation, then (optionally) a refit on train + valid for the best number of epochs before the
+one look at test.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from gnn.baselines.kg_ease import link_transition
 from gnn.baselines.sparse import dense_top_k_per_row
 from gnn.dataset import RecDataset
 from gnn.metrics import Metrics, evaluate
-from gnn.model import (
+from gnn.model import KGRecModel, ModelConfig
+from gnn.scoring import (
     COLD_NEIGHBOURS,
+    Blend,
     ItemItemTerm,
-    ItemItemWeights,
-    KGRecModel,
-    ModelConfig,
+    ModelScorer,
     borrow_weights,
 )
 from gnn.text import resolve_device
@@ -50,11 +51,14 @@ class TrainConfig:
     patience: int = 5  # epochs without a better validation NDCG@10 before stopping
     time_budget_s: float = 15 * 60  # training stops at its best so far past this
     refit: bool = True  # retrain on train + valid for the best epoch count
-    # The item-item term's grid, tried on validation after early stopping (every pair of an
-    # item-link weight and an EASE weight; the best NDCG@10 wins, ties: the first pair); all
-    # weights 0 leave the term out. EASE's lambda is picked on validation as the EASE
-    # baseline picks it, over `ease_l2s`; each item keeps its `ease_top_k` largest weights, so
-    # the term stays a sparse matrix to save and serve.
+    # The blend's grid, tried on validation after early stopping: every GNN weight with every
+    # pair of an item-link weight and an EASE weight (the best NDCG@10 wins, ties: the first
+    # point). A GNN weight of 0 is "no GNN" (with EASE alone: "EASE alone"), so where the
+    # graph does not help the served model falls back to what does; link and EASE weights 0
+    # leave the item-item term out. EASE's lambda is picked on validation as the EASE baseline
+    # picks it, over `ease_l2s`; each item keeps its `ease_top_k` largest weights, so the term
+    # stays a sparse matrix to save and serve.
+    gnn_weights: tuple[float, ...] = (1.0, 0.0)
     item_link_weights: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0)
     ease_weights: tuple[float, ...] = (0.0, 2.0, 3.0, 4.0)
     ease_l2s: tuple[float, ...] = (50.0, 100.0, 200.0, 500.0, 1000.0)
@@ -91,8 +95,7 @@ class TrainResult:
     peak_rss_mb: float
     device: str
     test_gnn_only: dict[str, float] = field(default_factory=dict)  # no item-item term
-    # (item-link weight, EASE weight) -> validation NDCG@10
-    item_item_valid: dict[tuple[float, float], float] = field(default_factory=dict)
+    blend_valid: dict[Blend, float] = field(default_factory=dict)  # -> validation NDCG@10
 
 
 EpochCallback = Callable[[EpochLog], None]
@@ -127,30 +130,23 @@ def _relations(dataset: RecDataset) -> list[str]:
     return [name for name, edges in dataset.graph.edges.items() if edges.shape[1] > 0]
 
 
-def embeddings(model: KGRecModel, n_items: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(user, catalogue item) embeddings of a trained model, on the CPU."""
+def embeddings(model: KGRecModel, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """(user, catalogue item) embeddings of a trained model, float32 on the CPU."""
     model.eval()
     with torch.no_grad():
         users, items = model.split(model())
-    return users.cpu(), items[:n_items].cpu()
+    return users.cpu().numpy(), items[:n_items].cpu().numpy()
 
 
-def scorer(
-    users: torch.Tensor,
-    items: torch.Tensor,
-    history: sp.csr_matrix | None = None,
-    item_item: ItemItemTerm | None = None,
-) -> Callable[[np.ndarray], torch.Tensor]:
-    """Dot products, plus the item-item term over `history` (users x catalogue) when given."""
-
-    def score(batch: np.ndarray) -> torch.Tensor:
-        rows = np.asarray(batch, dtype=np.int64)
-        scores = users[torch.from_numpy(rows)] @ items.T
-        if item_item is not None and history is not None:
-            scores = scores + item_item.scores(history[rows])
-        return scores
-
-    return score
+def model_scorer(
+    model: KGRecModel, n_items: int, history: sp.csr_matrix, *, with_item_item: bool = True
+) -> ModelScorer:
+    """The model's served score (its blend; `with_item_item` False: the GNN's dot products
+    alone), the item-item term spreading `history` (users x catalogue)."""
+    users, items = embeddings(model, n_items)
+    if not with_item_item:
+        return ModelScorer(users, items)
+    return ModelScorer(users, items, model.blend, model.item_item, history)
 
 
 def item_link_matrix(dataset: RecDataset) -> sp.csr_matrix | None:
@@ -169,14 +165,14 @@ def ease_matrix(train: sp.csr_matrix, l2: float, top_k: int) -> sp.csr_matrix:
 
 
 def impute_cold_columns(
-    matrix: sp.csr_matrix, train: sp.csr_matrix, items: torch.Tensor, neighbours: int
+    matrix: sp.csr_matrix, train: sp.csr_matrix, items: np.ndarray, neighbours: int
 ) -> sp.csr_matrix:
     """`matrix` with each column of an item no one in `train` interacted with (all zero in
     EASE's weights) filled with the `borrow_weights` mean of its `neighbours` most similar
     trained items' columns (cosine of `items`, the model's item embeddings)."""
     trained = np.asarray(train.getnnz(axis=0) > 0)
     cold, warm = np.flatnonzero(~trained), np.flatnonzero(trained)
-    vectors = items.float().numpy()
+    vectors = np.asarray(items, dtype=np.float32)
     borrowed = borrow_weights(vectors[cold], vectors[warm], neighbours).tocoo()
     if not borrowed.nnz:
         return matrix
@@ -186,7 +182,7 @@ def impute_cold_columns(
 
 
 def ease_part(
-    train: sp.csr_matrix, l2: float, items: torch.Tensor, config: TrainConfig
+    train: sp.csr_matrix, l2: float, items: np.ndarray, config: TrainConfig
 ) -> sp.csr_matrix:
     """The term's EASE matrix: fit on `train`, its largest weights kept, the columns of items
     without interactions borrowed (`items`: the model's item embeddings)."""
@@ -195,55 +191,66 @@ def ease_part(
 
 
 def item_item_term(
-    weights: ItemItemWeights, links: sp.csr_matrix | None, ease: sp.csr_matrix | None
+    blend: Blend, links: sp.csr_matrix | None, ease: sp.csr_matrix | None
 ) -> ItemItemTerm | None:
-    """The term `weights` describe over these matrices; None when it adds nothing."""
-    parts = [weight * matrix for weight, matrix in ((weights.link, links), (weights.ease, ease))
+    """The item-item term `blend` describes over these matrices; None when it adds nothing."""
+    parts = [weight * matrix for weight, matrix in ((blend.link, links), (blend.ease, ease))
              if weight and matrix is not None]  # fmt: skip
-    return ItemItemTerm(sp.csr_matrix(sum(parts)), 1.0, weights) if parts else None
+    return ItemItemTerm(sp.csr_matrix(sum(parts))) if parts else None
 
 
 def final_item_item(
-    weights: ItemItemWeights | None, dataset: RecDataset, config: TrainConfig,
-    items: torch.Tensor,
-) -> ItemItemTerm | None:  # fmt: skip
+    blend: Blend, dataset: RecDataset, config: TrainConfig, items: np.ndarray
+) -> ItemItemTerm | None:
     """The term for the returned model (`items`: its item embeddings): EASE refit on the data
     that model is fitted on."""
-    if weights is None:
-        return None
     ease = None
-    if weights.ease:
-        ease = ease_part(dataset.interactions.train, weights.ease_l2, items, config)
-    return item_item_term(weights, item_link_matrix(dataset), ease)
+    if blend.ease:
+        ease = ease_part(dataset.interactions.train, blend.ease_l2, items, config)
+    return item_item_term(blend, item_link_matrix(dataset), ease)
 
 
-def tune_item_item(
+def blend_grid(config: TrainConfig, has_links: bool, ease_l2: float) -> list[Blend]:
+    """The blends validation tries, in order. Without the GNN only the ratio of the link and
+    EASE weights matters, so a point whose ratio came before is left out, as is the empty
+    blend."""
+    link_weights = config.item_link_weights if has_links else (0.0,)
+    points: list[Blend] = []
+    ratios: set[tuple[float, float]] = set()
+    for gnn in config.gnn_weights:
+        for link in link_weights:
+            for ease in config.ease_weights:
+                if not gnn:
+                    scale = max(link, ease)
+                    if not scale or (link / scale, ease / scale) in ratios:
+                        continue
+                    ratios.add((link / scale, ease / scale))
+                points.append(Blend(gnn, link, ease, ease_l2 if ease else 0.0))
+    return points
+
+
+def tune_blend(
     model: KGRecModel, dataset: RecDataset, config: TrainConfig
-) -> tuple[ItemItemWeights | None, dict[tuple[float, float], float]]:
-    """The (item-link, EASE) weights with the best validation NDCG@10 (the term spreads the
-    training items); None when both are 0, or there is no validation slice."""
+) -> tuple[Blend, dict[Blend, float]]:
+    """The blend with the best validation NDCG@10 (the term spreads the training items), and
+    every blend tried; the GNN alone when there is no validation slice."""
     interactions = dataset.interactions
     links = item_link_matrix(dataset)
-    link_weights = config.item_link_weights if links is not None else (0.0,)
-    if not interactions.valid.nnz or not any((*link_weights, *config.ease_weights)):
-        return None, {}
+    if not interactions.valid.nnz:
+        return Blend(), {}
     l2, ease = 0.0, None
     users, items = embeddings(model, dataset.n_items)
     if any(config.ease_weights):
         picked = tune(EASE({"l2": config.ease_l2s}), interactions.train, interactions.valid)
         l2 = picked.best_params["l2"]
         ease = ease_part(interactions.train, l2, items, config)
-    found: dict[tuple[float, float], float] = {}
-    for link in link_weights:
-        for ease_weight in config.ease_weights:
-            term = item_item_term(ItemItemWeights(link, ease_weight, l2), links, ease)
-            metrics = evaluate(
-                scorer(users, items, interactions.train, term), interactions.valid,
-                interactions.train, ks=(10,),
-            )  # fmt: skip
-            found[link, ease_weight] = metrics["ndcg@10"]
-    best = max(found, key=lambda pair: found[pair])  # max keeps the first of equals
-    return (ItemItemWeights(*best, l2) if any(best) else None), found
+    found: dict[Blend, float] = {}
+    for blend in blend_grid(config, links is not None, l2):
+        score = ModelScorer(users, items, blend, item_item_term(blend, links, ease),
+                            interactions.train)  # fmt: skip
+        metrics = evaluate(score, interactions.valid, interactions.train, ks=(10,))
+        found[blend] = metrics["ndcg@10"]
+    return max(found, key=lambda blend: found[blend]), found  # max keeps the first of equals
 
 
 def _epoch(
@@ -317,8 +324,8 @@ def _fit(
         loss = _epoch(model, optimiser, pairs, dataset.n_items, config, generator)
         valid_ndcg = None
         if validate:
-            users, items = embeddings(model, dataset.n_items)
-            metrics = evaluate(scorer(users, items), interactions.valid, interactions.train)
+            score = model_scorer(model, dataset.n_items, interactions.train, with_item_item=False)
+            metrics = evaluate(score, interactions.valid, interactions.train)
             valid_ndcg = metrics["ndcg@10"]
             if valid_ndcg > best_score:
                 best_epoch, best_score, best_metrics = epoch, valid_ndcg, dict(metrics)
@@ -358,29 +365,30 @@ def train(
     model, history, best_epoch, best_valid, seconds_to_best = _fit(
         dataset, config, device, config.max_epochs, True, on_epoch
     )
-    weights, item_item_valid = tune_item_item(model, dataset, config)
+    blend, blend_valid = tune_blend(model, dataset, config)
     final = final_data(dataset, config)
     if final is not dataset:
         model, _, _, _, _ = _fit(final, config, device, best_epoch, False, None)
-    model.item_item = final_item_item(weights, final, config, embeddings(model, final.n_items)[1])
+    model.blend = blend
+    model.item_item = final_item_item(blend, final, config, embeddings(model, final.n_items)[1])
     train_seconds = time.perf_counter() - started
     test, cold = evaluate_test(model, final)
-    gnn_only = evaluate_test(model, final, with_item_item=False)[0] if model.item_item else test
+    gnn_only = test if blend == Blend() else evaluate_test(model, final, with_item_item=False)[0]
     return TrainResult(
         model, history, best_epoch, best_valid, test, cold, train_seconds, seconds_to_best,
-        peak_rss_mb(), str(device), gnn_only, item_item_valid,
+        peak_rss_mb(), str(device), gnn_only, blend_valid,
     )  # fmt: skip
 
 
 def evaluate_test(
     model: KGRecModel, dataset: RecDataset, *, with_item_item: bool = True
 ) -> tuple[dict[str, float], dict[str, float] | None]:
-    """Test metrics over all users, and over the cold items when the split has them (the
-    model's item-item term, if any and wanted, spreads each user's train + valid items)."""
+    """Test metrics over all users, and over the cold items when the split has them: the
+    model's blend (its item-item term spreading each user's train + valid items), or with
+    `with_item_item` False the GNN's dot products alone."""
     interactions = dataset.interactions
-    users, items = embeddings(model, dataset.n_items)
     seen = interactions.train_full
-    score = scorer(users, items, seen, model.item_item if with_item_item else None)
+    score = model_scorer(model, dataset.n_items, seen, with_item_item=with_item_item)
     test: Metrics = evaluate(score, interactions.test, seen)
     cold = None
     if interactions.cold_items is not None:

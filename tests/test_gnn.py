@@ -27,7 +27,8 @@ from gnn.dataset import (
     build_dataset,
 )
 from gnn.infer import LoadedModel
-from gnn.model import ItemItemWeights, ModelConfig
+from gnn.model import ModelConfig
+from gnn.scoring import Blend, ModelScorer
 from gnn.text import TextEncoder
 from gnn.train import (
     TrainConfig,
@@ -38,7 +39,7 @@ from gnn.train import (
     final_item_item,
     impute_cold_columns,
     item_link_matrix,
-    scorer,
+    model_scorer,
     train,
 )
 from kg import Graph, Settings
@@ -130,13 +131,14 @@ def test_a_saved_model_reloads_and_scores_identically(
     trained: tuple[RecDataset, TrainResult], tmp_path: Path
 ) -> None:
     shop, result = trained
-    users, items = embeddings(result.model, shop.n_items)
     path = save_model(result.model, shop, SMALL.to_dict(), result.test, tmp_path)
     loaded = LoadedModel.load(tmp_path)  # the newest model under the directory
     assert loaded.path == path
+    assert loaded.blend == result.model.blend
     batch = np.arange(shop.interactions.n_users)
-    assert torch.equal(loaded.score(batch), scorer(users, items)(batch))
-    assert loaded.item_item is None and loaded.item_item_weight == 0.0  # the shop has no links
+    final = final_data(shop, SMALL)
+    trained_score = model_scorer(result.model, shop.n_items, final.interactions.train)
+    assert np.array_equal(loaded.score(batch), trained_score(batch))
     assert loaded.ids["item"][: shop.n_items] == shop.ids["item"][: shop.n_items]
     top = loaded.recommend("g-user0", k=3)
     assert len(top) == 3
@@ -154,7 +156,7 @@ def next_in_run_links(shop: RecDataset) -> sp.csr_matrix:
     return interaction_matrix(sources, targets, shop.n_items, shop.n_items)
 
 
-def test_the_item_item_weights_are_picked_on_validation_saved_and_reloaded(
+def test_the_blend_is_picked_on_validation_saved_and_reloaded(
     trained: tuple[RecDataset, TrainResult], tmp_path: Path
 ) -> None:
     shop, _ = trained
@@ -166,39 +168,42 @@ def test_the_item_item_weights_are_picked_on_validation_saved_and_reloaded(
         ease_top_k=4,
     )  # fmt: skip
     result = train(linked, config)
-    # Every (item-link, EASE) pair was scored on validation and the best one kept; each
-    # user's second training item links to their validation item, so the links help.
-    valid = result.item_item_valid
-    assert set(valid) == {(0.0, 0.0), (0.0, 0.5), (1.0, 0.0), (1.0, 0.5)}
-    assert valid[1.0, 0.0] > valid[0.0, 0.0]
-    term = result.model.item_item
-    assert term is not None and term.weights is not None
-    assert (term.weights.link, term.weights.ease) == max(valid, key=lambda pair: valid[pair])
-    assert term.weights.ease_l2 in config.ease_l2s
+    # Every blend was scored on validation and the best one kept: with the GNN, every pair of
+    # weights; without, every ratio of them but the empty one. Each user's second training
+    # item links to their validation item, so the links help.
+    valid = {(b.gnn, b.link, b.ease): ndcg for b, ndcg in result.blend_valid.items()}
+    assert set(valid) == {(1.0, 0.0, 0.0), (1.0, 0.0, 0.5), (1.0, 1.0, 0.0), (1.0, 1.0, 0.5),
+                          (0.0, 0.0, 0.5), (0.0, 1.0, 0.0), (0.0, 1.0, 0.5)}  # fmt: skip
+    assert valid[1.0, 1.0, 0.0] > valid[1.0, 0.0, 0.0]
+    blend = result.model.blend
+    assert blend == max(result.blend_valid, key=lambda b: result.blend_valid[b])
+    assert result.model.item_item is not None
+    assert blend.ease_l2 in config.ease_l2s or not blend.ease
     assert result.test_gnn_only.keys() == result.test.keys()
 
     # Both parts, EASE refit on train + valid as the returned model is: saved and reloaded,
     # the term scores exactly as in training.
     final = final_data(linked, config)
-    weights = ItemItemWeights(1.0, 0.5, 10.0)
+    picked = Blend(1.0, 1.0, 0.5, 10.0)
     users, items = embeddings(result.model, shop.n_items)
-    both = final_item_item(weights, final, config, items)
+    both = final_item_item(picked, final, config, items)
     assert both is not None and both.weight == 1.0
     ease = ease_matrix(final.interactions.train, 10.0, config.ease_top_k)
     assert np.all(np.diff(ease.indptr) <= config.ease_top_k)
     ease = impute_cold_columns(ease, final.interactions.train, items, config.ease_cold_neighbours)
     expected = item_link_matrix(final) + 0.5 * ease
     assert abs(both.matrix - expected).max() < 1e-6
-    result.model.item_item = both
+    result.model.blend, result.model.item_item = picked, both
     path = save_model(result.model, linked, config.to_dict(), result.test, tmp_path)
     loaded = LoadedModel.load(path)
-    assert loaded.item_item is not None and loaded.item_item_weight == 1.0
-    assert (loaded.item_item != both.matrix).nnz == 0
-    assert loaded.config["item_item_parts"] == {"link": 1.0, "ease": 0.5, "ease_l2": 10.0}
+    assert loaded.item_item is not None and loaded.item_item.weight == 1.0
+    assert (loaded.item_item.matrix != both.matrix).nnz == 0
+    assert loaded.blend == picked
+    assert loaded.config["blend"] == {"gnn": 1.0, "link": 1.0, "ease": 0.5, "ease_l2": 10.0}
     batch = np.arange(shop.interactions.n_users)
-    with_term = scorer(users, items, final.interactions.train, both)(batch)
-    assert torch.equal(loaded.score(batch), with_term)
-    assert not torch.equal(with_term, scorer(users, items)(batch))
+    with_term = ModelScorer(users, items, picked, both, final.interactions.train)(batch)
+    assert np.array_equal(loaded.score(batch), with_term)
+    assert not np.array_equal(with_term, ModelScorer(users, items)(batch))
     assert len(loaded.recommend("g-user0", k=3)) == 3
 
     # Served: a new item borrows the term of its nearest trained item (one neighbour here), so
@@ -220,7 +225,7 @@ def test_an_item_without_interactions_borrows_its_nearest_trained_items_ease_col
     train = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 1, 1, 0]], dtype=np.float32))
     ease = np.array([[0, 1, 2, 0], [3, 0, 4, 0], [5, 6, 0, 0], [7, 8, 9, 0]], dtype=np.float32)
     # Item 3 points as item 0 does (cosine 1), half-way to item 2 (0.7071), away from item 1.
-    items = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    items = np.array([[1.0, 0.0], [-1.0, 0.0], [1.0, 1.0], [2.0, 0.0]], dtype=np.float32)
     for neighbours in (2, 3):  # the third, item 1, has a negative cosine: weight 0
         filled = impute_cold_columns(sp.csr_matrix(ease), train, items, neighbours).toarray()
         weights = np.array([1.0, 0.0, np.sqrt(0.5)]) / (1.0 + np.sqrt(0.5))

@@ -8,12 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from gnn.baselines.base import Baseline, Fitted, Params
+from gnn.vectors import l2_normalised
 
-
-def l2_normalised(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    normalised: np.ndarray = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-    return normalised
+__all__ = ["CosineScorer", "TextProfile", "l2_normalised"]  # l2_normalised: older importers
 
 
 @dataclass(frozen=True)

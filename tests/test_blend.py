@@ -1,0 +1,133 @@
+"""The model's score (`gnn.scoring`) on a shop whose graph carries nothing: its brands,
+attributes and also_bought links are random, and what predicts a purchase is the kit the
+shopper buys from. The blend picked on validation must do no worse there than EASE, and the
+score training measured must be the score a loaded model and the API serve, new items too."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from api.engine import Recommender
+from gnn.artifacts import save_model
+from gnn.baselines import EASE
+from gnn.dataset import RecDataset, build_dataset
+from gnn.infer import LoadedModel
+from gnn.model import ModelConfig
+from gnn.scoring import TIE_BREAK, Blend, ModelScorer
+from gnn.text import TextEncoder
+from gnn.train import TrainConfig, TrainResult, final_data, model_scorer, train
+from gnn.tuning import tune
+from kg import Graph, Settings
+from kg.export import export_graph
+from kg.schema import apply_schema
+from kg.write import GraphWriter, delete_all
+
+KITS, KIT_SIZE, USERS = 6, 4, 72
+CONFIG = TrainConfig(model=ModelConfig(dim=16), batch_size=64, negatives=16, lr=0.02,
+                     max_epochs=15, patience=15, seed=0)  # fmt: skip
+
+
+def write_random_shop(graph: Graph, rng: np.random.Generator) -> None:
+    """Kits of 4 items; each shopper buys one kit's items in a random order. Brands,
+    attributes and also_bought links are drawn at random, blind to the kits."""
+    writer = GraphWriter(graph, batch_size=500)
+    items = [f"item{n}" for n in range(KITS * KIT_SIZE)]
+    writer.items([{"id": item, "title": f"Product {item}"} for item in items])
+    writer.brands([{"id": f"brand{b}", "name": f"Brand {b}"} for b in range(3)])
+    writer.item_brands([{"item_id": item, "brand_id": f"brand{rng.integers(3)}",
+                         "source": "metadata", "extractor": "metadata"}
+                        for item in items])  # fmt: skip
+    writer.attributes([{"id": f"attr{a}", "name": f"attribute {a}", "kind": "feature"}
+                       for a in range(5)])  # fmt: skip
+    writer.item_attributes([{"item_id": item, "attribute_id": f"attr{rng.integers(5)}",
+                             "source": "title", "extractor": "rule", "confidence": 0.8}
+                            for item in items])  # fmt: skip
+    pairs = rng.choice(len(items), size=(len(items), 2))
+    writer.item_links([{"source_id": items[a], "target_id": items[b], "type": "ALSO_BOUGHT"}
+                       for a, b in pairs if a != b])  # fmt: skip
+    rows = []
+    for user in range(USERS):
+        kit = user % KITS
+        for step, member in enumerate(rng.permutation(KIT_SIZE)):
+            rows.append({"user_id": f"user{user}", "item_id": items[kit * KIT_SIZE + member],
+                         "kind": "purchase", "ts": 1_600_000_000 + step})  # fmt: skip
+    writer.interactions(rows)
+
+
+@pytest.fixture(scope="module")
+def shop(neo4j_settings: Settings) -> Iterator[tuple[RecDataset, TrainResult]]:
+    with Graph.connect(neo4j_settings, wait_s=30) as graph, TextEncoder(neo4j_settings) as encoder:
+        delete_all(graph)
+        apply_schema(graph, neo4j_settings.cypher_dir / "schema.cypher")
+        write_random_shop(graph, np.random.default_rng(0))
+        dataset = build_dataset(export_graph(graph), encoder.encode)
+    yield dataset, train(dataset, CONFIG)
+
+
+def test_where_the_graph_carries_nothing_the_served_blend_is_no_worse_than_ease(
+    shop: tuple[RecDataset, TrainResult],
+) -> None:
+    dataset, result = shop
+    interactions = dataset.interactions
+    ease = tune(EASE({"l2": CONFIG.ease_l2s}), interactions.train, interactions.valid)
+    blends = result.blend_valid
+    served = result.model.blend
+    assert served == max(blends, key=lambda blend: blends[blend])
+    assert any(not blend.gnn and not blend.link and blend.ease for blend in blends)  # EASE alone
+    assert blends[served] >= ease.best_score
+    assert served.has_item_item
+
+
+def test_training_loading_and_serving_score_alike(
+    shop: tuple[RecDataset, TrainResult], tmp_path: Path
+) -> None:
+    dataset, result = shop
+    final = final_data(dataset, CONFIG)
+    trained = model_scorer(result.model, final.n_items, final.interactions.train)
+    users = np.arange(final.interactions.n_users)
+    loaded = LoadedModel.load(save_model(result.model, dataset, CONFIG.to_dict(), {}, tmp_path))
+    assert loaded.blend == result.model.blend
+    np.testing.assert_array_equal(loaded.score(users), trained(users))
+
+    # The API ranks a known user from their vector and items as training measured them.
+    recommender = Recommender(loaded)
+    history = final.interactions.train
+    for user in users[:10]:
+        items = list(history[user].indices)
+        served = dict(recommender.top_k(recommender.users[user], final.n_items, history=items))
+        expected = trained([user])[0]
+        got = np.array([served[item] for item in recommender.item_ids])
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_new_item_is_scored_as_the_trained_item_it_twins(
+    shop: tuple[RecDataset, TrainResult], tmp_path: Path
+) -> None:
+    dataset, result = shop
+    loaded = LoadedModel.load(save_model(result.model, dataset, CONFIG.to_dict(), {}, tmp_path))
+    recommender = Recommender(loaded)
+    recommender.cold_neighbours = 1  # the twin borrows the item-item term of its one twin
+    twin_of = 5
+    recommender.add_item("twin", recommender.items[twin_of].copy(), "A twin", [])
+    assert loaded.user_items is not None
+    for user in range(10):
+        items = list(loaded.user_items[user].indices)
+        served = dict(recommender.top_k(recommender.users[user], len(recommender.item_ids),
+                                        history=items))  # fmt: skip
+        assert served["twin"] == pytest.approx(served[recommender.item_ids[twin_of]], rel=1e-5)
+
+
+def test_without_the_gnn_the_dot_products_only_break_ties() -> None:
+    users = np.array([[1.0, 0.0]], dtype=np.float32)
+    items = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]], dtype=np.float32)
+    score = ModelScorer(users, items, Blend(gnn=0.0, ease=1.0))  # no term: dot products
+    np.testing.assert_array_equal(score([0]), users @ items.T)
+    assert Blend(gnn=0.0).vector_weight == TIE_BREAK
+    assert Blend.from_config({"item_item_parts": {"link": 0.3, "ease": 2.0, "ease_l2": 50.0}}) == (
+        Blend(1.0, 0.3, 2.0, 50.0)
+    )  # a model saved before blends: GNN weight 1
+    assert Blend.from_config({}) == Blend()
