@@ -1,13 +1,18 @@
 """The small two-sided shop the API tests run against: lipsticks by GlowCo, hand tools by
-ToolCo, a model trained on it, and settings for an API over both."""
+ToolCo, a model trained on it, and settings for an API over both. Its fixtures (`shop`,
+`client`; one of each per test module) are registered for every module by conftest.py."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from api.main import create_app
 from gnn.artifacts import save_model
 from gnn.dataset import RecDataset, build_dataset
 from gnn.model import ModelConfig
@@ -85,3 +90,15 @@ def trained_shop(neo4j_settings: Settings, models: Path) -> Settings:
             "api_graph_retry_s": 0.5,
         }
     )
+
+
+@pytest.fixture(scope="module")
+def shop(neo4j_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return trained_shop(neo4j_settings, tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def client(shop: Settings) -> Iterator[TestClient]:
+    """The real app (lifespan included) over the shop."""
+    with TestClient(create_app(shop)) as running:
+        yield running

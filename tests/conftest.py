@@ -25,6 +25,8 @@ from kg.schema import apply_schema
 from kg.settings import get_settings
 from kg.write import delete_all
 
+pytest_plugins = ("tests.api_shop",)  # the API tests' shop and client
+
 
 @pytest.fixture(scope="session")
 def neo4j_settings() -> Iterator[Settings]:

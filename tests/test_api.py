@@ -18,20 +18,9 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from kg import Graph, Settings, provision
 from kg.provision.local import LocalNeo4j
-from tests.api_shop import KEY, LIPS, TOOLS, trained_shop
+from tests.api_shop import KEY, LIPS, TOOLS
 
 HOSTILE = "x'}) DETACH DELETE n //\\"
-
-
-@pytest.fixture(scope="module")
-def shop(neo4j_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return trained_shop(neo4j_settings, tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def client(shop: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(shop)) as running:
-        yield running
 
 
 @pytest.fixture()

@@ -13,18 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from kg import Graph, Settings
-from tests.api_shop import KEY, trained_shop
-
-
-@pytest.fixture(scope="module")
-def shop(neo4j_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return trained_shop(neo4j_settings, tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def client(shop: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(shop)) as running:
-        yield running
+from tests.api_shop import KEY
 
 
 @pytest.fixture()
