@@ -134,7 +134,8 @@ def main(
                     written = write_back_embeddings(graph, result, dataset)
                 console.print(
                     f"Wrote `embedding` on {written:,} Item and User nodes (vector indexes "
-                    "item_embedding, user_embedding)."
+                    "item_embedding, user_embedding) and the items' `text_embedding` (index "
+                    "item_text_embedding, for search)."
                 )
     except NoInteractionsError as exc:
         raise fail(str(exc)) from None
@@ -282,6 +283,11 @@ def plot_curves(history: list[EpochLog], path: Path) -> None:
 
 
 def write_back_embeddings(graph: Graph, result: TrainResult, dataset: RecDataset) -> int:
+    """The model's user and item embeddings, and the items' text vectors (search's semantic
+    half); returns how many users and items got an embedding."""
     users, items = embeddings(result.model, dataset.n_items)
-    written = write_embeddings(graph, "Item", dataset.ids["item"][: dataset.n_items], items)
+    item_ids = dataset.ids["item"][: dataset.n_items]
+    text = dataset.features["item"][: dataset.n_items].numpy()
+    write_embeddings(graph, "Item", item_ids, text, prop="text_embedding")
+    written = write_embeddings(graph, "Item", item_ids, items)
     return written + write_embeddings(graph, "User", dataset.ids["user"], users)
