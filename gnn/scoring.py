@@ -2,11 +2,11 @@
 all call this module.
 
     score(user, item) = max(gnn, TIE_BREAK) * (user vector . item vector)
-                        + (the user's items) @ (link * item links + ease * EASE weights)
+        + (the user's items) @ (link * item links + ease * EASE weights + text * text neighbours)
 
-The blend (`Blend`: the GNN weight, the item-link weight, the EASE weight and EASE's lambda) is
-picked on validation by training over a grid that includes "no GNN" (GNN weight 0) and "EASE
-alone", so where the graph does not help the served model falls back to what does. A GNN
+The blend (`Blend`: the GNN weight, the item-link, EASE and text-neighbour weights, and EASE's
+lambda) is picked on validation by training over a grid that includes "no GNN" (GNN weight 0)
+and "EASE alone", so where the graph does not help the served model falls back to what does. A GNN
 weight of 0 keeps the dot products at `TIE_BREAK`: they then only order what the item-item
 term leaves tied (for a short history, most of the catalogue) instead of the item index, and
 they still rank everything for a user or a request with no history at all.
@@ -38,12 +38,14 @@ COLD_NEIGHBOURS = 10  # trained items an item without interactions borrows the t
 @dataclass(frozen=True)
 class Blend:
     """The weights of the score's parts, picked on validation: the GNN's dot products, the
-    row-normalised item links, EASE's item-item weights, and EASE's lambda."""
+    row-normalised item links, EASE's item-item weights, and EASE's lambda, and each item's
+    nearest items by text (row-normalised MiniLM cosines)."""
 
     gnn: float = 1.0
     link: float = 0.0
     ease: float = 0.0
     ease_l2: float = 0.0
+    text: float = 0.0
 
     @property
     def vector_weight(self) -> float:
@@ -51,11 +53,12 @@ class Blend:
 
     @property
     def has_item_item(self) -> bool:
-        return bool(self.link or self.ease)
+        return bool(self.link or self.ease or self.text)
 
     def describe(self) -> str:
-        parts = [f"GNN {self.gnn:g}", f"item links {self.link:g}", f"EASE {self.ease:g}"]
-        return ", ".join(parts) + (f" (lambda {self.ease_l2:g})" if self.ease else "")
+        ease = f"EASE {self.ease:g}" + (f" (lambda {self.ease_l2:g})" if self.ease else "")
+        parts = [f"GNN {self.gnn:g}", f"item links {self.link:g}", ease, f"text {self.text:g}"]
+        return ", ".join(parts)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -73,7 +76,7 @@ class Blend:
 @dataclass(frozen=True)
 class ItemItemTerm:
     """`weight * history @ matrix`: each of a user's items adds `weight` times its row of a
-    catalogue x catalogue matrix, the blend's item-link and EASE parts summed (`weight` 1).
+    catalogue x catalogue matrix, the blend's item-link, EASE and text parts summed (`weight` 1).
     Models saved before the EASE part hold the row-normalised links alone and their weight."""
 
     matrix: sp.csr_matrix

@@ -10,7 +10,7 @@ import copy
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gnn.baselines.ease import EASE, ease_weights
 from gnn.baselines.kg_ease import link_transition
-from gnn.baselines.sparse import dense_top_k_per_row
+from gnn.baselines.sparse import dense_top_k_per_row, row_normalise, without_diagonal
 from gnn.dataset import RecDataset
 from gnn.metrics import Metrics, evaluate
 from gnn.model import KGRecModel, ModelConfig
@@ -63,6 +63,11 @@ class TrainConfig:
     ease_weights: tuple[float, ...] = (0.0, 2.0, 3.0, 4.0)
     ease_l2s: tuple[float, ...] = (50.0, 100.0, 200.0, 500.0, 1000.0)
     ease_top_k: int = 500
+    # Then the text part: each of the user's items spreads one unit over its
+    # `text_neighbours` nearest items by MiniLM cosine (cold items included, which have
+    # text but no interactions); its weights are tried on the best blend of the grid above.
+    text_weights: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0)
+    text_neighbours: int = 50
     # An item with no training interactions has an all-zero EASE column, so the term would
     # sink it below every item it knows; it borrows the similarity-weighted mean column of
     # its nearest trained items (cosine of the GNN's item embeddings) instead.
@@ -159,6 +164,15 @@ def item_link_matrix(dataset: RecDataset) -> sp.csr_matrix | None:
     return matrix if matrix.nnz else None
 
 
+def text_neighbour_matrix(dataset: RecDataset, neighbours: int) -> sp.csr_matrix | None:
+    """Each catalogue item's `neighbours` nearest items by text (cosine of the text vectors,
+    in proportion to it), each row summing to 1; None when no item has text."""
+    vectors = dataset.features["item"][: dataset.n_items].numpy()
+    nearest = borrow_weights(vectors, vectors, neighbours + 1)  # + 1: the item itself
+    matrix = row_normalise(without_diagonal(nearest))
+    return matrix if matrix.nnz else None
+
+
 def ease_matrix(train: sp.csr_matrix, l2: float, top_k: int) -> sp.csr_matrix:
     """EASE's item-item weights fit on `train`, each item's `top_k` largest kept."""
     return dense_top_k_per_row(ease_weights(train, l2), top_k)
@@ -191,11 +205,14 @@ def ease_part(
 
 
 def item_item_term(
-    blend: Blend, links: sp.csr_matrix | None, ease: sp.csr_matrix | None
+    blend: Blend,
+    links: sp.csr_matrix | None,
+    ease: sp.csr_matrix | None,
+    text: sp.csr_matrix | None,
 ) -> ItemItemTerm | None:
     """The item-item term `blend` describes over these matrices; None when it adds nothing."""
-    parts = [weight * matrix for weight, matrix in ((blend.link, links), (blend.ease, ease))
-             if weight and matrix is not None]  # fmt: skip
+    weighted = ((blend.link, links), (blend.ease, ease), (blend.text, text))
+    parts = [weight * matrix for weight, matrix in weighted if weight and matrix is not None]
     return ItemItemTerm(sp.csr_matrix(sum(parts))) if parts else None
 
 
@@ -207,7 +224,8 @@ def final_item_item(
     ease = None
     if blend.ease:
         ease = ease_part(dataset.interactions.train, blend.ease_l2, items, config)
-    return item_item_term(blend, item_link_matrix(dataset), ease)
+    text = text_neighbour_matrix(dataset, config.text_neighbours) if blend.text else None
+    return item_item_term(blend, item_link_matrix(dataset), ease, text)
 
 
 def blend_grid(config: TrainConfig, has_links: bool, ease_l2: float) -> list[Blend]:
@@ -233,7 +251,8 @@ def tune_blend(
     model: KGRecModel, dataset: RecDataset, config: TrainConfig
 ) -> tuple[Blend, dict[Blend, float]]:
     """The blend with the best validation NDCG@10 (the term spreads the training items), and
-    every blend tried; the GNN alone when there is no validation slice."""
+    every blend tried: the grid of GNN, item-link and EASE weights, then text weights added to
+    its best. The GNN alone when there is no validation slice."""
     interactions = dataset.interactions
     links = item_link_matrix(dataset)
     if not interactions.valid.nnz:
@@ -244,13 +263,21 @@ def tune_blend(
         picked = tune(EASE({"l2": config.ease_l2s}), interactions.train, interactions.valid)
         l2 = picked.best_params["l2"]
         ease = ease_part(interactions.train, l2, items, config)
+    text = text_neighbour_matrix(dataset, config.text_neighbours)
     found: dict[Blend, float] = {}
-    for blend in blend_grid(config, links is not None, l2):
-        score = ModelScorer(users, items, blend, item_item_term(blend, links, ease),
-                            interactions.train)  # fmt: skip
-        metrics = evaluate(score, interactions.valid, interactions.train, ks=(10,))
-        found[blend] = metrics["ndcg@10"]
-    return max(found, key=lambda blend: found[blend]), found  # max keeps the first of equals
+
+    def validate(blends: list[Blend]) -> Blend:
+        for blend in blends:
+            score = ModelScorer(users, items, blend, item_item_term(blend, links, ease, text),
+                                interactions.train)  # fmt: skip
+            metrics = evaluate(score, interactions.valid, interactions.train, ks=(10,))
+            found[blend] = metrics["ndcg@10"]
+        return max(found, key=lambda blend: found[blend])  # max keeps the first of equals
+
+    best = validate(blend_grid(config, links is not None, l2))
+    if text is not None:
+        best = validate([replace(best, text=weight) for weight in config.text_weights if weight])
+    return best, found
 
 
 def _epoch(

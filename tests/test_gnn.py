@@ -165,16 +165,20 @@ def test_the_blend_is_picked_on_validation_saved_and_reloaded(
     linked = replace(shop, interactions=replace(shop.interactions, item_links=links))
     config = replace(
         SMALL, item_link_weights=(0.0, 1.0), ease_weights=(0.0, 0.5), ease_l2s=(1.0, 10.0),
-        ease_top_k=4,
+        ease_top_k=4, text_weights=(0.0, 0.5),
     )  # fmt: skip
     result = train(linked, config)
     # Every blend was scored on validation and the best one kept: with the GNN, every pair of
-    # weights; without, every ratio of them but the empty one. Each user's second training
-    # item links to their validation item, so the links help.
-    valid = {(b.gnn, b.link, b.ease): ndcg for b, ndcg in result.blend_valid.items()}
-    assert set(valid) == {(1.0, 0.0, 0.0), (1.0, 0.0, 0.5), (1.0, 1.0, 0.0), (1.0, 1.0, 0.5),
-                          (0.0, 0.0, 0.5), (0.0, 1.0, 0.0), (0.0, 1.0, 0.5)}  # fmt: skip
-    assert valid[1.0, 1.0, 0.0] > valid[1.0, 0.0, 0.0]
+    # weights; without, every ratio of them but the empty one; then the best of those with
+    # the text part. Each user's second training item links to their validation item, so
+    # the links help.
+    valid = {(b.gnn, b.link, b.ease, b.text): ndcg for b, ndcg in result.blend_valid.items()}
+    grid = [(1.0, 0.0, 0.0, 0.0), (1.0, 0.0, 0.5, 0.0), (1.0, 1.0, 0.0, 0.0),
+            (1.0, 1.0, 0.5, 0.0), (0.0, 0.0, 0.5, 0.0), (0.0, 1.0, 0.0, 0.0),
+            (0.0, 1.0, 0.5, 0.0)]  # fmt: skip; in the order tried: of equals, the first wins
+    best_of_grid = max(grid, key=lambda point: valid[point])
+    assert set(valid) == {*grid, (*best_of_grid[:3], 0.5)}
+    assert valid[1.0, 1.0, 0.0, 0.0] > valid[1.0, 0.0, 0.0, 0.0]
     blend = result.model.blend
     assert blend == max(result.blend_valid, key=lambda b: result.blend_valid[b])
     assert result.model.item_item is not None
@@ -199,7 +203,8 @@ def test_the_blend_is_picked_on_validation_saved_and_reloaded(
     assert loaded.item_item is not None and loaded.item_item.weight == 1.0
     assert (loaded.item_item.matrix != both.matrix).nnz == 0
     assert loaded.blend == picked
-    assert loaded.config["blend"] == {"gnn": 1.0, "link": 1.0, "ease": 0.5, "ease_l2": 10.0}
+    assert loaded.config["blend"] == {"gnn": 1.0, "link": 1.0, "ease": 0.5, "ease_l2": 10.0,
+                                      "text": 0.0}  # fmt: skip
     batch = np.arange(shop.interactions.n_users)
     with_term = ModelScorer(users, items, picked, both, final.interactions.train)(batch)
     assert np.array_equal(loaded.score(batch), with_term)
