@@ -173,9 +173,10 @@ def test_the_blend_is_picked_on_validation_saved_and_reloaded(
     # the text part. Each user's second training item links to their validation item, so
     # the links help.
     valid = {(b.gnn, b.link, b.ease, b.text): ndcg for b, ndcg in result.blend_valid.items()}
+    # In the order tried: of equals, the first wins.
     grid = [(1.0, 0.0, 0.0, 0.0), (1.0, 0.0, 0.5, 0.0), (1.0, 1.0, 0.0, 0.0),
             (1.0, 1.0, 0.5, 0.0), (0.0, 0.0, 0.5, 0.0), (0.0, 1.0, 0.0, 0.0),
-            (0.0, 1.0, 0.5, 0.0)]  # fmt: skip; in the order tried: of equals, the first wins
+            (0.0, 1.0, 0.5, 0.0)]  # fmt: skip
     best_of_grid = max(grid, key=lambda point: valid[point])
     assert set(valid) == {*grid, (*best_of_grid[:3], 0.5)}
     assert valid[1.0, 1.0, 0.0, 0.0] > valid[1.0, 0.0, 0.0, 0.0]
