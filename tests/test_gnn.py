@@ -4,6 +4,7 @@ and `kgrec train` (with write-back) including its error for a graph with nothing
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -301,6 +302,15 @@ def test_kgrec_train_saves_a_model_and_writes_embeddings_back(graph: Graph, tmp_
         path.name for path in model_dir.iterdir()
     }
     assert f"Model saved in {model_dir}" in outcome.output.replace("\n", "")
+    # The simple baselines ran on the same split and stand beside ours in one table.
+    baselines = ["MostPopular", "ItemKNN", "EASE", "text-only (MiniLM profile)"]
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert sorted(metrics["baselines"]) == sorted(baselines)
+    assert "KG-EASE (direct links)" in metrics["baselines_skipped"]  # the shop has no links
+    results = (model_dir / "results.md").read_text()
+    assert "| ours, served (GNN " in results and "Served blend, picked on validation" in results
+    assert all(f"| {name} |" in results for name in baselines)
+    assert "Served blend, picked on validation" in outcome.output
     rows = graph.read("MATCH (n:Item) WHERE n.embedding IS NOT NULL RETURN count(n) AS n")
     assert rows[0]["n"] == len(GLOW) + len(TOOL)
     indexes = graph.read("SHOW VECTOR INDEXES YIELD name RETURN collect(name) AS names")
@@ -323,7 +333,7 @@ def test_kgrec_train_reuse_skips_data_it_has_a_model_for(graph: Graph, tmp_path:
     write_shop(graph)
     models = tmp_path / "models"
     args = ["--epochs", "2", "--dim", "8", "--batch-size", "64", "--no-write-back",
-            "--models-dir", str(models), "--reuse"]  # fmt: skip
+            "--models-dir", str(models), "--reuse", "--no-baselines"]  # fmt: skip
     assert CliRunner().invoke(cli.train_app, args).exit_code == 0
     [first] = list(models.iterdir())
     again = CliRunner().invoke(cli.train_app, args)
