@@ -12,13 +12,13 @@ are embedded as a virtual new item by the trained GNN (its text through the mode
 its links through the model's layers), liked items contribute their embeddings.
 
 Scores are the model's (`gnn.scoring`): the dot products times the blend's GNN weight plus
-(the asker's items) @ (the item-link + EASE matrix) when the model has an item-item term; the
-asker's items are everything the graph and the events since say they interacted with (or
-liked), so this part moves online too. A request with no such items is ranked by its vector.
-`similar` weighs the vectors fully whatever the blend: validation measured rankings from a
-user's history, and an item's likeness (a new item's too) is what its vector says. A new item
-borrows the term of its nearest trained items, as training fills the columns of items without
-interactions.
+(the asker's items) @ (the item-link + EASE + text matrix) when the model has an item-item
+term; the asker's items are everything the graph and the events since say they interacted
+with (or liked), so this part moves online too. A request with no such items is ranked by its
+vector. `similar` weighs the vectors fully whatever the blend: validation measured rankings
+from a user's history, and an item's likeness (a new item's too) is what its vector says. A
+new item borrows the term of its nearest trained items, as training fills the columns of
+items without interactions.
 """
 
 from __future__ import annotations
@@ -60,16 +60,17 @@ class Recommender:
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
         self.name = model.path.name
-        n_items = int(model.config["catalogue_items"])
-        self.item_ids: list[str] = list(model.ids["item"][:n_items])
-        self.item_row = {item: row for row, item in enumerate(self.item_ids)}
+        n_items = len(model.items)
+        # Copies: new items extend them.
+        self.item_ids: list[str] = list(model.scorer.item_ids)
+        self.item_row = dict(model.scorer.item_row)
         self.items: Vector = model.items.numpy().astype(np.float32)
         self.trained_items = n_items
         self.user_row = {user: row for row, user in enumerate(model.ids["user"])}
         self.users: Vector = model.users.numpy().astype(np.float32)
         self.nodes: Vector = model.nodes.numpy().astype(np.float32)
         self.blend = model.blend
-        self.item_item = model.item_item  # (the user's items) @ (item links + EASE weights)
+        self.item_item = model.item_item  # spreads the asker's items over the catalogue
         # (new items x trained items): whose term each item added since training borrows.
         self.borrowed = sp.csr_matrix((0, n_items), dtype=np.float32)
         self.cold_neighbours = int(model.config.get("ease_cold_neighbours", COLD_NEIGHBOURS))
