@@ -62,7 +62,6 @@ class SearchHit:
     score: float  # the fused score
     title: str | None
     words: list[str] = field(default_factory=list)  # query words its title holds
-    entities: list[Entity] = field(default_factory=list)  # named entities of the query it has
     lexical: bool = False  # its title or description matched the words
     similarity: float | None = None  # cosine of its text to the query's, when that found it
 
@@ -119,11 +118,10 @@ class Searcher:
         entities' items); `personal`: the asker in the model's space (with `history`, their
         items, for the model's item-item term)."""
         recommender = self.recommender
-        linked = self._linked(query.entities)
         lists: dict[str, list[str]] = {
             "lexical": [item for item, _ in candidates.lexical],
             "semantic": [item for item, _ in candidates.semantic],
-            "entities": self._entity_list(linked, query_vector),
+            "entities": self._entity_list(query.entities, query_vector),
         }
         pool = {item for ranked in lists.values() for item in ranked}
         rows = np.array(
@@ -145,34 +143,28 @@ class Searcher:
                 score=fused[item],
                 title=titles.get(item),
                 words=title_words(query, titles.get(item)),
-                entities=linked.get(item, []),
                 lexical=item in lexical,
                 similarity=similarity.get(item),
             )
             for item in best
         ]
 
-    def _linked(self, entities: Sequence[Entity]) -> dict[str, list[Entity]]:
-        """Item -> the named entities it has."""
-        linked: dict[str, list[Entity]] = {}
-        for entity in entities:
-            for item in self._items_of(entity):
-                linked.setdefault(item, []).append(entity)
-        return linked
-
-    def _entity_list(self, linked: Mapping[str, list[Entity]], vector: Vector | None) -> list[str]:
+    def _entity_list(self, entities: Sequence[Entity], vector: Vector | None) -> list[str]:
         """Items of the named entities: those whose entities cover more of the query's words
         first, then by the model's score for the query."""
-        if not linked:
+        covered: dict[str, set[str]] = {}
+        for entity in entities:
+            words = content_stems(entity.name or entity.id)
+            for item in self._items_of(entity):
+                covered.setdefault(item, set()).update(words)
+        if not covered:
             return []
-        covered = {item: len(set().union(*(content_stems(e.name or e.id) for e in entities)))
-                   for item, entities in linked.items()}  # fmt: skip
         recommender = self.recommender
-        rows = np.array([r for i in linked if (r := recommender.item_row.get(i)) is not None],
+        rows = np.array([r for i in covered if (r := recommender.item_row.get(i)) is not None],
                         dtype=np.int64)  # fmt: skip
         order = {item: n for n, (item, _) in
                  enumerate(recommender.top_k(vector, len(rows), within=rows))}  # fmt: skip
-        ranked = sorted(covered, key=lambda i: (-covered[i], order.get(i, len(order)), i))
+        ranked = sorted(covered, key=lambda i: (-len(covered[i]), order.get(i, len(order)), i))
         return ranked[:ENTITY_LIST]
 
     def _items_of(self, entity: Entity) -> list[str]:

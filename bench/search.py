@@ -5,7 +5,8 @@
 For each shop (Beauty 2014; Industrial & Scientific, which search was not tuned on) the shop is
 loaded into a throwaway Neo4j, its text encoded (MiniLM, cached), the items' text vectors
 written to the graph and a model trained for a short time budget (search uses it only to
-order a named category's items and to personalise), then the real API app is asked.
+order a named category's items and to personalise; kept under .kgrec/bench-models/ and reused
+by reruns on the same data), then the real API app is asked.
 
 - known-item search: random items (the sample is cut into a tuning half and a held-out half);
   the query is the 2-3 rarest words of the item's title (document frequency over the shop's
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -34,7 +34,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from beauty_setup import beauty_graph
+from beauty_setup import BENCH_MODELS, beauty_graph
 from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.progress import track
@@ -44,7 +44,7 @@ from scientific_setup import scientific_graph
 from api.main import create_app
 from api.search import STOP_WORDS
 from api.service import Service
-from gnn.artifacts import save_model
+from gnn.artifacts import find_model, save_model
 from gnn.dataset import build_dataset
 from gnn.text import TextEncoder
 from gnn.train import TrainConfig, train
@@ -107,33 +107,33 @@ def ranked(api: TestClient, service: Service, query: str, mode: str) -> list[str
 
 
 def shop_model(
-    console: Console, settings: Settings, graph: Graph, seconds: float, folder: Path
+    console: Console, settings: Settings, graph: Graph, name: str, seconds: float
 ) -> Path:
-    """Text vectors into the graph (as `kgrec train` writes them) and a model trained for
-    `seconds` at most; returns the models directory."""
+    """Text vectors into the graph (as `kgrec train` writes them) and the model directory of a
+    model trained for `seconds` at most (kept by data fingerprint, reused by reruns)."""
     with console.status("Exporting and encoding the shop..."), TextEncoder(settings) as encoder:
         dataset = build_dataset(export_graph(graph), encoder.encode)
     n_items = dataset.n_items
+    vectors = dataset.features["item"][:n_items].numpy()
     with console.status("Writing the items' text vectors..."):
         write_embeddings(
-            graph,
-            "Item",
-            dataset.ids["item"][:n_items],
-            dataset.features["item"][:n_items].numpy(),
-            prop="text_embedding",
+            graph, "Item", dataset.ids["item"][:n_items], vectors, prop="text_embedding"
         )
     config = TrainConfig(time_budget_s=seconds, device=settings.device)
-    with console.status(f"Training a model ({seconds:.0f} s at most)..."):
+    folder = BENCH_MODELS / f"search-{name}"
+    if found := find_model(folder, dataset, config.to_dict()):
+        console.print(f"Reusing the model trained on this data: {found}")
+        return found
+    with console.status(f"Training a model ({seconds:.0f} s budget, then the blend)..."):
         result = train(dataset, config)
-    save_model(result.model, dataset, config.to_dict(), result.test, folder)
-    return folder
+    return save_model(result.model, dataset, config.to_dict(), result.test, folder)
 
 
 def measure_shop(
     name: str, n_items: int, train_seconds: float, rng: np.random.Generator
 ) -> dict[str, Any]:
-    with SHOPS[name](console) as (settings, graph), tempfile.TemporaryDirectory() as models:
-        models_dir = shop_model(console, settings, graph, train_seconds, Path(models))
+    with SHOPS[name](console) as (settings, graph):
+        models_dir = shop_model(console, settings, graph, name, train_seconds)
         catalogue = read_catalogue(graph)
         brands = {
             row["item"]: row["brand"]
