@@ -7,7 +7,8 @@ Three ranked lists come from the graph's indexes and memory:
 - entities: items of every brand, category (subcategories included) and attribute whose whole
   name the query holds ("nail polish" -> the category Nail Polish), those linked to more of the
   query's words first, then by the trained model's score for the query (its text and those
-  entities embedded as a virtual item, as `POST /recommendations` does);
+  entities embedded as a virtual item, as `POST /recommendations` does); each counts by the
+  share of the query's words its entities name;
 and, when the request names a user or liked items, a fourth: the same candidates in the order
 the model ranks them for that person. Reciprocal-rank fusion (Cormack et al. 2009) adds
 weight / (RRF_K + rank) over the lists, so no list's raw scores need to be comparable.
@@ -32,7 +33,10 @@ from kg.paths import GraphPath, PathNode, path_cypher
 from kg.search import Candidates, query_words
 
 RRF_K = 60
-WEIGHTS = {"lexical": 1.0, "semantic": 1.0, "entities": 1.0, "personal": 0.5}
+# Picked on the tuning halves of Beauty's known-item and category-name queries
+# (bench/search.py); the named entities' list counts twice, scaled by how much of the query
+# they name.
+WEIGHTS = {"lexical": 1.0, "semantic": 1.0, "entities": 2.0, "personal": 0.5}
 ENTITY_LIST = 200  # items of the named entities that enter the fusion
 STOP_WORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it",
@@ -118,23 +122,23 @@ class Searcher:
         entities' items); `personal`: the asker in the model's space (with `history`, their
         items, for the model's item-item term)."""
         recommender = self.recommender
-        lists: dict[str, list[str]] = {
-            "lexical": [item for item, _ in candidates.lexical],
-            "semantic": [item for item, _ in candidates.semantic],
-            "entities": self._entity_list(query.entities, query_vector),
+        lists: dict[str, list[tuple[str, float]]] = {
+            "lexical": [(item, 1.0) for item, _ in candidates.lexical],
+            "semantic": [(item, 1.0) for item, _ in candidates.semantic],
+            "entities": self._entity_list(query, query_vector),
         }
-        pool = {item for ranked in lists.values() for item in ranked}
+        pool = {item for ranked in lists.values() for item, _ in ranked}
         rows = np.array(
             sorted(row for item in pool if (row := recommender.item_row.get(item)) is not None),
             dtype=np.int64,
         )
         if personal is not None and len(rows):
             scored = recommender.top_k(personal, len(rows), within=rows, history=history)
-            lists["personal"] = [item for item, _ in scored]
+            lists["personal"] = [(item, 1.0) for item, _ in scored]
         fused = fuse(lists, WEIGHTS)
         allowed = self._allowed(pool, exclude, within)
         best = sorted((item for item in fused if item in allowed), key=lambda i: -fused[i])[:k]
-        lexical = set(lists["lexical"])
+        lexical = {item for item, _ in candidates.lexical}
         similarity = dict(candidates.semantic)
         titles = recommender.titles
         return [
@@ -149,11 +153,12 @@ class Searcher:
             for item in best
         ]
 
-    def _entity_list(self, entities: Sequence[Entity], vector: Vector | None) -> list[str]:
-        """Items of the named entities: those whose entities cover more of the query's words
-        first, then by the model's score for the query."""
+    def _entity_list(self, query: Query, vector: Vector | None) -> list[tuple[str, float]]:
+        """Items of the named entities, each with the share of the query's words its entities
+        name (so "rose" named in "rose argan serum" counts a third of "nail polish" named in
+        full): larger shares first, then by the model's score for the query."""
         covered: dict[str, set[str]] = {}
-        for entity in entities:
+        for entity in query.entities:
             words = content_stems(entity.name or entity.id)
             for item in self._items_of(entity):
                 covered.setdefault(item, set()).update(words)
@@ -165,7 +170,7 @@ class Searcher:
         order = {item: n for n, (item, _) in
                  enumerate(recommender.top_k(vector, len(rows), within=rows))}  # fmt: skip
         ranked = sorted(covered, key=lambda i: (-len(covered[i]), order.get(i, len(order)), i))
-        return ranked[:ENTITY_LIST]
+        return [(item, len(covered[item]) / len(query.stems)) for item in ranked[:ENTITY_LIST]]
 
     def _items_of(self, entity: Entity) -> list[str]:
         if entity.label == "Category":
@@ -183,12 +188,15 @@ class Searcher:
         return allowed
 
 
-def fuse(lists: Mapping[str, Sequence[str]], weights: Mapping[str, float]) -> dict[str, float]:
-    """Reciprocal-rank fusion: each item's sum of weight / (RRF_K + rank) over the lists."""
+def fuse(
+    lists: Mapping[str, Sequence[tuple[str, float]]], weights: Mapping[str, float]
+) -> dict[str, float]:
+    """Reciprocal-rank fusion: each item's sum of weight x strength / (RRF_K + rank) over the
+    lists of (item, strength in 0..1), best first."""
     fused: dict[str, float] = {}
     for name, ranked in lists.items():
-        for rank, item in enumerate(ranked, start=1):
-            fused[item] = fused.get(item, 0.0) + weights[name] / (RRF_K + rank)
+        for rank, (item, strength) in enumerate(ranked, start=1):
+            fused[item] = fused.get(item, 0.0) + weights[name] * strength / (RRF_K + rank)
     return fused
 
 

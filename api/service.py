@@ -328,8 +328,8 @@ class Service:
         candidates = self.guard.call(
             lambda graph: search_candidates(graph, words, item.text_vector, limit=NEIGHBOURS + 1)
         )
-        fused = fuse({"lexical": [i for i, _ in candidates.lexical],
-                      "semantic": [i for i, _ in candidates.semantic]}, WEIGHTS)  # fmt: skip
+        fused = fuse({"lexical": [(i, 1.0) for i, _ in candidates.lexical],
+                      "semantic": [(i, 1.0) for i, _ in candidates.semantic]}, WEIGHTS)  # fmt: skip
         trained, row_of = self.recommender.trained_items, self.recommender.item_row
         rows = [row for i in sorted(fused, key=lambda i: -fused[i])
                 if (row := row_of.get(i)) is not None and row < trained]  # fmt: skip
