@@ -49,6 +49,12 @@ RETURN a.kind AS kind, a.name AS attribute, r.sources AS sources, r.extractors A
 CALL db.index.fulltext.queryNodes('item_search', 'science') YIELD node, score
 RETURN node.id AS item, node.title AS title, score LIMIT 10;
 
+// Brands, categories and attributes by name (full-text index `entity_search`), with how many
+// items each has: what GET /search treats as named when a query holds all of a name's words.
+CALL db.index.fulltext.queryNodes('entity_search', 'science') YIELD node, score
+RETURN labels(node)[0] AS label, node.name AS name, score,
+       COUNT { (node)<-[:HAS_BRAND|IN_CATEGORY|HAS_ATTRIBUTE]-(:Item) } AS items LIMIT 10;
+
 // An item's facts from your own knowledge graph (`kgrec ingest table --triples`), both ways.
 MATCH (:Item {id: $item})-[r:RELATED]-(other)
 RETURN r.relation AS relation, labels(other)[0] AS label, other.id AS id,
