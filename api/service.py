@@ -20,10 +20,10 @@ from api.explain import CANDIDATE_PATHS, NodeKey, explain
 from api.metrics import Metrics
 from api.schemas import Event, Explanation, NewItem
 from api.search import WEIGHTS, Searcher, fuse
-from gnn.baselines.text_profile import l2_normalised
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
 from gnn.text import TextEncoder
+from gnn.vectors import l2_normalised
 from ingest.categories import category_rows
 from ingest.extract.base import ItemText
 from ingest.extract.stage import ExtractionStage, build_extractors

@@ -313,8 +313,10 @@ def test_kgrec_train_saves_a_model_and_writes_embeddings_back(graph: Graph, tmp_
     assert "Served blend, picked on validation" in outcome.output
     rows = graph.read("MATCH (n:Item) WHERE n.embedding IS NOT NULL RETURN count(n) AS n")
     assert rows[0]["n"] == len(GLOW) + len(TOOL)
+    rows = graph.read("MATCH (n:Item) WHERE n.text_embedding IS NOT NULL RETURN count(n) AS n")
+    assert rows[0]["n"] == len(GLOW) + len(TOOL)  # search's semantic half
     indexes = graph.read("SHOW VECTOR INDEXES YIELD name RETURN collect(name) AS names")
-    assert {"item_embedding", "user_embedding"} <= set(indexes[0]["names"])
+    assert {"item_embedding", "user_embedding", "item_text_embedding"} <= set(indexes[0]["names"])
 
 
 @pytest.mark.usefixtures("server_env")

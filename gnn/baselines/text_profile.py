@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from gnn.baselines.base import Baseline, Fitted, Params
 from gnn.vectors import l2_normalised
 
-__all__ = ["CosineScorer", "TextProfile", "l2_normalised"]  # l2_normalised: older importers
+__all__ = ["CosineScorer", "TextProfile"]
 
 
 @dataclass(frozen=True)
