@@ -1,5 +1,6 @@
-"""What the Beauty benchmarks share: the benchmark in a throwaway local Neo4j and (for the
-serving benches) a model trained on it.
+"""What the benchmarks share: a shop loaded into a throwaway local Neo4j (`shop_graph`; Beauty
+here, the lab shop in scientific_setup.py) and (for the serving benches) a model trained on
+Beauty.
 
 The model is kept under .kgrec/bench-models/ by data fingerprint, so the second serving bench
 (or a rerun) reuses it instead of training again; `trained_model` rebuilds the in-memory
@@ -9,8 +10,8 @@ The model is kept under .kgrec/bench-models/ by data fingerprint, so the second 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import torch
@@ -33,28 +34,43 @@ from kg.write import GraphWriter, delete_all
 BEAUTY_KG = Path("../shared/data/amazon-beauty-pgpr-cafe")
 BEAUTY_SEQ = Path("../shared/data/amazon-beauty-2014-seq-text")
 BENCH_MODELS = PROJECT_ROOT / ".kgrec" / "bench-models"
-CONFIG = TrainConfig()  # what `kgrec train` uses by default
+CONFIG = TrainConfig()
+# How a shop gets into the graph: (the server's settings, a writer, the extraction stage).
+ShopLoad = Callable[
+    [Settings, GraphWriter, ExtractionStage], None
+]  # what `kgrec train` uses by default
 
 
 @contextmanager
-def beauty_graph(
-    console: Console, *, wipe: bool = False, kg: Path = BEAUTY_KG, seq: Path = BEAUTY_SEQ
+def shop_graph(
+    console: Console, folder: str, what: str, load: ShopLoad, *, wipe: bool = False
 ) -> Iterator[tuple[Settings, Graph]]:
-    """Beauty (PGPR/CAFE KG + review-derived titles, extraction on) in a throwaway server."""
-    base = Settings()
+    """A shop, loaded by `load` (extraction on, mentions cached), in a throwaway server under
+    .kgrec/<folder>/ (or, with `wipe`, the external server the settings point at)."""
     with (
-        provision.scratch_server(base, "neo4j-bench", wipe=wipe) as settings,
+        provision.scratch_server(Settings(), folder, wipe=wipe) as settings,
         Graph.connect(settings) as graph,
     ):
         delete_all(graph)
         apply_schema(graph, settings.cypher_dir / "schema.cypher")
         with (
-            console.status("Loading the Beauty benchmark into Neo4j..."),
+            console.status(f"Loading {what} into Neo4j..."),
             MentionCache(settings.cache_dir / "mentions.sqlite") as cache,
         ):
             stage = ExtractionStage(build_extractors(settings), cache)
-            load_beauty(GraphWriter(graph, settings.write_batch_size), kg, seq, extraction=stage)
+            load(settings, GraphWriter(graph, settings.write_batch_size), stage)
         yield settings, graph
+
+
+def beauty_graph(
+    console: Console, *, wipe: bool = False, kg: Path = BEAUTY_KG, seq: Path = BEAUTY_SEQ
+) -> AbstractContextManager[tuple[Settings, Graph]]:
+    """Beauty (PGPR/CAFE KG + review-derived titles, extraction on) in a throwaway server."""
+
+    def load(_: Settings, writer: GraphWriter, stage: ExtractionStage) -> None:
+        load_beauty(writer, kg, seq, extraction=stage)
+
+    return shop_graph(console, "neo4j-bench", "the Beauty benchmark", load, wipe=wipe)
 
 
 def beauty_dataset(console: Console, graph: Graph, settings: Settings) -> RecDataset:

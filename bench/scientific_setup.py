@@ -12,17 +12,16 @@ from __future__ import annotations
 import csv
 import gzip
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from beauty_setup import shop_graph
 from rich.console import Console
 
-from ingest.extract.mention_cache import MentionCache
-from ingest.extract.stage import ExtractionStage, build_extractors
+from ingest.extract.stage import ExtractionStage
 from ingest.sources.table.load import TableFiles, load_tables
-from kg import Graph, Settings, provision
-from kg.schema import apply_schema
-from kg.write import GraphWriter, delete_all
+from kg import Graph, Settings
+from kg.write import GraphWriter
 
 SCIENTIFIC = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon2018-scientific-text"
 EPOCH = 1_500_000_000  # position 0's time; each later position one day on
@@ -55,23 +54,14 @@ def _tsv(path: Path) -> Iterator[Iterator[dict[str, str]]]:
         yield csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
 
 
-@contextmanager
 def scientific_graph(
     console: Console, *, wipe: bool = False, source: Path = SCIENTIFIC
-) -> Iterator[tuple[Settings, Graph]]:
+) -> AbstractContextManager[tuple[Settings, Graph]]:
     """The shop (items, interactions, extraction on) in a throwaway server."""
-    base = Settings()
-    with (
-        provision.scratch_server(base, "neo4j-bench-scientific", wipe=wipe) as settings,
-        Graph.connect(settings) as graph,
-    ):
-        delete_all(graph)
-        apply_schema(graph, settings.cypher_dir / "schema.cypher")
+
+    def load(settings: Settings, writer: GraphWriter, stage: ExtractionStage) -> None:
         files = scientific_tables(source, settings.cache_dir / "scientific-tables")
-        with (
-            console.status("Loading the Industrial & Scientific shop into Neo4j..."),
-            MentionCache(settings.cache_dir / "mentions.sqlite") as cache,
-        ):
-            stage = ExtractionStage(build_extractors(settings), cache)
-            load_tables(GraphWriter(graph, settings.write_batch_size), files, extraction=stage)
-        yield settings, graph
+        load_tables(writer, files, extraction=stage)
+
+    return shop_graph(console, "neo4j-bench-scientific", "the Industrial & Scientific shop",
+                      load, wipe=wipe)  # fmt: skip
