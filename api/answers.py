@@ -73,8 +73,9 @@ def search_answer(
     candidates, text_vector, warnings = service.search_candidates(text)
     if candidates is None:
         vector = recommender.context_vector(text_vector, liked, entities, user_id)
+        # The query leads even where the blend gives the vectors no weight ("EASE alone").
         scored = recommender.top_k(vector, k, exclude=exclude, history=liked_rows | seen,
-                                   within=within)  # fmt: skip
+                                   within=within, vector_weight=1.0)  # fmt: skip
         response = answer(service, scored, user_id=user_id, strategy="search", explain=False)
         response.warnings += warnings
         return response

@@ -373,6 +373,11 @@ def test_neo4j_stopped_and_restarted_under_a_running_api(shop: Settings) -> None
             assert len(body["items"]) == 3
             assert all(item["explanations"] is None for item in body["items"])
             assert "unreachable" in body["warnings"][0]
+            # Search falls back to the query's vector through the model, and says so.
+            found = client.get("/search", params={"q": "claw hammer", "k": 3}).json()
+            assert found["strategy"] == "search"
+            assert found["items"][0]["item_id"].startswith("t")
+            assert "without the search indexes" in found["warnings"][0]
             ready = client.get("/health/ready")
             assert ready.status_code == 503
             assert ready.json()["ready"] is False
