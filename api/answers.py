@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from api.schemas import Recommendation, Recommendations, Strategy
+from api.schemas import Explanation, Recommendation, Recommendations, Strategy
 from api.search import hit_explanations
 from api.service import Service
 from kg.catalogue import Entity
@@ -26,11 +26,22 @@ def answer(
     explanations = None
     if explain:
         explanations, problems = service.explanations(
-            [item for item, _ in scored],
-            user_id=user_id if user_id and service.recommender.knows_user(user_id) else None,
-            liked=liked, entities=entities,
-        )  # fmt: skip
+            [item for item, _ in scored], user_id=user_id, liked=liked, entities=entities
+        )
         warnings += problems
+    return ranked_items(service, scored, user_id, strategy, explanations, warnings)
+
+
+def ranked_items(
+    service: Service,
+    scored: Sequence[tuple[str, float]],
+    user_id: str | None,
+    strategy: Strategy,
+    explanations: Mapping[str, list[Explanation]] | None,
+    warnings: list[str],
+) -> Recommendations:
+    """The response: each (item, score) with its title and explanations (None: not asked
+    for, or Neo4j unreachable)."""
     titles = service.recommender.titles
     return Recommendations(
         user_id=user_id,
@@ -76,9 +87,7 @@ def search_answer(
         # The query leads even where the blend gives the vectors no weight ("EASE alone").
         scored = recommender.top_k(vector, k, exclude=exclude, history=liked_rows | seen,
                                    within=within, vector_weight=1.0)  # fmt: skip
-        response = answer(service, scored, user_id=user_id, strategy="search", explain=False)
-        response.warnings += warnings
-        return response
+        return ranked_items(service, scored, user_id, "search", None, warnings)
     query = service.searcher.parse(text, candidates)
     query_vector = recommender.context_vector(text_vector, (), [*query.entities, *entities], None)
     hits = service.searcher.rank(
@@ -87,25 +96,11 @@ def search_answer(
     )  # fmt: skip
     explanations = None
     if explain:
-        known_user = user_id if user_id and recommender.knows_user(user_id) else None
         paths, problems = service.explanations(
-            [hit.item_id for hit in hits], user_id=known_user, liked=liked,
+            [hit.item_id for hit in hits], user_id=user_id, liked=liked,
             entities=[*query.entities, *entities],
         )  # fmt: skip
         warnings += problems
         explanations = hit_explanations(hits, query, paths or {})
-    return Recommendations(
-        user_id=user_id,
-        strategy="search",
-        model=recommender.name,
-        items=[
-            Recommendation(
-                item_id=hit.item_id,
-                title=hit.title,
-                score=round(hit.score, 6),
-                explanations=explanations.get(hit.item_id) if explanations is not None else None,
-            )
-            for hit in hits
-        ],
-        warnings=warnings,
-    )
+    scored = [(hit.item_id, hit.score) for hit in hits]
+    return ranked_items(service, scored, user_id, "search", explanations, warnings)

@@ -7,7 +7,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -28,9 +28,10 @@ from ingest.categories import category_rows
 from ingest.extract.base import ItemText
 from ingest.extract.stage import ExtractionStage, build_extractors
 from ingest.records import CategoryPartSetAside
-from kg.catalogue import Catalogue, Entity, StoredItem, read_catalogue, read_untrained_items
+from kg.catalogue import Catalogue, Entity, read_catalogue, read_untrained_items
 from kg.connection import Graph
 from kg.embeddings import ensure_vector_index
+from kg.export import relation_name
 from kg.paths import explanation_paths
 from kg.provision import resolve_connection
 from kg.records import (
@@ -52,10 +53,6 @@ from kg.write import write_atomically
 
 log = logging.getLogger("kgrec.api")
 T = TypeVar("T")
-# Relationship type -> the model's relation name, for a new item's links.
-RELATION_OF_TYPE = {"HAS_BRAND": "has_brand", "IN_CATEGORY": "in_category",
-                    "HAS_ATTRIBUTE": "has_attribute", "ALSO_BOUGHT": "also_bought",
-                    "ALSO_VIEWED": "also_viewed", "BOUGHT_TOGETHER": "bought_together"}  # fmt: skip
 ENTITY_LABELS = {relation: label for label, relation in ENTITY_RELATIONS.items()}
 NEIGHBOURS = 10  # trained items a new item's text finds, whose embeddings it moves towards
 
@@ -72,26 +69,25 @@ class PlacedItem:
     categories: list[str]
 
 
-def _links(rows: Sequence[Row]) -> dict[str, list[str]]:
-    """A new item's links, by the model's relation names, out of the rows written for it."""
-    links: dict[str, list[str]] = {}
+def _row_links(rows: Sequence[Row]) -> Iterator[tuple[str, str]]:
+    """(relationship type, target id) of each link among the rows written for a new item."""
     for row in rows:
         if isinstance(row, ItemBrandRow):
-            links.setdefault("has_brand", []).append(row.brand_id)
+            yield "HAS_BRAND", row.brand_id
         elif isinstance(row, ItemAttributeRow):
-            links.setdefault("has_attribute", []).append(row.attribute_id)
+            yield "HAS_ATTRIBUTE", row.attribute_id
         elif isinstance(row, ItemCategoryRow):
-            links.setdefault("in_category", []).append(row.category_id)
+            yield "IN_CATEGORY", row.category_id
         elif isinstance(row, ItemLinkRow):
-            links.setdefault(RELATION_OF_TYPE[row.type], []).append(row.target_id)
-    return links
+            yield row.type, row.target_id
 
 
-def _stored_links(item: StoredItem) -> dict[str, list[str]]:
-    links: dict[str, list[str]] = {}
-    for rel_type, target in item.links:
-        links.setdefault(RELATION_OF_TYPE[rel_type], []).append(target)
-    return links
+def _by_relation(links: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """(relationship type, target id) pairs as the model takes them: relation -> target ids."""
+    found: dict[str, list[str]] = {}
+    for rel_type, target in links:
+        found.setdefault(relation_name(rel_type), []).append(target)
+    return found
 
 
 def settle_heap() -> None:
@@ -202,7 +198,7 @@ class Service:
         with self._adding:
             for item in stored:
                 vector = np.asarray(item.text_vector, dtype=np.float32)
-                links = _stored_links(item)
+                links = _by_relation(item.links)
                 self._place(PlacedItem(item.id, item.title, vector, links, item.categories))
         if stored:
             log.info("placed %d items the model was not trained on", len(stored))
@@ -226,9 +222,11 @@ class Service:
         entities: Sequence[Entity] = (),
     ) -> tuple[dict[str, list[Explanation]] | None, list[str]]:
         """Explanations per target (one graph round trip), or None and a warning when Neo4j
-        cannot be reached."""
+        cannot be reached. A user the service does not know starts no path."""
         if not targets:
             return {}, []
+        if user_id and not self.recommender.knows_user(user_id):
+            user_id = None
         try:
             paths = self.guard.call(
                 lambda graph: explanation_paths(
@@ -303,7 +301,7 @@ class Service:
             for row in rows
             if isinstance(row, BrandRow | CategoryRow | AttributeRow)
         )
-        placed = PlacedItem(item.id, item.title, text_vector, _links(rows),
+        placed = PlacedItem(item.id, item.title, text_vector, _by_relation(_row_links(rows)),
                             [c.id for c in categories])  # fmt: skip
         self._place(placed)
         return created, rows

@@ -40,12 +40,9 @@ from gnn.dataset import RELATIONS, RecDataset, TrainingGraph
 from gnn.model import KGRecModel
 from gnn.scoring import blended
 from kg import Graph
+from kg.export import relation_name
 
 console = Console(width=140)
-RELATION_OF_TYPE = {"INTERACTED": "interacted", "HAS_BRAND": "has_brand",
-                    "IN_CATEGORY": "in_category", "HAS_ATTRIBUTE": "has_attribute",
-                    "ALSO_BOUGHT": "also_bought", "ALSO_VIEWED": "also_viewed",
-                    "BOUGHT_TOGETHER": "bought_together"}  # fmt: skip
 TARGETS = {"path_coverage": 0.95, "faithfulness": 0.80}
 Edges = Sequence[tuple[str, int, int]]  # (relation, source row, target row) of the graph
 
@@ -136,7 +133,7 @@ class Propagation:
         nodes = explanation["path"]["nodes"]
         found = []
         for rel in explanation["path"]["relationships"]:
-            relation = RELATION_OF_TYPE[rel["type"]]
+            relation = relation_name(rel["type"])
             source_type, _, target_type = RELATIONS[relation]
             ends = [nodes[rel["start"]], nodes[rel["end"]]]
             if ends[0]["label"].lower() != source_type:

@@ -70,6 +70,11 @@ def node_type(label: str) -> str:
     return label.lower()
 
 
+def relation_name(rel_type: str) -> str:
+    """The training graph's name of a relationship type ("HAS_BRAND" -> "has_brand")."""
+    return rel_type.lower()
+
+
 def export_graph(graph: Graph) -> GraphExport:
     """Read every node and relationship of the kgrec schema into a `HeteroData`.
 
@@ -110,8 +115,8 @@ def export_graph(graph: Graph) -> GraphExport:
         sources = [src_map.index[row["src"]] for row in rows]
         targets = [dst_map.index[row["dst"]] for row in rows]
         edge_index = torch.tensor([sources, targets], dtype=torch.long).reshape(2, -1)
-        forward = (node_type(start), rel.lower(), node_type(end))
-        backward = (node_type(end), f"rev_{rel.lower()}", node_type(start))
+        forward = (node_type(start), relation_name(rel), node_type(end))
+        backward = (node_type(end), f"rev_{relation_name(rel)}", node_type(start))
         data[forward].edge_index = edge_index
         data[backward].edge_index = edge_index.flip(0)
         if rel == "INTERACTED":
