@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,33 +50,26 @@ def query_words(text: str) -> list[str]:
     return list(words)[:MAX_WORDS]
 
 
-@cache
-def _query(lexical: bool, semantic: bool) -> str:
-    parts = [LEXICAL] if lexical else []
-    parts += [SEMANTIC] if semantic else []
-    returned = (["lexical", "entities"] if lexical else []) + (["semantic"] if semantic else [])
-    return "\n".join(parts) + "\nRETURN " + ", ".join(returned)
+# A query without words (only punctuation, say) asks the vector index alone.
+WITH_WORDS = f"{LEXICAL}\n{SEMANTIC}\nRETURN lexical, entities, semantic"
+WITHOUT_WORDS = f"{SEMANTIC}\nRETURN [] AS lexical, [] AS entities, semantic"
 
 
 def search_candidates(
     graph: Graph,
     words: Sequence[str],
-    vector: NDArray[np.float32] | None,
+    vector: NDArray[np.float32],
     *,
     limit: int = 100,
     entity_limit: int = 50,
 ) -> Candidates:
-    """Up to `limit` items from each index and `entity_limit` entities. `vector`: the query's
-    text vector (None: no semantic part, e.g. the index does not exist yet)."""
-    found: dict[str, list[object]] = {"lexical": [], "entities": [], "semantic": []}
-    if not words and vector is None:
-        return Candidates.model_validate(found)
+    """Up to `limit` items from each index and `entity_limit` entities for the query's words
+    and its text vector."""
     parameters = {
         "words": " ".join(words),
-        "vector": None if vector is None else vector.tolist(),
+        "vector": vector.tolist(),
         "limit": limit,
         "entities": entity_limit,
     }
-    [row] = graph.read(_query(bool(words), vector is not None), parameters)
-    found.update(row)
-    return Candidates.model_validate(found)
+    [row] = graph.read(WITH_WORDS if words else WITHOUT_WORDS, parameters)
+    return Candidates.model_validate(row)
