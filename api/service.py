@@ -46,6 +46,7 @@ from kg.records import (
     ItemRow,
     ReviewRow,
     Row,
+    review_id,
 )
 from kg.search import Candidates, query_words, search_candidates
 from kg.settings import Settings
@@ -342,7 +343,7 @@ class Service:
             rows.append(InteractionRow(user_id=event.user_id, item_id=event.item_id,
                                        kind=event.kind, ts=ts, rating=event.rating))  # fmt: skip
             if event.review is not None:
-                rows.append(ReviewRow(id=f"{event.user_id}|{event.item_id}|{ts}",
+                rows.append(ReviewRow(id=review_id(event.user_id, event.item_id, ts),
                                       user_id=event.user_id, item_id=event.item_id,
                                       rating=event.rating, ts=ts, text=event.review))  # fmt: skip
         self.guard.call(lambda graph: write_atomically(graph, rows))

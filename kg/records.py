@@ -70,6 +70,12 @@ class AttributeRow(Row):
     surface_forms: list[Name] = Field(default_factory=list)
 
 
+def review_id(user_id: str, item_id: str, ts: int | None) -> str:
+    """The id of a review that has none of its own: "<user>:<item>:<ts>", the same for every
+    way in (a source file, a table, the API), so one review arriving twice is one node."""
+    return ":".join((user_id, item_id, *([] if ts is None else [str(ts)])))
+
+
 class ReviewRow(Row):
     """A review: (:User)-[:WROTE]->(:Review)-[:REVIEWS]->(:Item)."""
 

@@ -26,7 +26,16 @@ from ingest.sources.amazon2018.read import check_files, read_products, read_revi
 from ingest.stream import Progress, feeding, mapped, quiet, reported
 from ingest.summary import IngestSummary, SourceTally
 from ingest.write import SharedIds, write_extracted, write_rows
-from kg.records import InteractionRow, ItemLinkRow, ItemLinkType, ItemRow, ReviewRow, Row, UserRow
+from kg.records import (
+    InteractionRow,
+    ItemLinkRow,
+    ItemLinkType,
+    ItemRow,
+    ReviewRow,
+    Row,
+    UserRow,
+    review_id,
+)
 from kg.write import (
     CATEGORIES,
     INTERACTIONS,
@@ -129,7 +138,7 @@ def review_text(review: AmazonReview) -> ReviewText | None:
 
 
 def _review_id(review: AmazonReview) -> str:
-    return f"{review.reviewer_id}:{review.asin}:{review.unix_review_time}"
+    return review_id(review.reviewer_id, review.asin, review.unix_review_time)
 
 
 def review_rows(review: AmazonReview) -> list[Row]:

@@ -53,6 +53,7 @@ from kg.records import (
     Row,
     UserRow,
 )
+from kg.records import review_id as built_review_id
 from kg.write import (
     ENTITIES,
     INTERACTIONS,
@@ -184,11 +185,10 @@ def review_rows(review: TableReview) -> list[Row]:
 
 
 def review_id(review: TableReview) -> str:
-    """The review's own id, else "<user_id>:<item_id>:<ts>" (the Amazon loader's form)."""
+    """The review's own id, else the one every loader builds (`kg.records.review_id`)."""
     if review.review_id is not None:
         return review.review_id
-    parts = (review.user_id, review.item_id, *([] if review.ts is None else [str(review.ts)]))
-    return ":".join(parts)
+    return built_review_id(review.user_id, review.item_id, review.ts)
 
 
 def attribute_mention(attribute: TableAttribute) -> Mention:
