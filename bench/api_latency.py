@@ -33,6 +33,7 @@ from rich.table import Table
 
 from gnn.dataset import item_text
 from kg import Settings, provision
+from kg.provision.local import on_signals
 
 console = Console(width=140)
 LEVELS = (1, 8, 32)
@@ -148,29 +149,31 @@ def main(
         port = provision.free_port()
         base = f"http://127.0.0.1:{port}"
         server = start_server(settings, model_dir, port)
-        try:
-            with console.status("Starting kgrec serve..."):
-                wait_ready(base, server)
-            processes = {"server": psutil.Process(server.pid), "client": psutil.Process()}
-            if (neo4j_pid := local_neo4j_pid(settings)) is not None:
-                processes["neo4j"] = psutil.Process(neo4j_pid)
-            results: dict[int, dict[str, dict[str, float]]] = {}
-            asyncio.run(drive(base, list(rng.choice(users, 200)), 8, True))  # warm-up
-            for level in LEVELS:
-                sample = list(rng.choice(users, requests if level > 1 else requests // 4))
-                with console.status(f"Concurrency {level}..."):
-                    results[level] = {
-                        "no_explain": asyncio.run(drive(base, sample, level, False, processes)),
-                        "explain": asyncio.run(drive(base, sample, level, True, processes)),
-                    }
-            print_table(results)
-            with console.status("New items..."):
-                live_s, found = new_item_live_s(
-                    base, ["Beauty", "Skin Care", "Face", "Toners & Astringents"], "Thayers"
-                )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        # A signal ends Python without `finally`: kill the server then too, never leave it.
+        with on_signals(server.kill):
+            try:
+                with console.status("Starting kgrec serve..."):
+                    wait_ready(base, server)
+                processes = {"server": psutil.Process(server.pid), "client": psutil.Process()}
+                if (neo4j_pid := local_neo4j_pid(settings)) is not None:
+                    processes["neo4j"] = psutil.Process(neo4j_pid)
+                results: dict[int, dict[str, dict[str, float]]] = {}
+                asyncio.run(drive(base, list(rng.choice(users, 200)), 8, True))  # warm-up
+                for level in LEVELS:
+                    sample = list(rng.choice(users, requests if level > 1 else requests // 4))
+                    with console.status(f"Concurrency {level}..."):
+                        results[level] = {
+                            "no_explain": asyncio.run(drive(base, sample, level, False, processes)),
+                            "explain": asyncio.run(drive(base, sample, level, True, processes)),
+                        }
+                print_table(results)
+                with console.status("New items..."):
+                    live_s, found = new_item_live_s(
+                        base, ["Beauty", "Skin Care", "Face", "Toners & Astringents"], "Thayers"
+                    )
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
 
     c8 = results[8]["explain"]
     console.print(

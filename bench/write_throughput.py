@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from neo4j import ManagedTransaction
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from kg import Graph, Settings, provision
+from kg import Graph, Settings, Transaction, provision
 from kg.records import INTERACTION_KINDS, InteractionRow
 from kg.schema import apply_schema
 from kg.write import INTERACTION_QUERY, GraphWriter, delete_all
@@ -60,7 +59,7 @@ def timed(progress: Progress, label: str, total: int, work: Work) -> float:
     return time.perf_counter() - began
 
 
-def write_one(tx: ManagedTransaction, params: list[dict[str, Any]]) -> None:
+def write_one(tx: Transaction, params: list[dict[str, Any]]) -> None:
     tx.run(INTERACTION_QUERY, rows=params).consume()
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from neo4j.exceptions import DriverError, Neo4jError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,8 +19,9 @@ from gnn.model import ModelConfig
 from gnn.scoring import Blend
 from gnn.text import TextEncoder
 from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, embeddings, epoch_progress, train
-from kg.connection import Graph, GraphUnavailableError
+from kg.connection import Graph
 from kg.embeddings import write_embeddings
+from kg.errors import GraphError, GraphUnavailableError
 from kg.export import export_graph
 from kg.provision import ProvisionError
 from kg.settings import get_settings
@@ -141,7 +141,7 @@ def main(
         raise fail(str(exc)) from None
     except (GraphUnavailableError, ProvisionError) as exc:
         raise fail(str(exc)) from None
-    except (Neo4jError, DriverError) as exc:
+    except GraphError as exc:
         raise fail(f"Neo4j failed: {exc}. Check `kgrec neo4j status` and run again.") from None
     console.print(f"Model saved in {directory}")
 

@@ -9,7 +9,6 @@ from types import TracebackType
 from typing import Annotated, Self
 
 import typer
-from neo4j.exceptions import DriverError, Neo4jError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -35,7 +34,8 @@ from ingest.sources.table.load import TableFiles, check_tables, load_tables
 from ingest.sources.table.read import LAYOUTS
 from ingest.stream import Progress as LoadProgress
 from ingest.summary import IngestSummary
-from kg.connection import Graph, GraphUnavailableError
+from kg.connection import Graph
+from kg.errors import GraphError, GraphUnavailableError
 from kg.provision import ProvisionError
 from kg.read import GraphCounts, counts
 from kg.schema import apply_schema
@@ -319,7 +319,7 @@ def run_load(
         raise fail(str(exc)) from None
     except InvalidRowsError as exc:
         raise fail(f"the graph refused some rows, which were not written: {exc}") from None
-    except (Neo4jError, DriverError) as exc:
+    except GraphError as exc:
         raise fail(
             f"Neo4j failed during the load: {exc}. Check `kgrec neo4j status`, then run the same "
             "command again: loading is idempotent, so nothing is written twice."

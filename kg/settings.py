@@ -70,11 +70,25 @@ class Settings(BaseSettings):
     # HTTP API (`kgrec serve`). Lists are JSON: KGREC_API_KEYS='["key-1", "key-2"]'.
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
-    api_keys: list[SecretStr] = Field(default_factory=list)  # none: write endpoints refuse all
+    # Keys by what they may do (header X-API-Key): api_keys everything (read, write, admin),
+    # api_write_keys read and write, api_read_keys read only. No key that may write: writes
+    # refuse all.
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    api_write_keys: list[SecretStr] = Field(default_factory=list)
+    api_read_keys: list[SecretStr] = Field(default_factory=list)
+    # Reads (recommendations, search, similar, explain) need a key too; production sets it,
+    # as open reads show anyone the history behind any user id they know.
+    api_read_requires_key: bool = False
+    # Token bucket per key (per client address without a valid key): this many requests a
+    # second, bursts of `api_rate_burst`; 0: no limit.
+    api_rate_per_s: float = Field(0.0, ge=0)
+    api_rate_burst: int = Field(20, ge=1)
     api_cors_origins: list[str] = Field(default_factory=list)
     api_max_body_bytes: int = Field(1_000_000, ge=1024)
-    # A graph query slower than this is given up (answers come without explanations) ...
-    api_graph_timeout_s: float = Field(2.0, gt=0)
+    # A graph query of a request slower than this is given up (answers come without
+    # explanations, writes get 503): the server ends it, and the API stops waiting even on a
+    # server that hangs. Reading the catalogue at start has no such limit ...
+    api_graph_timeout_s: float = Field(0.5, gt=0)
     # ... and after a failure, Neo4j is left alone this long before it is tried again.
     api_graph_retry_s: float = Field(5.0, gt=0)
 

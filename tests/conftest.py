@@ -1,9 +1,10 @@
 """A real Neo4j for the whole test run, started by kgrec's own provisioning code.
 
-KGREC_NEO4J_URI set -> that server (its database is wiped per test!); else a Docker engine
--> testcontainers' Neo4jContainer; else a local server from Maven jars in a fresh folder under
-.kgrec/neo4j-test/ on free ports (so test runs side by side never share a database), stopped
-and removed at the end.
+A Docker engine -> testcontainers' Neo4jContainer; else a local server from Maven jars in a
+fresh folder under .kgrec/neo4j-test/ on free ports (so test runs side by side never share a
+database), removed at the end and when the run is stopped by a signal. KGREC_NEO4J_URI set (in
+the environment or `.env`) -> that server, whose database every test wipes: only with
+KGREC_TEST_ALLOW_WIPE=1, else the run stops before anything connects.
 """
 
 from __future__ import annotations
@@ -26,6 +27,28 @@ from kg.settings import get_settings
 from kg.write import delete_all
 
 pytest_plugins = ("tests.api_shop",)  # the API tests' shop and client
+
+ALLOW_WIPE = "KGREC_TEST_ALLOW_WIPE"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to wipe a server someone configured, unless told to."""
+    base = Settings()
+    if provision.resolve_mode(base) != "external" or os.environ.get(ALLOW_WIPE) == "1":
+        return
+    # Settings read `.env` from the working directory too: say which one set the server.
+    if provision.resolve_mode(Settings(_env_file=None)) == "external":
+        source, fix = "the environment", "unset KGREC_NEO4J_URI"
+    else:
+        env_file = Path(".env").resolve()
+        source, fix = str(env_file), f"remove KGREC_NEO4J_URI from {env_file}"
+    pytest.exit(
+        f"Refusing to run the tests: the settings in {source} point them at the Neo4j server "
+        f"{base.neo4j_uri or '(no KGREC_NEO4J_URI)'}, and every test deletes all data in its "
+        f"database '{base.neo4j_database}'. To wipe it anyway, set {ALLOW_WIPE}=1. For a "
+        f"throwaway server of the tests' own instead, {fix} or set KGREC_NEO4J_MODE=local.",
+        returncode=pytest.ExitCode.USAGE_ERROR,
+    )
 
 
 @pytest.fixture(scope="session")

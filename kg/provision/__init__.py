@@ -6,23 +6,19 @@ answers -> `docker compose` (tests: testcontainers); else a local server from Ma
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from kg.connection import Graph, GraphUnavailableError
-from kg.provision.docker import compose, docker_engine_answers
-from kg.provision.local import LocalNeo4j, PortInUseError, ProvisionError
+from kg.connect_info import ConnectionInfo, Mode, docker_password, resolve_connection, resolve_mode
+from kg.connection import Graph
+from kg.errors import GraphUnavailableError, ProvisionError
+from kg.provision.docker import compose
+from kg.provision.local import LocalNeo4j, PortInUseError
 from kg.settings import Settings
-
-Mode = Literal["external", "docker", "local"]
 
 __all__ = [
     "ConnectionInfo",
@@ -42,14 +38,6 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class ConnectionInfo:
-    mode: Mode
-    uri: str
-    user: str
-    password: str
-
-
-@dataclass(frozen=True)
 class ServerStatus:
     mode: Mode
     running: bool
@@ -60,42 +48,6 @@ class ServerStatus:
     detail: str
 
 
-def resolve_mode(settings: Settings) -> Mode:
-    if settings.neo4j_mode != "auto":
-        return settings.neo4j_mode
-    if settings.neo4j_uri:
-        return "external"
-    return "docker" if docker_engine_answers() else "local"
-
-
-def _docker_password(settings: Settings) -> str:
-    """The compose server's password: generated once, stored beside the local one (0600)."""
-    path = settings.neo4j_home.parent / "docker-password"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(18) + "\n")
-    return path.read_text().strip()
-
-
-def resolve_connection(settings: Settings) -> ConnectionInfo:
-    """How to reach the server these settings point at (starts nothing)."""
-    mode = resolve_mode(settings)
-    if mode == "external":
-        if not settings.neo4j_uri or settings.neo4j_password is None:
-            raise ProvisionError(
-                "KGREC_NEO4J_MODE=external needs KGREC_NEO4J_URI and KGREC_NEO4J_PASSWORD "
-                "(and KGREC_NEO4J_USER if not `neo4j`)."
-            )
-        password = settings.neo4j_password.get_secret_value()
-        return ConnectionInfo(mode, settings.neo4j_uri, settings.neo4j_user, password)
-    uri = f"bolt://127.0.0.1:{settings.neo4j_bolt_port}"
-    if mode == "docker":
-        return ConnectionInfo(mode, uri, "neo4j", _docker_password(settings))
-    return ConnectionInfo(mode, uri, "neo4j", LocalNeo4j(settings).password())
-
-
 def start(settings: Settings) -> tuple[ServerStatus, bool]:
     """Bring the server up (or find it running). Returns its status and whether we started it."""
     mode = resolve_mode(settings)
@@ -103,7 +55,7 @@ def start(settings: Settings) -> tuple[ServerStatus, bool]:
     if mode == "docker":
         compose(
             "up", "-d", "--wait", "neo4j",
-            password=_docker_password(settings),
+            password=docker_password(settings),
             bolt_port=settings.neo4j_bolt_port, http_port=settings.neo4j_http_port,
         )  # fmt: skip
         started = True
@@ -118,7 +70,7 @@ def stop(settings: Settings) -> bool:
     if mode == "docker":
         compose(
             "stop", "neo4j",
-            password=_docker_password(settings),
+            password=docker_password(settings),
             bolt_port=settings.neo4j_bolt_port, http_port=settings.neo4j_http_port,
         )  # fmt: skip
         return True
@@ -174,7 +126,10 @@ def free_port() -> int:
 def throwaway_local(settings: Settings, folder: str) -> Iterator[Settings]:
     """A local Neo4j of its own, in a fresh directory under `.kgrec/<folder>/` on free ports,
     stopped and removed afterwards: for test runs and benchmarks, which must never touch the
-    demo's graph nor each other's. Yields the settings that reach it."""
+    demo's graph nor each other's. Yields the settings that reach it. The server dies with
+    this process, on SIGTERM, SIGINT and SIGHUP too; one left by a SIGKILLed run is removed
+    here, before anything starts."""
+    LocalNeo4j.remove_orphans(settings)
     runs = settings.neo4j_home.parent / folder
     runs.mkdir(parents=True, exist_ok=True)
     own = settings.model_copy(
@@ -186,12 +141,9 @@ def throwaway_local(settings: Settings, folder: str) -> Iterator[Settings]:
         }
     )
     server = LocalNeo4j(own)
-    try:
+    with server.owned():
         server.start()
         yield own
-    finally:
-        server.stop()
-        shutil.rmtree(own.neo4j_home, ignore_errors=True)
 
 
 @contextmanager

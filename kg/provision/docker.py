@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
-from kg.provision.local import ProvisionError
+from kg.errors import ProvisionError
 from kg.settings import PROJECT_ROOT
 
 IMAGE = "neo4j:5.26-community"
-
-
-def docker_engine_answers(timeout_s: float = 5.0) -> bool:
-    """True when a Docker engine (not merely the client) answers."""
-    if shutil.which("docker") is None:
-        return False
-    try:
-        result = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True, text=True, timeout=timeout_s, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return False
-    return result.returncode == 0 and bool(result.stdout.strip())
 
 
 def compose(*args: str, password: str, bolt_port: int, http_port: int) -> str:

@@ -19,12 +19,17 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 
-from kg.connection import Graph, GraphUnavailableError
+from kg.connect_info import local_password, local_password_file
+from kg.connection import Graph
+from kg.errors import GraphUnavailableError, ProvisionError
 from kg.settings import Settings
 
 # The JVM flags of Neo4j 5.26's default configuration (the tarball's launcher passes these).
@@ -47,10 +52,11 @@ ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_ENTRY_POINT = "org.neo4j.server.startup.Neo4jAdminCommand"
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
 STOP_GRACE_S = 60.0
-
-
-class ProvisionError(RuntimeError):
-    """Provisioning failed; the message says what went wrong and what to do next."""
+OWNER_FILE = "owner"  # in a throwaway home: "<pid> <host>" of the process it belongs to
+# What ends Python without unwinding `finally` blocks (SIGTERM, SIGHUP), or may not (SIGINT:
+# its KeyboardInterrupt can be caught).
+CLEANUP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+SignalHandler = Callable[[int, FrameType | None], object] | int
 
 
 class PortInUseError(ProvisionError):
@@ -132,7 +138,7 @@ class LocalNeo4j:
         self.jars = settings.neo4j_jars_dir.resolve() / f"neo4j-{settings.neo4j_version}"
         self.bolt_port = settings.neo4j_bolt_port
         self.http_port = settings.neo4j_http_port
-        self.password_file = self.home / "password"
+        self.password_file = local_password_file(settings)
         self.pid_file = self.home / "run" / "neo4j.pid"
         self.console_log = self.home / "logs" / "console.log"
 
@@ -188,12 +194,7 @@ class LocalNeo4j:
     # -- configure -------------------------------------------------------------------------
 
     def password(self) -> str:
-        if not self.password_file.exists():
-            raise ProvisionError(
-                f"No password file at {self.password_file}: the local server was never set up. "
-                "Run `kgrec neo4j start`."
-            )
-        return self.password_file.read_text().strip()
+        return local_password(self.settings)
 
     def _write_config(self) -> None:
         conf = self.home / "conf"
@@ -321,23 +322,65 @@ class LocalNeo4j:
         except GraphUnavailableError as exc:
             raise ProvisionError(f"{exc}\n{self.log_tail()}") from exc
 
-    def stop(self) -> bool:
-        """SIGTERM, wait for a clean shutdown, then SIGKILL. Returns False if it was not running."""
+    def stop(self, grace_s: float = STOP_GRACE_S) -> bool:
+        """SIGTERM, wait up to `grace_s` for a clean shutdown, then SIGKILL. Returns False if it
+        was not running."""
         pid = self.running_pid()
         if pid is None:
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-            _reap(pid)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while pid_alive(pid):
-                time.sleep(0.1)
+        # A signal handler or another run cleaning up orphans may end it at the same time.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
                 _reap(pid)
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+                while pid_alive(pid):
+                    time.sleep(0.1)
+        _reap(pid)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    @contextlib.contextmanager
+    def owned(self) -> Iterator[None]:
+        """Tie a throwaway server to the calling process. Leaving the block, or SIGTERM, SIGINT
+        or SIGHUP to this process (any of which would otherwise end Python and leave Java
+        running), kills the server and deletes its home. The home names its owner, so that
+        `remove_orphans` cleans up after an owner killed by SIGKILL, which no handler sees."""
+        (self.home / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n")
+
+        def dispose() -> None:
+            self.stop(grace_s=0)  # its database is deleted: no clean shutdown needed
+            shutil.rmtree(self.home, ignore_errors=True)
+
+        with on_signals(dispose):
+            try:
+                yield
+            finally:
+                dispose()
+
+    @classmethod
+    def remove_orphans(cls, settings: Settings) -> list[Path]:
+        """Kill and delete the throwaway servers beside `settings.neo4j_home` (homes with an
+        owner file, `.kgrec/<folder>/<run>/`) whose owner process on this host is gone.
+        Returns the homes removed."""
+        removed = []
+        for owner_file in sorted(settings.neo4j_home.resolve().parent.glob(f"*/*/{OWNER_FILE}")):
+            try:
+                pid_text, _, host = owner_file.read_text().partition(" ")
+                owner = int(pid_text)
+            except (FileNotFoundError, ValueError):
+                continue  # another run is writing or removing it right now
+            if host.strip() != socket.gethostname() or pid_alive(owner):
+                continue  # a live run, or one whose processes this host cannot see
+            home = owner_file.parent
+            # running_pid checks the pid is this home's Java before anything is killed.
+            cls(settings.model_copy(update={"neo4j_home": home})).stop(grace_s=0)
+            shutil.rmtree(home, ignore_errors=True)
+            removed.append(home)
+        return removed
 
     def status(self) -> LocalStatus:
         pid = self.running_pid()
@@ -363,3 +406,35 @@ def _reap(pid: int) -> None:
     """Collect the exit status when the server is our own child (CLI and tests both start it)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+@contextlib.contextmanager
+def on_signals(cleanup: Callable[[], None]) -> Iterator[None]:
+    """Run `cleanup` when one of CLEANUP_SIGNALS arrives, then hand the signal on to the
+    handler that was there before (by default the process then dies of it, as it would have)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; remove_orphans covers these owners
+        return
+    previous: dict[int, SignalHandler] = {}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        cleanup()
+        before = previous[signum]
+        if callable(before):
+            before(signum, frame)
+        else:
+            signal.signal(signum, before)
+            signal.raise_signal(signum)
+
+    for signum in CLEANUP_SIGNALS:
+        before = signal.getsignal(signum)
+        if before is None or before == signal.SIG_IGN:
+            continue  # ignored (nohup) or set outside Python: leave it alone
+        previous[signum] = before
+        signal.signal(signum, handle)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            if signal.getsignal(number) == handle:  # nobody replaced ours meanwhile
+                signal.signal(number, handler)
