@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
 from gnn.scoring import COLD_NEIGHBOURS, blended, borrow_weights
-from kg.catalogue import Catalogue, Entity
+from kg.catalogue import Catalogue, Entity, UserInteraction
 from kg.export import node_type
 from kg.records import InteractionKind
 
@@ -49,6 +49,11 @@ ENTITY_RELATIONS = {"Brand": "has_brand", "Category": "in_category", "Attribute"
 
 class UnknownError(LookupError):
     """An id the service does not know; the message names it."""
+
+
+def event_weight(kind: InteractionKind, rating: float | None) -> float:
+    """How far one event moves its user (a low rating: nowhere)."""
+    return 0.0 if rating is not None and rating <= LOW_RATING else EVENT_WEIGHTS[kind]
 
 
 def normalise(vector: Vector) -> Vector:
@@ -280,13 +285,13 @@ class Recommender:
     # -- writes (after the graph accepted them) -------------------------------------------
 
     def add_item(self, item_id: str, vector: Vector, title: str, categories: Sequence[str]) -> bool:
-        """Make an item recommendable (or refresh a new one); False if it is a trained item,
-        whose learned embedding is kept."""
+        """Make an item recommendable, or refresh it: its title, its categories (exactly these
+        from now on) and its embedding, unless it is a trained item, whose learned embedding is
+        kept (then False)."""
         with self._write_lock:
             self.titles = {**self.titles, item_id: title}
             row = self.item_row.get(item_id)
-            if row is not None and row < self.trained_items:
-                return False
+            existed = row is not None
             if row is None:
                 # Readers take `items` first: everything indexed by its rows grows before it.
                 row = len(self.item_ids)
@@ -295,16 +300,20 @@ class Recommender:
                 self.item_ids.append(item_id)
                 self.item_row[item_id] = row
                 self.items = np.vstack([self.items, vector[None, :]])
-            else:
+            elif row >= self.trained_items:
                 self._borrow(row, vector)
                 items = self.items.copy()
                 items[row] = vector
                 self.items = items
+            if existed:  # an update: out of the categories it is no longer in
+                for category, rows in list(self.category_rows.items()):
+                    if category not in categories and row in rows:
+                        self.category_rows[category] = rows[rows != row]
             for category in categories:
                 rows = self.category_rows.get(category, np.zeros(0, dtype=np.int64))
                 if row not in rows:
                     self.category_rows[category] = np.append(rows, row)
-            return True
+            return row >= self.trained_items
 
     def _borrow(self, row: int, vector: Vector) -> None:
         """New item `row` borrows the item-item term of the trained items nearest `vector`."""
@@ -318,9 +327,7 @@ class Recommender:
     def record_event(self, user_id: str, item_id: str, kind: InteractionKind,
                      rating: float | None) -> None:  # fmt: skip
         row = self.item_row[item_id]
-        weight = EVENT_WEIGHTS[kind]
-        if rating is not None and rating <= LOW_RATING:
-            weight = 0.0
+        weight = event_weight(kind, rating)
         with self._write_lock:
             seen = self.seen.get(user_id, set())
             if row not in seen:
@@ -330,3 +337,16 @@ class Recommender:
                 self.popularity = popularity
             if weight:
                 self.online[user_id] = self.online.get(user_id, 0.0) + weight * self.items[row]
+
+    def fold_users(self, interactions: Iterable[UserInteraction]) -> None:
+        """Users the model was not trained on, from their interactions in the graph (after a
+        restart, say): each moves them as its event did online. Replaces what was folded."""
+        folded: dict[str, Vector] = {}
+        for interaction in interactions:
+            row = self.item_row.get(interaction.item)
+            weight = event_weight(interaction.kind, interaction.rating)
+            if row is not None and weight and interaction.user not in self.user_row:
+                vector = folded.get(interaction.user, 0.0) + weight * self.items[row]
+                folded[interaction.user] = vector
+        with self._write_lock:
+            self.online.update(folded)

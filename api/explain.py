@@ -1,5 +1,6 @@
 """Explanations: the graph paths to each recommended item, ranked by the model's embedding
-similarity along the path, each told in one plain sentence with the Cypher that shows it."""
+similarity along the path, each told in one plain sentence with the Cypher that shows it; only
+an admin sees other customers' ids in them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from api.schemas import Explanation
+from api.schemas import Explanation, Recommendations
 from kg.paths import GraphPath, PathNode, PathRelationship, RawPath, path_cypher
 
 MAX_EXPLANATIONS = 3
@@ -77,6 +78,28 @@ def _explanation(raw: RawPath, score: float) -> Explanation:
     return Explanation(
         sentence=sentence(path), score=round(score, 4), cypher=path_cypher(path), path=path
     )
+
+
+def as_seen(explanations: list[Explanation] | None, *, admin: bool) -> list[Explanation] | None:
+    """The explanations as a caller sees them: other customers' ids only with an admin key."""
+    if admin or explanations is None:
+        return explanations
+    return [without_other_customers(explanation) for explanation in explanations]
+
+
+def answer_as_seen(body: Recommendations, *, admin: bool) -> Recommendations:
+    for item in body.items:
+        item.explanations = as_seen(item.explanations, admin=admin)
+    return body
+
+
+def without_other_customers(explanation: Explanation) -> Explanation:
+    """Another customer on the path keeps no id, in the path or in its Cypher (which then
+    matches any such customer); the sentence never names them."""
+    path = explanation.path.without_other_users()
+    if path == explanation.path:  # no other customer on it
+        return explanation
+    return explanation.model_copy(update={"path": path, "cypher": path_cypher(path)})
 
 
 def sentence(path: GraphPath) -> str:
@@ -146,7 +169,7 @@ def _entity_phrase(entity: PathNode) -> str:
 def _name(node: PathNode) -> str:
     if node.label == "Item":
         return f'"{node.name}"' if node.name else f"item {node.id}"
-    return node.name or node.id
+    return node.name or str(node.id)  # only another customer has no id, and they have a name
 
 
 def _capital(text: str) -> str:

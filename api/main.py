@@ -6,15 +6,19 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
-from fastapi.encoders import jsonable_encoder
+from fastapi import FastAPI, HTTPException, Request, Response, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.deps import AdminKey, ReadAccess
 from api.engine import UnknownError
+from api.errors import unreadable_body, validation_body
 from api.limits import BodySizeLimit
 from api.metrics import Metrics, MetricsMiddleware
+from api.ratelimit import RateLimit
 from api.routes import admin, events, explain, health, items, recommendations, search
 from api.service import GraphDownError, Service, settle_heap
 from gnn.infer import LoadedModel
@@ -41,10 +45,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    # Every endpoint but health checks needs read rights (writes and admin check for more).
     for router in (recommendations.router, search.router, items.router, events.router,
-                   explain.router, health.router, admin.router):  # fmt: skip
-        app.include_router(router)
+                   explain.router):  # fmt: skip
+        app.include_router(router, dependencies=[ReadAccess])
+    app.include_router(admin.router, dependencies=[AdminKey])
+    app.include_router(health.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    if settings.api_rate_per_s:  # off (0) by default: then it costs nothing at all
+        app.add_middleware(RateLimit, settings=settings)
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.api_cors_origins,
@@ -58,21 +67,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(GraphDownError)
     async def graph_down(_: Request, exc: GraphDownError) -> JSONResponse:
+        # kg's writes are idempotent, so sending a write again is safe either way.
+        outcome = (
+            "a write may still land; sending it again is safe (events: send their ts)"
+            if exc.may_have_written
+            else "nothing was written"
+        )
         return JSONResponse(
-            {"detail": f"{exc}; nothing was written. Retry when GET /health/ready says ready."},
+            {"detail": f"{exc}; {outcome}. Retry when GET /health/ready says ready."},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's detail list, plus one line that names each bad field.
-        problems = [
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        ]
         return JSONResponse(
-            {"detail": jsonable_encoder(exc.errors()), "message": "; ".join(problems)},
+            validation_body(exc.errors()).model_dump(),
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        reason = unreadable_body(exc.__cause__) if exc.status_code == 400 else None
+        if reason is not None:
+            exc = HTTPException(exc.status_code, reason)
+        return await http_exception_handler(request, exc)
 
     return app

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
+from ingest.categories import category_rows
+from ingest.records import MAX_ID_CHARS, Encodable
 from kg.paths import GraphPath
-from kg.records import InteractionKind, ItemLinkType
+from kg.records import InteractionKind, ItemLinkType, review_id
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-LongText = Annotated[str, StringConstraints(max_length=100_000)]
+# Every string refuses a lone surrogate ("\ud800" in JSON): neither Neo4j nor the text encoder
+# can take it. Length limits come first so that they are string limits.
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS), Encodable]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=2000), Encodable]
+LongText = Annotated[str, StringConstraints(max_length=100_000), Encodable]
 Strategy = Literal["personalised", "context", "search", "popular"]
+# 9999-12-31T23:59:59Z: the last second Python's datetime holds (Neo4j's int64 holds more).
+MAX_TS = 253_402_300_799
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+    # A misspelt field is an error, not ignored; JSON types are not coerced (true is no number,
+    # 1 no boolean; an int is still a float); NaN and Infinity are no numbers.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Explanation(BaseModel):
@@ -57,17 +73,34 @@ class ContextRequest(Body):
 
 class NewItem(Body):
     id: Id
-    title: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    title: ShortText
     description: LongText | None = None
     brand: ShortText | None = None
     categories: list[ShortText] = Field(
-        default_factory=list, max_length=20, description="category path, root first"
-    )
+        default_factory=list, max_length=20,
+        description=f"category path, root first; each category's id, the case-folded path down "
+                    f"to it joined by ' > ', must fit {MAX_ID_CHARS} characters",
+    )  # fmt: skip
     features: list[ShortText] = Field(default_factory=list, max_length=100)
     price: float | None = Field(None, ge=0)
     links: dict[ItemLinkType, list[Id]] = Field(
         default_factory=dict, description="related items: ALSO_BOUGHT, ALSO_VIEWED, ..."
     )
+
+    @field_validator("categories")
+    @classmethod
+    def _category_ids_fit(cls, path: list[str]) -> list[str]:
+        """A category's id is the case-folded path down to it ("beauty > lips"): each must fit
+        kg's ids, so the path is turned into its rows here (the ids depend on the path alone)."""
+        try:
+            category_rows("any item", path)
+        except ValidationError:
+            raise ValueError(
+                f"the category path is too long: a category's id is the case-folded path down "
+                f"to it joined by ' > ', at most {MAX_ID_CHARS} characters; send fewer or "
+                f"shorter categories"
+            ) from None
+        return path
 
 
 class ItemAdded(BaseModel):
@@ -83,10 +116,34 @@ class Event(Body):
     user_id: Id
     item_id: Id
     kind: InteractionKind
-    ts: int | None = Field(None, ge=0, description="unix seconds; default now (send it to make "
-                           "retries idempotent)")  # fmt: skip
+    ts: int | None = Field(
+        None, ge=0, le=MAX_TS,
+        description=f"unix seconds, 0 to {MAX_TS} (the end of year 9999); default now (send it "
+                    "to make retries idempotent)",
+    )  # fmt: skip
     rating: float | None = Field(None, ge=0, le=5)
-    review: LongText | None = None
+    review: LongText | None = Field(
+        None, description=f"review text; its id, '<user_id>:<item_id>:<ts>', must fit "
+                          f"{MAX_ID_CHARS} characters",
+    )  # fmt: skip
+
+    @field_validator("review")
+    @classmethod
+    def _review_id_fits(cls, review: str | None, info: ValidationInfo) -> str | None:
+        """A review's id is built from the event ("<user_id>:<item_id>:<ts>") and must fit
+        kg's ids. Without a ts the server's clock decides, so the longest ts is assumed."""
+        user, item = info.data.get("user_id"), info.data.get("item_id")
+        if review is None or user is None or item is None:
+            return review  # a bad id is reported on its own field
+        ts = info.data.get("ts")
+        length = len(review_id(user, item, MAX_TS if ts is None else ts))
+        if length > MAX_ID_CHARS:
+            raise ValueError(
+                f"a review's id is '<user_id>:<item_id>:<ts>', here {length} characters, over "
+                f"the {MAX_ID_CHARS} an id may have; shorten user_id or item_id, or send the "
+                f"event without a review"
+            )
+        return review
 
 
 class Events(Body):

@@ -90,9 +90,15 @@ class Searcher:
     def load(self, catalogue: Catalogue) -> None:
         self.entity_items = dict(catalogue.entity_items)
 
-    def add_item(self, item_id: str, entities: Iterable[Entity]) -> None:
-        """A new item's brands and attributes (a new dict: searches may be reading the old)."""
+    def add_item(
+        self, item_id: str, entities: Iterable[Entity], dropped: Iterable[Entity] = ()
+    ) -> None:
+        """A new or updated item's brands and attributes, less those it `dropped` (a new dict:
+        searches may be reading the old)."""
         updated = dict(self.entity_items)
+        for entity in dropped:
+            if (key := (entity.label, entity.id)) in updated:
+                updated[key] = [item for item in updated[key] if item != item_id]
         for entity in entities:
             items = updated.get((entity.label, entity.id), [])
             if entity.label != "Category" and item_id not in items:

@@ -8,17 +8,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
-from neo4j.exceptions import DriverError
+from fastapi import HTTPException, status
+from fastapi.exceptions import RequestValidationError
 from numpy.typing import NDArray
 
-from api.engine import ENTITY_RELATIONS, Recommender, Vector, normalise
+from api.engine import ENTITY_RELATIONS, Recommender, UnknownError, Vector, normalise
 from api.explain import CANDIDATE_PATHS, NodeKey, explain
 from api.metrics import Metrics
-from api.schemas import Event, Explanation, NewItem
+from api.schemas import Event, Explanation, ItemAdded, NewItem
 from api.search import WEIGHTS, Searcher, fuse
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
@@ -28,9 +30,16 @@ from ingest.categories import category_rows
 from ingest.extract.base import ItemText
 from ingest.extract.stage import ExtractionStage, build_extractors
 from ingest.records import CategoryPartSetAside
-from kg.catalogue import Catalogue, Entity, read_catalogue, read_untrained_items
+from kg.catalogue import (
+    Catalogue,
+    Entity,
+    read_catalogue,
+    read_untrained_interactions,
+    read_untrained_items,
+)
 from kg.connection import Graph
 from kg.embeddings import ensure_vector_index
+from kg.errors import GraphError, GraphQueryError, GraphTimeoutError
 from kg.export import relation_name
 from kg.paths import explanation_paths
 from kg.provision import resolve_connection
@@ -43,6 +52,7 @@ from kg.records import (
     ItemBrandRow,
     ItemCategoryRow,
     ItemLinkRow,
+    ItemLinkType,
     ItemRow,
     ReviewRow,
     Row,
@@ -56,6 +66,13 @@ log = logging.getLogger("kgrec.api")
 T = TypeVar("T")
 ENTITY_LABELS = {relation: label for label, relation in ENTITY_RELATIONS.items()}
 NEIGHBOURS = 10  # trained items a new item's text finds, whose embeddings it moves towards
+MAX_LINKS = 200  # links to related items (ALSO_BOUGHT & co.) one item may have, in all
+DRAIN_S = 30.0  # how long closing a service waits for its requests in flight
+WRITE_WAIT_S = 30.0  # how long a write waits while a reload reads the graph for the next model
+
+
+class ReloadError(RuntimeError):
+    """A reload could not take over; the message says why (the old service serves on)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,19 @@ def _by_relation(links: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return found
 
 
+def _listed(ids: Sequence[str], shown: int = 10) -> str:
+    """The first `shown` ids, quoted, and how many more there are."""
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(repr(i) for i in ids[:shown]) + more
+
+
+def _invalid_links(message: str) -> RequestValidationError:
+    """A 422 that names the `links` field, as the request's own validation does."""
+    return RequestValidationError(
+        [{"loc": ("body", "links"), "msg": message, "type": "value_error"}]
+    )
+
+
 def settle_heap() -> None:
     """Collect once, then exempt everything alive (imports, model, catalogue: some 600k
     objects) from the collector's full passes, which otherwise stall every request in flight
@@ -101,13 +131,20 @@ def settle_heap() -> None:
 
 
 class GraphDownError(RuntimeError):
-    """Neo4j did not answer; the message says what that means for the caller."""
+    """Neo4j did not answer; the message says what that means for the caller.
+    `may_have_written`: the call timed out, so a write in it may still land."""
+
+    def __init__(self, message: str, *, may_have_written: bool = False) -> None:
+        super().__init__(message)
+        self.may_have_written = may_have_written
 
 
 class GraphGuard:
-    """Neo4j as the API sees it. A call that fails to reach it marks it down for `retry_s`,
-    during which calls fail at once instead of each waiting on timeouts; the first call after
-    that tries again, so the service recovers by itself when Neo4j is back."""
+    """Neo4j as the API sees it. A call that fails to reach it (or times out: the graph's
+    query timeout bounds every call) marks it down for `retry_s`, during which calls fail at
+    once instead of each waiting; the first call after that tries again, so the service
+    recovers by itself when Neo4j is back. A query Neo4j refuses is logged as the bug it is
+    and fails that call alone. Callers see GraphDownError only, never a 500."""
 
     def __init__(self, graph: Graph, retry_s: float) -> None:
         self.graph = graph
@@ -123,16 +160,28 @@ class GraphGuard:
             raise GraphDownError(f"Neo4j at {self.graph.uri} is unreachable")
         try:
             return work(self.graph)
-        except (DriverError, OSError) as exc:
+        except GraphQueryError as exc:
+            log.error("Neo4j at %s refused a query: %s", self.graph.uri, exc)
+            raise GraphDownError(f"Neo4j at {self.graph.uri} could not answer") from exc
+        except GraphTimeoutError as exc:
+            self._down_until = time.monotonic() + self.retry_s
+            log.warning("Neo4j at %s did not answer in time: %s", self.graph.uri, exc)
+            raise GraphDownError(f"Neo4j at {self.graph.uri} did not answer in time",
+                                 may_have_written=True) from exc  # fmt: skip
+        except GraphError as exc:
             self._down_until = time.monotonic() + self.retry_s
             log.warning("Neo4j at %s is unreachable: %s", self.graph.uri, exc)
             raise GraphDownError(f"Neo4j at {self.graph.uri} is unreachable") from exc
+
+    def load(self, work: Callable[[Graph], T]) -> T:
+        """`call` without the query timeout: for reading the whole catalogue at start."""
+        return self.call(lambda graph: work(graph.with_timeout(None)))
 
     def ping(self) -> bool:
         """Ask the server now (even while marked down); readiness probes use this."""
         self._down_until = 0.0
         try:
-            self.call(lambda graph: graph.driver.verify_connectivity())
+            self.call(Graph.ping)
         except GraphDownError:
             return False
         return True
@@ -144,18 +193,28 @@ class Service:
         self.metrics = metrics
         self.recommender = Recommender(model)
         self.searcher = Searcher(self.recommender)
+        # Before the driver: if one fails to load, no connection pool is left open.
+        self.encoder = TextEncoder(settings)
+        self.extractors = build_extractors(settings)
         info = resolve_connection(settings)
         self.graph = Graph(
             info.uri, info.user, info.password, settings.neo4j_database,
             max_retry_time_s=settings.api_graph_timeout_s,
             connection_timeout_s=settings.api_graph_timeout_s,
+            query_timeout_s=settings.api_graph_timeout_s,
         )  # fmt: skip
         self.guard = GraphGuard(self.graph, settings.api_graph_retry_s)
-        self.encoder = TextEncoder(settings)
-        self.extractors = build_extractors(settings)
         self._adding = threading.Lock()  # one new item at a time: spaCy is not thread-safe
         self._stop = threading.Event()
         self._loader: threading.Thread | None = None
+        # Requests and writes in flight, counted so that a reload can hand over to the next
+        # service and close this one without pulling Neo4j or the encoder from under them.
+        self._state = threading.Condition()
+        self._requests = 0
+        self._writes = 0
+        self._writes_paused = False
+        self._closing = False
+        self._successor: Service | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -167,7 +226,51 @@ class Service:
             self._loader = threading.Thread(target=self._keep_loading, daemon=True)
             self._loader.start()
 
+    def enter(self) -> Service | None:
+        """Count a request in; the service that takes it: this one or, once a reload has
+        handed over, its successor. None: shutting down."""
+        with self._state:
+            if not self._closing:
+                self._requests += 1
+                return self
+            successor = self._successor
+        return None if successor is None else successor.enter()
+
+    def leave(self) -> None:
+        with self._state:
+            self._requests -= 1
+            self._state.notify_all()
+
+    def hand_over(self, successor: Service) -> None:
+        """Start `successor` and send every request from now on to it. Writes wait meanwhile
+        (reads go on), so that the successor reads every write answered here from the graph;
+        if it fails to start, they resume here and the error is raised."""
+        with self._state:
+            self._writes_paused = True
+            drained = self._state.wait_for(lambda: self._writes == 0, WRITE_WAIT_S)
+        try:
+            if not drained:
+                raise ReloadError(f"writes in flight did not finish within {WRITE_WAIT_S:.0f} s")
+            successor.start()
+        except BaseException:
+            with self._state:
+                self._writes_paused = False
+                self._state.notify_all()
+            raise
+        with self._state:
+            self._successor = successor
+            self._closing = True
+            self._writes_paused = False
+            self._state.notify_all()
+
     def close(self) -> None:
+        """Take no more requests, wait (at most DRAIN_S) for those in flight, then let go of
+        Neo4j and the encoder."""
+        with self._state:
+            self._closing = True
+            if not self._state.wait_for(lambda: self._requests == 0, DRAIN_S):
+                log.warning("closing with %d requests still in flight after %.0f s",
+                            self._requests, DRAIN_S)  # fmt: skip
         self._stop.set()
         if self._loader is not None:
             self._loader.join(timeout=5)
@@ -176,26 +279,28 @@ class Service:
 
     def _load_catalogue(self) -> bool:
         try:
-            catalogue: Catalogue = self.guard.call(read_catalogue)
+            catalogue: Catalogue = self.guard.load(read_catalogue)
             # Search's semantic half queries it; items get their vectors from `kgrec train`
             # and from POST /items.
-            self.guard.call(lambda graph: ensure_vector_index(
+            self.guard.load(lambda graph: ensure_vector_index(
                 graph, "Item", self.encoder.dim, prop="text_embedding"))  # fmt: skip
+            # Items first: the catalogue's interactions with them count as seen, and users
+            # fold them in.
+            self._place_untrained()
+            users = list(self.recommender.user_row)
+            interactions = self.guard.load(lambda graph: read_untrained_interactions(graph, users))
         except GraphDownError:
             return False
+        self.recommender.fold_users(interactions)
         self.recommender.load_catalogue(catalogue)
         self.searcher.load(catalogue)
-        try:
-            self._place_untrained()
-        except GraphDownError:
-            return False
         return True
 
     def _place_untrained(self) -> None:
         """Place the items added since the model was trained (through this API, before a
         restart, or by another writer), as POST /items places them."""
         known = self.recommender.item_ids
-        stored = self.guard.call(lambda graph: read_untrained_items(graph, known))
+        stored = self.guard.load(lambda graph: read_untrained_items(graph, known))
         with self._adding:
             for item in stored:
                 vector = np.asarray(item.text_vector, dtype=np.float32)
@@ -271,13 +376,39 @@ class Service:
         vector: Vector = self.encoder.encode([text])[0]
         return vector
 
-    def add_item(self, item: NewItem) -> tuple[bool, list[Row]]:
-        """Extract, write (one transaction), embed inductively and make recommendable.
-        Returns (created, the rows written)."""
-        with self._adding:
-            return self._add_item(item)
+    @contextmanager
+    def _writing(self) -> Iterator[Service]:
+        """The service a write goes to: this one or, once a reload has handed over, its
+        successor. While a reload reads the graph for its successor, writes wait."""
+        with self._state:
+            if not self._state.wait_for(lambda: not self._writes_paused, WRITE_WAIT_S):
+                raise HTTPException(
+                    status.HTTP_503_SERVICE_UNAVAILABLE,
+                    f"a model reload has held writes back for {WRITE_WAIT_S:.0f} s; nothing was "
+                    "written: send it again in a few seconds",
+                    headers={"Retry-After": "5"},
+                )
+            successor = self._successor
+            if successor is None:
+                self._writes += 1
+        if successor is not None:
+            with successor._writing() as service:
+                yield service
+            return
+        try:
+            yield self
+        finally:
+            with self._state:
+                self._writes -= 1
+                self._state.notify_all()
 
-    def _add_item(self, item: NewItem) -> tuple[bool, list[Row]]:
+    def add_item(self, item: NewItem) -> ItemAdded:
+        """Extract, write (one transaction), embed inductively and make recommendable."""
+        with self._writing() as service, service._adding:
+            return service._add_item(item)
+
+    def _add_item(self, item: NewItem) -> ItemAdded:
+        links = self._checked_links(item)
         created = not self.recommender.knows_item(item.id)
         stage = ExtractionStage(self.extractors)
         stage.add_item(ItemText(item_id=item.id, title=item.title, description=item.description,
@@ -289,14 +420,14 @@ class Service:
         for group in stage.rows():
             rows += group
         rows += [ItemLinkRow(source_id=item.id, target_id=target, type=link)
-                 for link, targets in item.links.items() for target in targets]  # fmt: skip
+                 for link, targets in links.items() for target in targets]  # fmt: skip
         brands = [row.name for row in rows if isinstance(row, BrandRow)]
         categories = [row for row in rows if isinstance(row, CategoryRow)]
         text = item_text(item.title, item.description, brands, [c.name for c in categories[-1:]])
         text_vector = self.text_vector(text)
         rows.insert(0, ItemRow(id=item.id, title=item.title, description=item.description,
                                price=item.price, text_embedding=text_vector.tolist()))  # fmt: skip
-        self.guard.call(lambda graph: write_atomically(graph, rows))
+        written = self.guard.call(lambda graph: write_atomically(graph, rows))
         self.recommender.add_entities(
             Entity(label=type(row).__name__.removesuffix("Row"), id=row.id, name=row.name)
             for row in rows
@@ -304,22 +435,50 @@ class Service:
         )
         placed = PlacedItem(item.id, item.title, text_vector, _by_relation(_row_links(rows)),
                             [c.id for c in categories])  # fmt: skip
-        self._place(placed)
-        return created, rows
+        dropped = [Entity(label=ENTITY_LABELS[relation_name(rel_type)], id=target)
+                   for _, rel_type, target in written.dropped_links]  # fmt: skip
+        inductive = self._place(placed, dropped)
+        return ItemAdded(
+            item_id=item.id, created=created, embedding="inductive" if inductive else "trained",
+            brands=[row.id for row in rows if isinstance(row, BrandRow)],
+            categories=[c.id for c in categories],
+            attributes=[row.id for row in rows if isinstance(row, AttributeRow)],
+        )  # fmt: skip
 
-    def _place(self, item: PlacedItem) -> None:
+    def _checked_links(self, item: NewItem) -> dict[ItemLinkType, list[str]]:
+        """The item's links, each target once; refused (naming what is wrong) when one points
+        at the item itself, they are over MAX_LINKS, or a target is no item of the shop (a
+        link would create it as an empty stub)."""
+        links = {link: list(dict.fromkeys(targets)) for link, targets in item.links.items()}
+        targets = {target for targets in links.values() for target in targets}
+        if item.id in targets:
+            raise _invalid_links("an item cannot link to itself; leave its own id out of links")
+        if (count := sum(map(len, links.values()))) > MAX_LINKS:
+            raise _invalid_links(f"{count} links, over the {MAX_LINKS} an item may have; send "
+                                 "its most related items only")  # fmt: skip
+        if unknown := sorted(t for t in targets if not self.recommender.knows_item(t)):
+            raise UnknownError(
+                f"unknown linked item(s) {_listed(unknown)}: links point at items the shop "
+                "has; add those with POST /items first, or leave them out"
+            )
+        return links
+
+    def _place(self, item: PlacedItem, dropped: Sequence[Entity] = ()) -> bool:
         """Make an item the model was not trained on recommendable: its embedding by the model
         from its text and links, moved towards the trained items its text finds (lexical and
-        semantic neighbours: where shoppers who search its words look)."""
+        semantic neighbours: where shoppers who search its words look). A trained item keeps
+        its embedding (then False) but takes its new title, categories and entities;
+        `dropped`: the entities it no longer links to."""
         vector = self.recommender.embed_item(item.text_vector, item.links)
         neighbours = self._text_neighbours(item)
         if len(neighbours):
             vector = normalise(vector + self.recommender.items[neighbours].mean(axis=0))
-        self.recommender.add_item(item.id, vector, item.title or "", item.categories)
+        inductive = self.recommender.add_item(item.id, vector, item.title or "", item.categories)
         entities = [Entity(label=label, id=entity_id)
                     for relation, label in ENTITY_LABELS.items()
                     for entity_id in item.links.get(relation, [])]  # fmt: skip
-        self.searcher.add_item(item.id, entities)
+        self.searcher.add_item(item.id, entities, dropped)
+        return inductive
 
     def _text_neighbours(self, item: PlacedItem) -> NDArray[np.int64]:
         """Rows of the NEIGHBOURS trained items its title and text vector find first."""
@@ -335,7 +494,15 @@ class Service:
         return np.array(rows[:NEIGHBOURS], dtype=np.int64)
 
     def record_events(self, events: Sequence[Event]) -> list[str]:
-        """Write the events (one transaction), then move each user's vector."""
+        """Write the events (one transaction), then move each user by those that were new (a
+        retried event is there already and moves nobody again). Returns the users moved."""
+        with self._writing() as service:
+            return service._record_events(events)
+
+    def _record_events(self, events: Sequence[Event]) -> list[str]:
+        for event in events:
+            if not self.recommender.knows_item(event.item_id):
+                raise UnknownError(f"unknown item {event.item_id!r}; add it with POST /items first")
         now = int(time.time())
         rows: list[Row] = []
         for event in events:
@@ -346,7 +513,23 @@ class Service:
                 rows.append(ReviewRow(id=review_id(event.user_id, event.item_id, ts),
                                       user_id=event.user_id, item_id=event.item_id,
                                       rating=event.rating, ts=ts, text=event.review))  # fmt: skip
-        self.guard.call(lambda graph: write_atomically(graph, rows))
-        for event in events:
-            self.recommender.record_event(event.user_id, event.item_id, event.kind, event.rating)
-        return sorted({event.user_id for event in events})
+        written = self.guard.call(lambda graph: write_atomically(graph, rows))
+        for row in written.new_interactions:
+            self.recommender.record_event(row.user_id, row.item_id, row.kind, row.rating)
+        return sorted({row.user_id for row in written.new_interactions})
+
+
+def successor_of(current: Service) -> Service:
+    """A service over the newest model under KGREC_MODELS_DIR, started and handed over to by
+    `current` (which the caller closes). ReloadError says why not; `current` serves on."""
+    directory = current.settings.models_dir
+    try:
+        fresh = Service(current.settings, LoadedModel.load(directory), current.metrics)
+    except Exception as exc:  # whatever is wrong with the files: say it, keep serving
+        raise ReloadError(f"could not load a model from {directory}: {exc}") from exc
+    try:
+        current.hand_over(fresh)
+    except Exception as exc:
+        fresh.close()
+        raise ReloadError(f"the new model {fresh.recommender.name} could not start: {exc}") from exc
+    return fresh

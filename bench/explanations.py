@@ -30,6 +30,7 @@ import torch
 import typer
 from beauty_setup import beauty_dataset, beauty_graph, trained_model
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
@@ -44,6 +45,7 @@ from kg.export import relation_name
 
 console = Console(width=140)
 TARGETS = {"path_coverage": 0.95, "faithfulness": 0.80}
+ADMIN_KEY = SecretStr("bench-explanations-admin-key")
 Edges = Sequence[tuple[str, int, int]]  # (relation, source row, target row) of the graph
 
 
@@ -183,7 +185,10 @@ def main(
         sample = [dataset.ids["user"][row] for row in rng.choice(test_users, users, replace=False)]
         answers: list[tuple[str, dict[str, Any]]] = []
         started = time.perf_counter()
-        with TestClient(create_app(settings.model_copy(update={"models_dir": model_dir}))) as api:
+        # An admin key: the faithfulness check needs every node's id, other customers' too.
+        served = settings.model_copy(update={"models_dir": model_dir, "api_keys": [ADMIN_KEY]})
+        admin = {"X-API-Key": ADMIN_KEY.get_secret_value()}
+        with TestClient(create_app(served), headers=admin) as api:
             for user in track(sample, description="Top 10 with explanations", console=console):
                 response = api.get(f"/users/{quote(user, safe='')}/recommendations",
                                    params={"k": 10, "explain": True})  # fmt: skip

@@ -65,6 +65,7 @@ class TextEncoder:
             settings.cache_dir / "text_vectors.sqlite", check_same_thread=False
         )
         self._lock = threading.Lock()
+        self._closed = False
         self.cache.execute("PRAGMA journal_mode=WAL")
         self.cache.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, v BLOB)")
 
@@ -73,6 +74,11 @@ class TextEncoder:
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> NDArray[np.float32]:
         with self._lock:
+            if self._closed:
+                raise RuntimeError(
+                    "this text encoder is closed (its service was shut down or replaced); "
+                    "encode with an open one"
+                )
             return self._encode(texts, progress)
 
     def _encode(self, texts: Sequence[str], progress: Progress | None) -> NDArray[np.float32]:
@@ -107,7 +113,11 @@ class TextEncoder:
         return vectors
 
     def close(self) -> None:
-        self.cache.close()
+        """Close the vector cache, once an encode in progress is done (threads share one
+        encoder: closing under one crashed the process)."""
+        with self._lock:
+            self._closed = True
+            self.cache.close()
 
     def __enter__(self) -> Self:
         return self

@@ -1,7 +1,8 @@
 """What a recommendation service keeps in memory about the shop, read in a few queries: item
 titles, who interacted with what, which items sit under which category (subcategories
 included), which items have which brand or attribute, and the names of brands, categories and
-attributes."""
+attributes; and what a model lacks: the items and the users' interactions added since it was
+trained."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 
 from kg.connection import Graph
+from kg.records import InteractionKind
 
 TITLES = "MATCH (i:Item) WHERE i.title IS NOT NULL RETURN i.id AS id, i.title AS title"
 INTERACTIONS = "MATCH (u:User)-[:INTERACTED]->(i:Item) RETURN DISTINCT u.id AS user, i.id AS item"
@@ -32,6 +34,11 @@ RETURN i.id AS id, i.title AS title, i.text_embedding AS text_vector,
   [(i)-[r:HAS_BRAND|IN_CATEGORY|HAS_ATTRIBUTE|ALSO_BOUGHT|ALSO_VIEWED|BOUGHT_TOGETHER]->(x)
    | [type(r), x.id]] AS links,
   [(i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c) | c.id] AS categories"""
+# The interactions of users a model does not hold: they came (through the API, say) since.
+UNTRAINED_USER_INTERACTIONS = (
+    "MATCH (u:User)-[r:INTERACTED]->(i:Item) WHERE NOT u.id IN $known "
+    "RETURN u.id AS user, i.id AS item, r.kind AS kind, r.rating AS rating"
+)
 
 
 class Entity(BaseModel):
@@ -74,3 +81,16 @@ def read_untrained_items(graph: Graph, known: Sequence[str]) -> list[StoredItem]
     """Items with a text vector whose ids are not `known` (the model's items)."""
     rows = graph.read(UNTRAINED_ITEMS, {"known": list(known)})
     return [StoredItem.model_validate(row) for row in rows]
+
+
+class UserInteraction(BaseModel):
+    user: str
+    item: str
+    kind: InteractionKind
+    rating: float | None
+
+
+def read_untrained_interactions(graph: Graph, known: Sequence[str]) -> list[UserInteraction]:
+    """The interactions of the users whose ids are not `known` (the model's users)."""
+    rows = graph.read(UNTRAINED_USER_INTERACTIONS, {"known": list(known)})
+    return [UserInteraction.model_validate(row) for row in rows]

@@ -16,7 +16,8 @@ left out: on Beauty that shape multiplied the candidate rows twentyfold (every p
 user's and the target's also-bought neighbours) and doubled the query's time for 0.6 points of
 coverage. Only facts whose head is the item share an Entity: "(m) directed by (x), (t)
 directed by (x)". `path_cypher` renders a path as a query that returns exactly it in Neo4j
-Browser.
+Browser; `GraphPath.without_other_users` takes other customers' ids out of a path (and so out of
+its query) for callers who may not see them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kg.connection import Graph
 from kg.schema import NODE_LABELS, RELATIONSHIP_TYPES
@@ -95,8 +96,12 @@ RETURN t.id AS target,
 
 class PathNode(BaseModel):
     label: str
-    id: str
+    id: str | None = Field(description="None: another customer, whose id is not shown")
     name: str | None = None
+
+
+# Another customer on a path, as anyone but an admin sees them.
+ANOTHER_CUSTOMER = PathNode(label="User", id=None, name="another customer")
 
 
 class PathRelationship(BaseModel):
@@ -134,6 +139,12 @@ class GraphPath(BaseModel):
             )
         return cls.model_validate({"nodes": nodes, "relationships": relationships})
 
+    def without_other_users(self) -> GraphPath:
+        """The path with every user but the first (the one asking) made ANOTHER_CUSTOMER."""
+        nodes = [self.nodes[0]]
+        nodes += [ANOTHER_CUSTOMER if n.label == "User" else n for n in self.nodes[1:]]
+        return self.model_copy(update={"nodes": nodes})
+
 
 def explanation_paths(
     graph: Graph,
@@ -163,7 +174,8 @@ def explanation_paths(
 
 def path_cypher(path: GraphPath) -> str:
     """A query that returns this path in Neo4j Browser; ids are quoted Cypher literals, labels
-    and types come from the kgrec schema only."""
+    and types come from the kgrec schema only. A node without an id matches any node of its
+    label other than the start (another customer): the query returns one such path."""
     parts = [_node_pattern(0, path.nodes[0])]
     for hop, rel in enumerate(path.relationships):
         if rel.type not in RELATIONSHIP_TYPES:
@@ -174,6 +186,9 @@ def path_cypher(path: GraphPath) -> str:
         forward = rel.start == hop
         arrow = f"-[:{rel.type}{detail}]->" if forward else f"<-[:{rel.type}{detail}]-"
         parts.append(arrow + _node_pattern(hop + 1, path.nodes[hop + 1]))
+    anonymous = [f"n{hop} <> n0" for hop, node in enumerate(path.nodes) if node.id is None]
+    if anonymous:
+        return f"MATCH p = {''.join(parts)} WHERE {' AND '.join(anonymous)} RETURN p LIMIT 1"
     return f"MATCH p = {''.join(parts)} RETURN p"
 
 
@@ -186,4 +201,6 @@ def cypher_string(value: str) -> str:
 def _node_pattern(position: int, node: PathNode) -> str:
     if node.label not in NODE_LABELS:
         raise ValueError(f"not a kgrec node label: {node.label!r}")
+    if node.id is None:
+        return f"(n{position}:{node.label})"
     return f"(n{position}:{node.label} {{id: {cypher_string(node.id)}}})"

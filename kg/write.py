@@ -123,10 +123,11 @@ REVIEW_QUERIES = (
     "MERGE (u:User {id: row.user_id}) MERGE (i:Item {id: row.item_id}) "
     "MERGE (u)-[:WROTE]->(r) MERGE (r)-[:REVIEWS]->(i)",
 )
-INTERACTION_QUERY = (
-    _link("User", "user_id", "INTERACTED", "Item", "item_id", " {kind: row.kind, ts: row.ts}]->(b)")
-    + " SET r.weight = row.weight, r.rating = row.rating, r.split = row.split"
+INTERACTION_MERGE = _link(
+    "User", "user_id", "INTERACTED", "Item", "item_id", " {kind: row.kind, ts: row.ts}]->(b)"
 )
+INTERACTION_SET = " SET r.weight = row.weight, r.rating = row.rating, r.split = row.split"
+INTERACTION_QUERY = INTERACTION_MERGE + INTERACTION_SET
 ITEM_LINK_QUERIES: dict[str, str] = {
     link_type: _link("Item", "source_id", link_type, "Item", "target_id", "]->(b)")
     for link_type in get_args(ItemLinkType)
@@ -409,21 +410,87 @@ WRITE_ORDER: tuple[WriteSpec[Any], ...] = (
 )  # fmt: skip
 
 
-def write_atomically(graph: Graph, rows: Sequence[Row]) -> None:
+# The links an item's text and metadata give it: writing the item again replaces them.
+DROP_STALE_LINKS = (
+    "UNWIND $items AS item "
+    "MATCH (:Item {id: item.id})-[r:HAS_BRAND|IN_CATEGORY|HAS_ATTRIBUTE]->(e) "
+    "WHERE NOT [type(r), e.id] IN item.keep "
+    "WITH item, r, type(r) AS type, e.id AS target DELETE r "
+    "RETURN item.id AS item, type, target"
+)
+# The interactions, each saying whether this write created it (a retried event finds its own).
+# The mark is set on creation only and removed in the same transaction.
+NEW_INTERACTIONS = (
+    INTERACTION_MERGE
+    + " ON CREATE SET r.kgrec_new = true"
+    + INTERACTION_SET
+    + " WITH row, r, r.kgrec_new IS NOT NULL AS created REMOVE r.kgrec_new "
+    "RETURN row.at AS at, created"
+)
+
+
+@dataclass(frozen=True)
+class AtomicWrite:
+    """What `write_atomically` changed beyond upserting its rows."""
+
+    new_interactions: list[InteractionRow]  # the others were already there
+    dropped_links: list[tuple[str, str, str]]  # (item id, relationship type, target id)
+
+
+def write_atomically(graph: Graph, rows: Sequence[Row]) -> AtomicWrite:
     """Write typed rows of any kinds in ONE transaction, so either all land or none: for small
-    writes that belong together (an API request), not for bulk loads."""
+    writes that belong together (an API request), not for bulk loads. An `ItemRow` among them
+    is its item whole: the item's brand, category and attribute links become those the rows
+    give it (the others are deleted)."""
     by_model: dict[type[Row], list[Row]] = {}
     for row in rows:
         by_model.setdefault(type(row), []).append(row)
     if unknown := set(by_model) - {spec.model for spec in WRITE_ORDER}:
         raise TypeError(f"no write for {', '.join(sorted(m.__name__ for m in unknown))}")
+    interactions = [row for row in rows if isinstance(row, InteractionRow)]
+    items = _kept_links(rows)
 
-    def work(tx: ManagedTransaction) -> None:
+    def work(tx: ManagedTransaction) -> AtomicWrite:
+        dropped_links: list[tuple[str, str, str]] = []
+        if items:
+            dropped = tx.run(DROP_STALE_LINKS, items=items)
+            dropped_links = [(r["item"], r["type"], r["target"]) for r in dropped]
         for spec in WRITE_ORDER:
-            if batch := by_model.get(spec.model):
+            if spec is not INTERACTIONS and (batch := by_model.get(spec.model)):
                 _run_all(tx, spec=spec, rows=batch)
+        return AtomicWrite(_new_interactions(tx, interactions), dropped_links)
 
-    graph.write_transaction(work)
+    return graph.write_transaction(work)
+
+
+def _kept_links(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Each item row's id with the [type, target id] of the extracted links the rows give it."""
+    keep: dict[str, list[list[str]]] = {row.id: [] for row in rows if isinstance(row, ItemRow)}
+    for row in rows:
+        if isinstance(row, ItemBrandRow):
+            item, link = row.item_id, ["HAS_BRAND", row.brand_id]
+        elif isinstance(row, ItemCategoryRow):
+            item, link = row.item_id, ["IN_CATEGORY", row.category_id]
+        elif isinstance(row, ItemAttributeRow):
+            item, link = row.item_id, ["HAS_ATTRIBUTE", row.attribute_id]
+        else:
+            continue
+        if item in keep:
+            keep[item].append(link)
+    return [{"id": item, "keep": links} for item, links in keep.items()]
+
+
+def _new_interactions(
+    tx: ManagedTransaction, rows: Sequence[InteractionRow]
+) -> list[InteractionRow]:
+    """MERGE the interactions; those whose relationship this write created. Rows of one
+    (user, item, kind, ts) are one interaction, the last row's properties winning as writing
+    them in turn would (one statement could not tell which of them created it)."""
+    distinct = list({(r.user_id, r.item_id, r.kind, r.ts): r for r in rows}.values())
+    if not distinct:
+        return []
+    params = [{**row.model_dump(), "at": at} for at, row in enumerate(distinct)]
+    return [distinct[r["at"]] for r in tx.run(NEW_INTERACTIONS, rows=params) if r["created"]]
 
 
 def delete_all(graph: Graph, batch_size: int = 10_000) -> None:

@@ -77,7 +77,9 @@ def test_a_user_gets_unseen_items_of_their_side_with_paths_that_explain_them(
             assert len(path["relationships"]) <= 3
             assert explanation["sentence"].startswith("You bought ")
             [row] = graph.read(explanation["cypher"])  # exactly that path, and only it
-            assert [node["id"] for node in row["p"][::2]] == [n["id"] for n in path["nodes"]]
+            # Another customer's id is not shown (None): any customer on that path will do.
+            for shown, node in zip(path["nodes"], row["p"][::2], strict=True):
+                assert shown["id"] in (node["id"], None)
 
 
 def test_explain_gives_the_paths_between_a_user_and_an_item(client: TestClient) -> None:
@@ -86,7 +88,9 @@ def test_explain_gives_the_paths_between_a_user_and_an_item(client: TestClient) 
     assert 1 <= len(sentences) <= 3
     # g-user0 bought g0..g2; g2 "Coral lip liner" is also bought with g3 "Nude lipstick set".
     assert all(s.startswith("You bought ") and "Nude lipstick set" in s for s in sentences)
-    assert client.get("/explain", params={"user_id": "nobody", "item_id": "g3"}).status_code == 404
+    # Open reads tell no one which users exist: an unknown one has no path, like a known one.
+    stranger = client.get("/explain", params={"user_id": "nobody", "item_id": "g3"})
+    assert stranger.json()["explanations"] == []
     assert client.get("/explain", params={"user_id": "g-user0", "item_id": "x"}).status_code == 404
 
 
@@ -115,12 +119,10 @@ def test_similar_items_stay_on_their_side(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("path", "params", "status", "says"),
     [
-        ("/users/ghost/recommendations", {}, 404, "unknown user 'ghost'"),
         ("/users/g-user0/recommendations", {"k": 0}, 422, "query.k"),
         ("/users/g-user0/recommendations", {"k": 1001}, 422, "query.k"),
         ("/users/g-user0/recommendations", {"k": "ten"}, 422, "query.k"),
         ("/items/g0/similar", {"k": -1}, 422, "query.k"),
-        (f"/users/{quote(HOSTILE, safe='')}/recommendations", {}, 404, "unknown user"),
     ],
 )
 def test_bad_requests_get_clear_errors(
@@ -250,7 +252,7 @@ def test_a_trained_item_keeps_its_learned_embedding_when_updated(client: TestCli
 def test_a_new_users_first_events_personalise_their_next_recommendations(
     client: TestClient, graph: Graph
 ) -> None:
-    assert client.get("/users/newbie/recommendations").status_code == 404
+    assert client.get("/users/newbie/recommendations").json()["strategy"] == "popular"
     events = [{"user_id": "newbie", "item_id": item, "kind": "purchase", "ts": 1_700_000_000 + n}
               for n, item in enumerate(("t1", "t2"))]  # fmt: skip
     events.append({"user_id": "newbie", "item_id": "t3", "kind": "rate", "rating": 5,

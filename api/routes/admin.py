@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import threading
 
-from api.deps import ApiKey, ServiceDep
-from api.service import Service, settle_heap
-from gnn.infer import LoadedModel
+from fastapi import APIRouter, HTTPException, Request, status
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[ApiKey])
+from api.errors import CALLER, ErrorBody, responses
+from api.service import ReloadError, Service, settle_heap, successor_of
+
+# Admin rights are required where the app includes this router (api/main.py).
+router = APIRouter(prefix="/admin", tags=["admin"], responses=responses(*CALLER, 422))
 
 
-@router.post("/reload")
-def reload_model(request: Request, service: ServiceDep) -> dict[str, str]:
-    """Load the newest model under KGREC_MODELS_DIR and switch to it; requests in flight finish
-    on the old one. Events recorded since the old model was trained are in the graph and so in
-    the new catalogue; new items added since must be trained in (or re-added)."""
-    model = LoadedModel.load(service.settings.models_dir)
-    fresh = Service(service.settings, model, service.metrics)
-    fresh.start()
-    request.app.state.service = fresh
+RELOADING = threading.Lock()  # one reload at a time: each holds a whole model in memory
+
+
+@router.post(
+    "/reload",
+    responses={409: {"model": ErrorBody, "description": "the newest model could not be loaded "
+                     "or started (the old one serves on), or another reload is in progress"}},
+)  # fmt: skip
+def reload_model(request: Request) -> dict[str, str]:
+    """Load the newest model under KGREC_MODELS_DIR and switch to it without downtime. Reads
+    go on meanwhile; writes wait while the new model reads the catalogue, so that it knows
+    every item, user and event added until then (as a restart would). Requests in flight
+    finish on the old model, which is closed once they are done. 409, saying why, when the
+    model cannot be loaded or started: the old one serves on."""
+    if not RELOADING.acquire(blocking=False):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "another reload is in progress; wait for its answer"
+        )
+    try:
+        current: Service = request.app.state.service
+        try:
+            fresh = successor_of(current)
+        except ReloadError as exc:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"{exc}; still serving {current.recommender.name}"
+            ) from exc
+        request.app.state.service = fresh
+    finally:
+        RELOADING.release()
+    # On a thread of its own: the old service waits for its requests, this one among them.
+    threading.Thread(target=_retire, args=(current,), name="kgrec-retire").start()
+    return {"model": fresh.recommender.name, "previous": current.recommender.name}
+
+
+def _retire(service: Service) -> None:
     service.close()
-    settle_heap()
-    return {"model": fresh.recommender.name, "previous": service.recommender.name}
+    settle_heap()  # lets the old model's cycles go

@@ -19,7 +19,11 @@ def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/health/ready", response_model=Readiness)
+@router.get(
+    "/health/ready", response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "not ready: Neo4j is unreachable or "
+                                                        "the catalogue is not loaded yet"}},
+)  # fmt: skip
 def ready(service: ServiceDep) -> JSONResponse:
     """Ready when Neo4j answers and the catalogue is loaded; 503 otherwise (recommendations
     are still served from the model, without explanations)."""

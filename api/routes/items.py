@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from api.deps import ApiKey, RecommenderDep, ServiceDep
+from api.errors import BODY, CALLER, responses
 from api.schemas import ItemAdded, NewItem, Recommendation
-from kg.records import AttributeRow, BrandRow, CategoryRow
 
 router = APIRouter(prefix="/items", tags=["items"])
 
 
-@router.get("/{item_id:path}/similar")  # ids may hold "/"
+@router.get("/{item_id:path}/similar", responses=responses(*CALLER, 404, 422))  # ids may hold "/"
 def similar_items(
     recommender: RecommenderDep,
     item_id: Annotated[str, Path(min_length=1, max_length=1024)],
@@ -31,19 +31,16 @@ def similar_items(
     ]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[ApiKey])
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, dependencies=[ApiKey],
+    responses=responses(*CALLER, *BODY, 404, 503),
+)  # fmt: skip
 def add_item(service: ServiceDep, item: NewItem) -> ItemAdded:
     """Add or update an item: entities are extracted from its text, everything is written to
     Neo4j in one transaction, and a new item is embedded by the trained GNN from its text and
-    links (no retraining) and is recommendable in the next request."""
-    created, rows = service.add_item(item)
-    return ItemAdded(
-        item_id=item.id,
-        created=created,
-        embedding="inductive"
-        if service.recommender.item_row[item.id] >= service.recommender.trained_items
-        else "trained",
-        brands=[row.id for row in rows if isinstance(row, BrandRow)],
-        categories=[row.id for row in rows if isinstance(row, CategoryRow)],
-        attributes=[row.id for row in rows if isinstance(row, AttributeRow)],
-    )
+    links (no retraining) and is recommendable in the next request.
+
+    Posting an item again replaces it: its brand, categories and extracted attributes become
+    those of the new request. `links` name items the shop has (a 404 names any it has not),
+    never the item itself, at most 200 in all."""
+    return service.add_item(item)

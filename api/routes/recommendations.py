@@ -7,17 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.answers import answer, search_answer
-from api.deps import RecommenderDep, ServiceDep
-from api.engine import UnknownError
+from api.deps import CallerDep, RecommenderDep, ServiceDep, require_known_user
+from api.errors import BODY, CALLER, responses
+from api.explain import answer_as_seen
 from api.schemas import ContextRequest, Recommendations
 
 router = APIRouter(tags=["recommendations"])
 
 
-@router.get("/users/{user_id:path}/recommendations")  # ids may hold "/"
+@router.get(
+    "/users/{user_id:path}/recommendations", responses=responses(*CALLER, 404, 422)
+)  # ids may hold "/"
 def recommend_for_user(
     service: ServiceDep,
     recommender: RecommenderDep,
+    caller: CallerDep,
     user_id: Annotated[str, Path(min_length=1, max_length=1024)],
     k: Annotated[int, Query(ge=1, le=1000, description="how many items")] = 10,
     explain: Annotated[bool, Query(description="attach graph-path explanations")] = True,
@@ -27,24 +31,26 @@ def recommend_for_user(
     ] = None,
 ) -> Recommendations:
     """The k best items for a user the graph knows, from their trained embedding moved by
-    every event since training; each with up to 3 graph paths that explain it."""
-    if not recommender.knows_user(user_id):
-        raise UnknownError(f"unknown user {user_id!r}")
+    every event since training; each with up to 3 graph paths that explain it. A user it does
+    not know: the most popular items, as for a known user with no history (404 where reads
+    need a key)."""
+    require_known_user(service, user_id)
     vector = recommender.user_vector(user_id)
     seen = recommender.seen_rows(user_id)
     scored = recommender.top_k(
         vector, k, exclude=seen if exclude_seen else (), history=seen,
         within=recommender.category(category) if category else None,
     )  # fmt: skip
-    return answer(
+    body = answer(
         service, scored, user_id=user_id,
         strategy="personalised" if vector is not None else "popular", explain=explain,
     )  # fmt: skip
+    return answer_as_seen(body, admin=caller.admin)
 
 
-@router.post("/recommendations")
+@router.post("/recommendations", responses=responses(*CALLER, *BODY, 404))
 def recommend_from_context(
-    service: ServiceDep, recommender: RecommenderDep, request: ContextRequest
+    service: ServiceDep, recommender: RecommenderDep, caller: CallerDep, request: ContextRequest
 ) -> Recommendations:
     """For anyone, unknown users included: a free-text `query`, `liked_items`, `attributes`
     (brands, categories, attributes by name or id) and/or a `user_id`. A query is searched
@@ -52,11 +58,12 @@ def recommend_from_context(
     one vector by the trained model. With none of them: the most popular items."""
     entities = recommender.resolve_entities(request.attributes)
     if request.query:
-        return search_answer(
+        found = search_answer(
             service, request.query, request.k, user_id=request.user_id,
             liked=request.liked_items, entities=entities, category=request.category,
             exclude_seen=request.exclude_seen, explain=request.explain,
         )  # fmt: skip
+        return answer_as_seen(found, admin=caller.admin)
     text = recommender.entity_text(entities) if entities else None
     vector = recommender.context_vector(
         service.text_vector(text) if text else None, request.liked_items, entities,
@@ -69,8 +76,9 @@ def recommend_from_context(
         history=liked | seen,
         within=recommender.category(request.category) if request.category else None,
     )  # fmt: skip
-    return answer(
+    body = answer(
         service, scored, user_id=request.user_id,
         strategy="context" if vector is not None else "popular", explain=request.explain,
         liked=request.liked_items, entities=entities,
     )  # fmt: skip
+    return answer_as_seen(body, admin=caller.admin)

@@ -7,15 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.answers import search_answer
-from api.deps import ServiceDep
+from api.deps import CallerDep, ServiceDep
+from api.errors import CALLER, responses
+from api.explain import answer_as_seen
 from api.schemas import Recommendations
 
 router = APIRouter(tags=["search"])
 
 
-@router.get("/search")
+@router.get("/search", responses=responses(*CALLER, 404, 422))
 def search(
     service: ServiceDep,
+    caller: CallerDep,
     q: Annotated[str, Query(min_length=1, max_length=2000, description="what the shopper typed")],
     k: Annotated[int, Query(ge=1, le=1000, description="how many items")] = 10,
     user_id: Annotated[
@@ -31,5 +34,6 @@ def search(
     BM25), whose text is closest in meaning (MiniLM vectors), and those of the brands,
     categories and attributes it names, fused by reciprocal rank; with a known `user_id`,
     bent towards what the model predicts for them. Each item says why it was found."""
-    return search_answer(service, q, k, user_id=user_id, category=category,
-                         exclude_seen=exclude_seen, explain=explain)  # fmt: skip
+    found = search_answer(service, q, k, user_id=user_id, category=category,
+                          exclude_seen=exclude_seen, explain=explain)  # fmt: skip
+    return answer_as_seen(found, admin=caller.admin)
