@@ -12,10 +12,11 @@ from threadpoolctl import threadpool_limits
 from kg.settings import get_settings
 
 SERVE_HELP = (
-    "Serve recommendations over HTTP: loads the newest model under KGREC_MODELS_DIR (train one "
-    "with `kgrec train`) and talks to the Neo4j that `kgrec neo4j start` runs (or "
-    "KGREC_NEO4J_URI). Write endpoints need an X-API-Key from KGREC_API_KEYS. OpenAPI docs at "
-    "http://HOST:PORT/docs."
+    "Serve recommendations over HTTP: loads the model KGREC_MODELS_DIR serves (the version its "
+    "SERVING pointer names, see `kgrec models`; else the newest; train one with `kgrec train`), "
+    "follows promotions and rollbacks while it runs, and talks to the Neo4j that "
+    "`kgrec neo4j start` runs (or KGREC_NEO4J_URI). Write endpoints need an X-API-Key from "
+    "KGREC_API_KEYS. OpenAPI docs at http://HOST:PORT/docs."
 )
 serve_app = typer.Typer(name="serve", help=SERVE_HELP, no_args_is_help=False)
 
@@ -31,7 +32,7 @@ def main(
     settings = get_settings()
     try:
         resolve_model_dir(settings.models_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:  # no model; a pointer edited by hand
         typer.secho(f"{exc}", fg="red", err=True)
         raise typer.Exit(2) from None
     # One request, one core: BLAS threads per request only fight each other and Neo4j.

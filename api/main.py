@@ -19,6 +19,7 @@ from api.errors import unreadable_body, validation_body
 from api.limits import BodySizeLimit
 from api.metrics import Metrics, MetricsMiddleware
 from api.ratelimit import RateLimit
+from api.reload import ModelWatcher
 from api.routes import admin, events, explain, health, items, recommendations, search
 from api.service import GraphDownError, Service, settle_heap
 from gnn.infer import LoadedModel
@@ -35,7 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service.start()
         app.state.service = service
         settle_heap()
-        yield
+        # Follows `kgrec models promote|rollback`; stopped before the last service closes.
+        with ModelWatcher(app, settings.models_dir, settings.api_model_watch_s):
+            yield
         app.state.service.close()
         gc.unfreeze()  # let shutdown collect it all; native extensions report what it cannot
 

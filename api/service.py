@@ -520,8 +520,9 @@ class Service:
 
 
 def successor_of(current: Service) -> Service:
-    """A service over the newest model under KGREC_MODELS_DIR, started and handed over to by
-    `current` (which the caller closes). ReloadError says why not; `current` serves on."""
+    """A service over the model KGREC_MODELS_DIR serves (its SERVING pointer, else the
+    newest), started and handed over to by `current` (which the caller closes). ReloadError
+    says why not; `current` serves on."""
     directory = current.settings.models_dir
     try:
         fresh = Service(current.settings, LoadedModel.load(directory), current.metrics)

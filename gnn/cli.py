@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gnn.artifacts import METRICS, find_model, save_model
+from gnn.artifacts import METRICS, SERVING, find_model, save_model
 from gnn.comparison import Comparison, compare
 from gnn.dataset import NoInteractionsError, RecDataset, build_dataset
 from gnn.model import ModelConfig
+from gnn.registry import Registry
 from gnn.scoring import Blend
 from gnn.text import TextEncoder
 from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, embeddings, epoch_progress, train
@@ -44,9 +45,11 @@ TRAIN_HELP = (
     "on the same split, and shown beside ours (--no-baselines skips them)."
     "\n\n"
     "Writes .kgrec/models/<time>-<data hash>/ with the weights, embeddings, config, data "
-    "fingerprint, library versions, results.md / metrics.json and curves.png, and sets an "
-    "`embedding` property (plus a cosine vector index) on Item and User nodes. Uses CUDA when "
-    "there is a GPU (KGREC_DEVICE=auto|cpu|cuda)."
+    "fingerprint, library versions, results.md / metrics.json, curves.png and card.json (the "
+    "checksums of them all), sets an `embedding` property (plus a cosine vector index) on Item "
+    "and User nodes, and promotes the model: the registry's SERVING pointer names it and a "
+    "running API switches to it (--no-promote leaves it a candidate; see `kgrec models`). Uses "
+    "CUDA when there is a GPU (KGREC_DEVICE=auto|cpu|cuda)."
 )
 
 train_app = typer.Typer(name="train", help=TRAIN_HELP, no_args_is_help=False)
@@ -94,6 +97,13 @@ def main(
     models_dir: Annotated[
         Path | None, typer.Option(help="Where models go (default KGREC_MODELS_DIR).")
     ] = None,
+    promote: Annotated[
+        bool,
+        typer.Option(
+            help="Serve the new model: point the registry at it (a running API follows). "
+            "--no-promote saves it as a candidate for `kgrec models promote`."
+        ),
+    ] = True,
 ) -> None:
     """`kgrec train` (help: TRAIN_HELP)."""
     if loss not in ("softmax", "bpr"):
@@ -128,7 +138,7 @@ def main(
             if baselines:
                 with console.status("Baselines: tuning on validation, refit, test..."):
                     comparison = compare(dataset)
-            directory = save_results(result, dataset, config, directory, comparison)
+            saved = save_results(result, dataset, config, directory, comparison)
             if write_back:
                 with console.status("Writing embeddings back to Neo4j..."):
                     written = write_back_embeddings(graph, result, dataset)
@@ -143,7 +153,16 @@ def main(
         raise fail(str(exc)) from None
     except GraphError as exc:
         raise fail(f"Neo4j failed: {exc}. Check `kgrec neo4j status` and run again.") from None
-    console.print(f"Model saved in {directory}")
+    console.print(f"Model saved in {saved}")
+    if not promote:
+        console.print(f"Not serving it (--no-promote); `kgrec models promote {saved.name}` does.")
+        return
+    ndcg = result.test["ndcg@10"]
+    Registry(directory).promote(saved.name, f"kgrec train (test NDCG@10 {ndcg:.4f})")
+    console.print(
+        f"Serving it: {directory / SERVING} names it (a running API switches to it within "
+        "KGREC_API_MODEL_WATCH_S seconds; `kgrec models rollback` goes back)."
+    )
 
 
 def describe(dataset: RecDataset) -> None:
@@ -224,9 +243,14 @@ def save_results(
     comparison: Comparison | None = None,
 ) -> Path:
     summary = results(result, dataset, comparison)
-    directory = save_model(result.model, dataset, config.to_dict(), summary, models_dir)
-    (directory / "results.md").write_text(results_markdown(summary))
-    plot_curves(result.history, directory / "curves.png")
+
+    def reports(directory: Path) -> None:
+        (directory / "results.md").write_text(results_markdown(summary))
+        plot_curves(result.history, directory / "curves.png")
+
+    directory = save_model(
+        result.model, dataset, config.to_dict(), summary, models_dir, reports=reports
+    )
     table = Table(title="Test (full ranking over the catalogue, training items excluded)")
     for column in ("model", *SHOWN_METRICS, "valid ndcg@10", "cold recall@20"):
         table.add_column(column, justify="left" if column == "model" else "right")

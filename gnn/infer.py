@@ -12,6 +12,7 @@ only marginally).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,9 +32,12 @@ from gnn.artifacts import (
     WEIGHTS,
     load_scoring,
     resolve_model_dir,
+    verify_model,
 )
 from gnn.model import NodeIndex
 from gnn.scoring import Blend, ItemItemTerm, ModelScorer, Scores
+
+log = logging.getLogger("kgrec.gnn")
 
 
 @dataclass
@@ -57,8 +61,11 @@ class LoadedModel:
 
     @classmethod
     def load(cls, path: Path) -> LoadedModel:
-        """Load a model directory, or the newest model under a models directory."""
+        """Load a model directory, or the one a models directory serves (its `SERVING`
+        pointer, else the newest). DamagedModelError when a file does not match the card."""
         path = resolve_model_dir(path)
+        if verify_model(path) is None:
+            log.info("model %s has no card.json (saved before cards): loaded unverified", path.name)
         config = json.loads((path / CONFIG).read_text())
         weights = torch.load(path / WEIGHTS, map_location="cpu", weights_only=True)
         saved = torch.load(path / EMBEDDINGS, map_location="cpu", weights_only=True)

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     api_graph_timeout_s: float = Field(0.5, gt=0)
     # ... and after a failure, Neo4j is left alone this long before it is tried again.
     api_graph_retry_s: float = Field(5.0, gt=0)
+    # How often the API reads the models directory's SERVING pointer, to switch to the
+    # version a promotion or rollback names (as POST /admin/reload does); 0: never.
+    api_model_watch_s: float = Field(2.0, ge=0)
 
 
 @lru_cache(maxsize=1)
