@@ -32,9 +32,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = Service(settings, LoadedModel.load(settings.models_dir), metrics)
-        service.start()
-        app.state.service = service
+        # Held by app.state only (no local here): a reload replaces it, and a service this
+        # generator kept alive would keep every successor alive through `_successor`.
+        app.state.service = Service(settings, LoadedModel.load(settings.models_dir), metrics)
+        app.state.service.start()
         settle_heap()
         # Follows `kgrec models promote|rollback`; stopped before the last service closes.
         with ModelWatcher(app, settings.models_dir, settings.api_model_watch_s):
