@@ -42,7 +42,11 @@ NEW_ITEMS = 5
 TARGETS = {"p50_ms": 20.0, "p99_ms": 100.0, "rps": 150.0}  # with explanations, concurrency 8
 
 
-def start_server(settings: Settings, model_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    settings: Settings, model_dir: Path, port: int, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`kgrec serve` on `port`; its stderr to `log`, else kept for the error when it exits
+    (`wait_ready`): a long run must log to a file, or the full pipe would stall the server."""
     info = provision.resolve_connection(settings)
     env = {
         **os.environ, "KGREC_NEO4J_MODE": "external", "KGREC_NEO4J_URI": info.uri,
@@ -52,7 +56,7 @@ def start_server(settings: Settings, model_dir: Path, port: int) -> subprocess.P
     }  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "kg.cli", "serve", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if log is None else log.open("wb"),
     )  # fmt: skip
 
 
