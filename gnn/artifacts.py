@@ -9,9 +9,11 @@ the GNN, item-link and EASE weights picked on validation); with an item-item ter
 `item_item_weight` in the config), `item_item.npz` (the catalogue x catalogue matrix: weighted
 item links + EASE weights) and `user_items.npz` (each user's train + valid items, which the
 term spreads). Last, `card.json`: the version (the directory's name), when, the parent version,
-the data fingerprint, the test metrics and the sha256 and size of every other file, which
-`verify_model` checks before a model is loaded or promoted. A directory is written under a
-temporary name and renamed when complete, so a reader never sees half a model.
+the data fingerprint, the test metrics (for a retrained model: the evaluation that justified
+it) and the sha256 and size of every other file, which `verify_model` checks before a model is
+loaded or promoted. A directory is written under a temporary name (`.<version>.partial`) and
+renamed when complete, so a reader never sees half a model; `remove_partials` clears those a
+killed save left.
 
 Which version serves is the registry's (`gnn.registry`): the `SERVING` pointer in the models
 directory names it; `resolve_model_dir` follows it, else takes the newest.
@@ -103,11 +105,13 @@ def save_model(
     models_dir: Path,
     *,
     parent: str | None = None,
+    evaluation: dict[str, Any] | None = None,
     reports: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write a complete model directory and return its path. `parent`: the version it was
-    trained from (None: from scratch); `reports` writes more files (results, plots) into the
-    directory before the card, so that the card covers them too."""
+    trained from (None: from scratch); `evaluation`: what justified a model fitted on all the
+    data (`gnn.retrain`), kept in its card; `reports` writes more files (results, plots) into
+    the directory before the card, so that the card covers them too."""
     fingerprint = data_fingerprint(dataset)
     created = datetime.now(UTC)
     stamp = created.strftime("%Y%m%dT%H%M%S%fZ")
@@ -163,6 +167,7 @@ def save_model(
             # `kgrec train`'s summary holds the served model's test metrics under "ours";
             # benches and tests pass those metrics alone.
             "metrics": metrics.get("ours", metrics),
+            **({"evaluation": evaluation} if evaluation is not None else {}),
             "files": {path.name: _checksum(path) for path in sorted(partial.iterdir())},
         }
         _write_json(partial / CARD, card)
@@ -171,6 +176,18 @@ def save_model(
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return final
+
+
+def remove_partials(models_dir: Path) -> list[str]:
+    """Remove the `.<version>.partial` directories of saves that were killed mid-write, and
+    return their names. Only while no save can be running (`kgrec retrain` and `kgrec train`
+    hold the retrain lock)."""
+    removed = []
+    for partial in sorted(models_dir.glob(".*.partial")):
+        if partial.is_dir():
+            shutil.rmtree(partial)
+            removed.append(partial.name)
+    return removed
 
 
 def find_model(models_dir: Path, dataset: RecDataset, config: dict[str, Any]) -> Path | None:

@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,11 +16,30 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gnn.artifacts import METRICS, SERVING, find_model, save_model
+from gnn.artifacts import (
+    METRICS,
+    SERVING,
+    DamagedModelError,
+    find_model,
+    remove_partials,
+    save_model,
+)
 from gnn.comparison import Comparison, compare
 from gnn.dataset import NoInteractionsError, RecDataset, build_dataset
-from gnn.model import ModelConfig
-from gnn.registry import Registry
+from gnn.infer import LoadedModel
+from gnn.model import KGRecModel, ModelConfig
+from gnn.registry import Registry, RegistryError
+from gnn.retrain import (
+    RetrainError,
+    decide,
+    evaluate,
+    fit_served,
+    parse_period,
+    retrain_lock,
+    run_every,
+    warm_epochs,
+    warm_start,
+)
 from gnn.scoring import Blend
 from gnn.text import TextEncoder
 from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, embeddings, epoch_progress, train
@@ -25,7 +48,7 @@ from kg.embeddings import write_embeddings
 from kg.errors import GraphError, GraphUnavailableError
 from kg.export import export_graph
 from kg.provision import ProvisionError
-from kg.settings import get_settings
+from kg.settings import Settings, get_settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -58,6 +81,31 @@ train_app = typer.Typer(name="train", help=TRAIN_HELP, no_args_is_help=False)
 def fail(message: str) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(1)
+
+
+# What stops a training run short, each with a message that says how to go on (`explain`).
+RUN_ERRORS = (
+    NoInteractionsError, GraphError, ProvisionError, RetrainError, RegistryError,
+    DamagedModelError,
+)  # fmt: skip
+
+
+def explain(exc: Exception) -> str:
+    """The message of one of `RUN_ERRORS`: a Neo4j failure gets what to check."""
+    if isinstance(exc, GraphError) and not isinstance(exc, GraphUnavailableError):
+        return f"Neo4j failed: {exc}. Check `kgrec neo4j status` and run again."
+    return str(exc)
+
+
+def read_dataset(graph: Graph, settings: Settings, cold_items: float, seed: int) -> RecDataset:
+    """The graph as it is now, encoded and split as `kgrec train` splits it."""
+    with console.status("Reading the graph from Neo4j..."):
+        exported = export_graph(graph)
+    with (
+        console.status("Encoding node text (cached after the first run)..."),
+        TextEncoder(settings) as encoder,
+    ):
+        return build_dataset(exported, encoder.encode, cold_item_fraction=cold_items, seed=seed)
 
 
 @train_app.callback(invoke_without_command=True)
@@ -115,19 +163,11 @@ def main(
         batch_size=batch_size, max_epochs=epochs, patience=patience, refit=refit, seed=seed,
         device=settings.device,
     )  # fmt: skip
+    directory = models_dir or settings.models_dir
     try:
-        with Graph.connect(settings) as graph:
-            with console.status("Reading the graph from Neo4j..."):
-                exported = export_graph(graph)
-            with (
-                console.status("Encoding node text (cached after the first run)..."),
-                TextEncoder(settings) as encoder,
-            ):
-                dataset = build_dataset(
-                    exported, encoder.encode, cold_item_fraction=cold_items, seed=seed
-                )
+        with retrain_lock(directory), Graph.connect(settings) as graph:
+            dataset = read_dataset(graph, settings, cold_items, seed)
             describe(dataset)
-            directory = models_dir or settings.models_dir
             if reuse and (found := find_model(directory, dataset, config.to_dict())):
                 console.print(f"A model of exactly this data and configuration exists: {found}")
                 return
@@ -140,19 +180,9 @@ def main(
                     comparison = compare(dataset)
             saved = save_results(result, dataset, config, directory, comparison)
             if write_back:
-                with console.status("Writing embeddings back to Neo4j..."):
-                    written = write_back_embeddings(graph, result, dataset)
-                console.print(
-                    f"Wrote `embedding` on {written:,} Item and User nodes (vector indexes "
-                    "item_embedding, user_embedding) and the items' `text_embedding` (index "
-                    "item_text_embedding, for search)."
-                )
-    except NoInteractionsError as exc:
-        raise fail(str(exc)) from None
-    except (GraphUnavailableError, ProvisionError) as exc:
-        raise fail(str(exc)) from None
-    except GraphError as exc:
-        raise fail(f"Neo4j failed: {exc}. Check `kgrec neo4j status` and run again.") from None
+                write_back_embeddings(graph, result.model, dataset)
+    except RUN_ERRORS as exc:
+        raise fail(explain(exc)) from None
     console.print(f"Model saved in {saved}")
     if not promote:
         console.print(f"Not serving it (--no-promote); `kgrec models promote {saved.name}` does.")
@@ -163,6 +193,135 @@ def main(
         f"Serving it: {directory / SERVING} names it (a running API switches to it within "
         "KGREC_API_MODEL_WATCH_S seconds; `kgrec models rollback` goes back)."
     )
+
+
+RETRAIN_HELP = (
+    "Retrain the serving model on the graph as it is now; serve the result only if it is not "
+    "worse."
+    "\n\n"
+    "Two jobs. Evaluate: split the graph as `kgrec train` does (each user's latest interaction "
+    "is test, the one before validation), train a candidate on the rest with the serving "
+    "model's configuration, and measure it and the serving model (its saved embeddings and "
+    "blend; a test user or item it does not know is a miss) on the same test interactions. "
+    "Fit: train on every interaction, none held out, for the epochs and with the blend the "
+    "evaluation picked. The fit is promoted (the registry's SERVING pointer names it; a "
+    "running API switches to it) only if the candidate's NDCG@10 is at least (1 - tolerance) "
+    "x the serving model's; else it is recorded as rejected with both figures (`kgrec models "
+    "show VERSION`), the old model keeps serving and the command exits with status 3. Its card "
+    "holds the evaluation and names the serving version as its parent."
+    "\n\n"
+    "Warm by default: users, items, brands, categories and attributes the serving model knows "
+    "start from its learned embeddings (new ones as `kgrec train` starts them: from text and "
+    "links), with a quarter of its epochs; --full trains from scratch. One retrain at a time "
+    "per models directory (a lock on .retrain.lock; `kgrec train` takes it too); a run killed "
+    "midway leaves the serving model as it was, and the next run removes the half-written "
+    "model it left. --every 6h (or 30m, 1d) keeps retraining on that period until SIGTERM or "
+    "Ctrl-C (the run in progress finishes first), logging one line per run; a failed run is "
+    "logged and the next one still comes."
+)
+REJECTED_EXIT = 3
+
+retrain_app = typer.Typer(name="retrain", help=RETRAIN_HELP, no_args_is_help=False)
+
+
+@retrain_app.callback(invoke_without_command=True)
+def retrain(
+    full: Annotated[
+        bool, typer.Option(help="Train from scratch (the serving model's epochs), no warm start.")
+    ] = False,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(
+            min=-1.0,
+            max=1.0,
+            help="Most relative NDCG@10 loss against the serving model that still promotes "
+            "(0.02: 2%; negative: demand that much gain). Default KGREC_RETRAIN_TOLERANCE.",
+        ),
+    ] = None,
+    every: Annotated[
+        str | None,
+        typer.Option(help="Keep retraining on this period (30m, 6h, 1d) until stopped."),
+    ] = None,
+    write_back: Annotated[
+        bool, typer.Option(help="Write a promoted model's embeddings back to Neo4j.")
+    ] = True,
+    models_dir: Annotated[
+        Path | None, typer.Option(help="The registry's models (default KGREC_MODELS_DIR).")
+    ] = None,
+) -> None:
+    """`kgrec retrain` (help: RETRAIN_HELP)."""
+    settings = get_settings()
+    directory = models_dir or settings.models_dir
+    allowed = settings.retrain_tolerance if tolerance is None else tolerance
+    if every is None:
+        try:
+            promoted, summary = retrain_once(settings, directory, allowed, full, write_back)
+        except RUN_ERRORS as exc:
+            raise fail(explain(exc)) from None
+        console.print(escape(summary), highlight=False, soft_wrap=True)
+        if not promoted:
+            raise typer.Exit(REJECTED_EXIT)
+        return
+    try:
+        period = parse_period(every)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def once() -> str:
+        try:
+            return retrain_once(settings, directory, allowed, full, write_back)[1]
+        except RUN_ERRORS as exc:
+            raise RetrainError(explain(exc)) from exc
+
+    def log(line: str) -> None:
+        # One line per run, however long: log files and `docker logs` read it whole.
+        stamp = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        console.print(f"{stamp} {escape(line)}", highlight=False, soft_wrap=True)
+
+    log(f"retraining every {every}; SIGTERM or Ctrl-C stops after the run in progress")
+    run_every(period, once, log, stop)
+    log("stopped")
+
+
+def retrain_once(
+    settings: Settings, models_dir: Path, tolerance: float, full: bool, write_back: bool
+) -> tuple[bool, str]:
+    """One retrain under the lock: (promoted, one-line summary)."""
+    with retrain_lock(models_dir), Graph.connect(settings) as graph:
+        removed = remove_partials(models_dir)
+        if removed:
+            console.print(f"Removed what a killed run left: {', '.join(removed)}")
+        try:
+            serving = LoadedModel.load(models_dir)
+        except FileNotFoundError as exc:
+            raise RetrainError(f"nothing to retrain: {exc}") from None
+        registry = Registry(models_dir)
+        if registry.serving() is None:  # "the newest serves" would serve whatever is saved next
+            registry.promote(serving.path.name, "pinned by kgrec retrain: it served as the newest")
+        # The saved config is the recipe; how this run started (warm, fewer epochs) is in its
+        # evaluation.
+        recipe = replace(TrainConfig.from_dict(serving.config), device=settings.device)
+        initialise = None if full else warm_start(serving.path)
+        config = recipe if initialise is None else warm_epochs(recipe)
+        dataset = read_dataset(graph, settings, 0.0, config.seed)
+        with console.status(f"Evaluating: a candidate on {dataset.split} vs {serving.path.name}"):
+            evaluation, result = evaluate(dataset, config, serving, initialise)
+        with console.status("Fitting on every interaction..."):
+            model, everything = fit_served(dataset, config, result, initialise)
+        promoted, reason = decide(evaluation, tolerance)
+        summary = {**results(result, dataset, None), "evaluation": evaluation.to_dict()}
+        saved = save_model(model, everything, recipe.to_dict(), summary, models_dir,
+                           parent=serving.path.name, evaluation=evaluation.to_dict())  # fmt: skip
+        if not promoted:
+            registry.reject(saved.name, reason)
+            return False, f"rejected {saved.name}, {serving.path.name} keeps serving: {reason}"
+        registry.promote(saved.name, reason)
+        if write_back:
+            write_back_embeddings(graph, model, everything)
+    return True, f"promoted {saved.name}: {reason}"
 
 
 def describe(dataset: RecDataset) -> None:
@@ -306,12 +465,18 @@ def plot_curves(history: list[EpochLog], path: Path) -> None:
     plt.close(figure)
 
 
-def write_back_embeddings(graph: Graph, result: TrainResult, dataset: RecDataset) -> int:
+def write_back_embeddings(graph: Graph, model: KGRecModel, dataset: RecDataset) -> None:
     """The model's user and item embeddings, and the items' text vectors (search's semantic
-    half); returns how many users and items got an embedding."""
-    users, items = embeddings(result.model, dataset.n_items)
-    item_ids = dataset.ids["item"][: dataset.n_items]
-    text = dataset.features["item"][: dataset.n_items].numpy()
-    write_embeddings(graph, "Item", item_ids, text, prop="text_embedding")
-    written = write_embeddings(graph, "Item", item_ids, items)
-    return written + write_embeddings(graph, "User", dataset.ids["user"], users)
+    half)."""
+    with console.status("Writing embeddings back to Neo4j..."):
+        users, items = embeddings(model, dataset.n_items)
+        item_ids = dataset.ids["item"][: dataset.n_items]
+        text = dataset.features["item"][: dataset.n_items].numpy()
+        write_embeddings(graph, "Item", item_ids, text, prop="text_embedding")
+        written = write_embeddings(graph, "Item", item_ids, items)
+        written += write_embeddings(graph, "User", dataset.ids["user"], users)
+    console.print(
+        f"Wrote `embedding` on {written:,} Item and User nodes (vector indexes item_embedding, "
+        "user_embedding) and the items' `text_embedding` (index item_text_embedding, for "
+        "search)."
+    )

@@ -91,8 +91,24 @@ class RecDataset:
         """The same data with validation folded into training (after tuning is over)."""
         full = self.interactions.train_full
         zero = sp.csr_matrix(full.shape, dtype=np.float32)
-        interactions = replace(self.interactions, train=full, valid=zero)
-        return replace(self, interactions=interactions, graph=self.graph.with_interactions(full))
+        return self._training_on(replace(self.interactions, train=full, valid=zero))
+
+    def with_nothing_held_out(self) -> RecDataset:
+        """The same data with every interaction in training, the validation and test ones too:
+        what a served fit learns from once an evaluation has picked its epochs and blend
+        (`gnn.retrain`)."""
+        everything = binarise(self.interactions.train_full + self.interactions.test)
+        zero = sp.csr_matrix(everything.shape, dtype=np.float32)
+        interactions = replace(
+            self.interactions, train=everything, valid=zero, test=zero, cold_items=None
+        )
+        fitted = self._training_on(interactions)
+        return replace(fitted, split=f"nothing held out (evaluated on {self.split})")
+
+    def _training_on(self, interactions: Interactions) -> RecDataset:
+        """This dataset with `interactions`, its graph's user-item edges their training part."""
+        graph = self.graph.with_interactions(interactions.train)
+        return replace(self, interactions=interactions, graph=graph)
 
 
 def assert_no_leakage(graph: TrainingGraph, held_out: sp.csr_matrix) -> None:

@@ -78,6 +78,15 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> TrainConfig:
+        """The config `to_dict` wrote (a saved model's config.json: lists where tuples were;
+        keys that are not the config's, such as the saved graph shape, are ignored)."""
+        fields = {key: value for key, value in saved.items() if key in cls.__dataclass_fields__}
+        model = ModelConfig(**fields.pop("model", {}))
+        tuples = {k: tuple(v) for k, v in fields.items() if isinstance(v, list)}
+        return cls(model=model, **{**fields, **tuples})
+
 
 @dataclass(frozen=True)
 class EpochLog:
@@ -104,6 +113,8 @@ class TrainResult:
 
 
 EpochCallback = Callable[[EpochLog], None]
+Initialise = Callable[[KGRecModel, RecDataset], None]
+"""Sets a freshly built model's starting parameters (a warm start), after its random init."""
 
 
 def peak_rss_mb() -> float:
@@ -333,12 +344,15 @@ def _fit(
     epochs: int,
     validate: bool,
     on_epoch: EpochCallback | None,
+    initialise: Initialise | None = None,
 ) -> tuple[KGRecModel, list[EpochLog], int, dict[str, float], float]:
     """Train up to `epochs`; with `validate`, keep the best validation state and stop early.
     Returns (model, history, best epoch, best validation metrics, seconds to best)."""
     seed_everything(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model = build_model(dataset, config, device)
+    if initialise is not None:
+        initialise(model, dataset)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.l2)
     pairs = _pairs(dataset)
     interactions = dataset.interactions
@@ -382,22 +396,49 @@ def final_data(dataset: RecDataset, config: TrainConfig) -> RecDataset:
     return dataset
 
 
+def fit(
+    dataset: RecDataset,
+    config: TrainConfig,
+    epochs: int,
+    blend: Blend,
+    initialise: Initialise | None = None,
+) -> KGRecModel:
+    """A model trained on all of `dataset`'s training interactions for `epochs` (no early
+    stopping: the epoch count and `blend` were picked on validation before)."""
+    device = torch.device(resolve_device(config.device))
+    model, _, _, _, _ = _fit(dataset, config, device, epochs, False, None, initialise)
+    return with_blend(model, blend, dataset, config)
+
+
+def with_blend(
+    model: KGRecModel, blend: Blend, dataset: RecDataset, config: TrainConfig
+) -> KGRecModel:
+    """`model` serving `blend`, its item-item term built on the data `model` was fitted on."""
+    model.blend = blend
+    model.item_item = final_item_item(blend, dataset, config, embeddings(model, dataset.n_items)[1])
+    return model
+
+
 def train(
-    dataset: RecDataset, config: TrainConfig, on_epoch: EpochCallback | None = None
+    dataset: RecDataset,
+    config: TrainConfig,
+    on_epoch: EpochCallback | None = None,
+    initialise: Initialise | None = None,
 ) -> TrainResult:
     """Early-stopped training on train (validation NDCG@10), an optional refit on train + valid
-    for the best epoch count, then test (and cold-item) metrics."""
+    for the best epoch count, then test (and cold-item) metrics. `initialise` warm-starts
+    every model trained (`gnn.retrain`)."""
     device = torch.device(resolve_device(config.device))
     started = time.perf_counter()
     model, history, best_epoch, best_valid, seconds_to_best = _fit(
-        dataset, config, device, config.max_epochs, True, on_epoch
+        dataset, config, device, config.max_epochs, True, on_epoch, initialise
     )
     blend, blend_valid = tune_blend(model, dataset, config)
     final = final_data(dataset, config)
     if final is not dataset:
-        model, _, _, _, _ = _fit(final, config, device, best_epoch, False, None)
-    model.blend = blend
-    model.item_item = final_item_item(blend, final, config, embeddings(model, final.n_items)[1])
+        model = fit(final, config, best_epoch, blend, initialise)
+    else:
+        model = with_blend(model, blend, final, config)
     train_seconds = time.perf_counter() - started
     test, cold = evaluate_test(model, final)
     gnn_only = test if blend == Blend() else evaluate_test(model, final, with_item_item=False)[0]

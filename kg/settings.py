@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     text_model_path: Path | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when there is one
     models_dir: Path = PROJECT_ROOT / ".kgrec" / "models"  # `kgrec train` writes, serve reads
+    # `kgrec retrain` promotes a model whose NDCG@10 is at least (1 - this) x the serving one's
+    # on the same split (negative: it must gain that much).
+    retrain_tolerance: float = Field(0.02, ge=-1.0, le=1.0)
 
     # HTTP API (`kgrec serve`). Lists are JSON: KGREC_API_KEYS='["key-1", "key-2"]'.
     api_host: str = "127.0.0.1"

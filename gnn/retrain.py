@@ -1,0 +1,236 @@
+"""`kgrec retrain`'s two jobs, kept apart, and what runs them safely on a schedule.
+
+- **evaluate**: the graph as it is now, split as `kgrec train` splits it (each user's latest
+  interaction is test, the one before validation); the candidate trains on the rest exactly as
+  `kgrec train` trains (early stopping and the blend picked on validation) and is measured on
+  test. The serving model is measured on the same test interactions with the same metric: its
+  saved embeddings, blend and item-item term score the catalogue items it knows, spreading and
+  excluding the split's training interactions as the candidate's evaluation does. A test user
+  it does not know, or whose test item it does not know, is a miss (it could not have
+  recommended it). That is the model that would keep serving, measured where the candidate is;
+  retraining a reference from the serving model's config would compare two recipes on the same
+  data instead, and could never see the data itself getting worse. One bias stays, towards the
+  serving model: a model fitted on everything has already seen the test interactions of users
+  with no newer one, so when in doubt the old model keeps serving (the tolerance absorbs it).
+- **fit**: every interaction the graph holds, none held out, for the epochs and with the blend
+  the evaluation picked. That is the model that serves; its card names the evaluation.
+
+A warm start copies the serving model's parameters by node id: each text projection whole, and
+the id embedding of every user, item, brand, category and attribute it knows; a new node keeps
+the random initial embedding `kgrec train` gives it (and starts from its text and links, as in
+cold start).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from gnn.artifacts import CONFIG, IDS, WEIGHTS
+from gnn.data import interaction_matrix
+from gnn.dataset import NODE_TYPES, RecDataset
+from gnn.infer import LoadedModel
+from gnn.metrics import evaluate as measure
+from gnn.model import KGRecModel, NodeIndex
+from gnn.train import Initialise, TrainConfig, TrainResult, fit, train
+
+MAIN_METRIC = "ndcg@10"
+LOCK = ".retrain.lock"
+WARM_EPOCH_SHARE = 0.25  # a warm start begins near its optimum: a quarter of the epochs
+PERIOD = re.compile(r"(\d+)([mhd])")
+UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+class RetrainError(RuntimeError):
+    """A retrain that cannot run; the message says how to fix it."""
+
+
+class RetrainRunningError(RetrainError):
+    """Another retrain holds the lock."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What justified a fit: the candidate and the serving model on one split."""
+
+    split: str
+    serving_version: str
+    candidate: dict[str, float]  # the candidate's test metrics
+    serving: dict[str, float]  # the serving model's, on the same test interactions
+    test_users: int
+    users_serving_scored: int  # test users with a test item it knows (the rest: misses)
+    best_epoch: int
+    blend: dict[str, float]
+    warm: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_period(text: str) -> float:
+    """Seconds in `30m`, `6h` or `1d`; ValueError saying the accepted form otherwise."""
+    match = PERIOD.fullmatch(text.strip())
+    if not match or int(match[1]) == 0:
+        raise ValueError(
+            f"--every {text!r} is not a period: write a whole number above 0 and a unit, "
+            "m (minutes), h (hours) or d (days), e.g. 30m, 6h or 1d"
+        )
+    return float(int(match[1]) * UNIT_SECONDS[match[2]])
+
+
+@contextmanager
+def retrain_lock(models_dir: Path) -> Iterator[None]:
+    """Hold `<models_dir>/.retrain.lock` (non-blocking; the file names the holder's pid).
+    RetrainRunningError naming the pid when another process holds it. The kernel drops the
+    lock when its holder dies, even by kill -9."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / LOCK
+    with path.open("a+") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            holder = file.read().strip() or "unknown"
+            raise RetrainRunningError(
+                f"a retrain is already running on {models_dir} (pid {holder}, holding {path}); "
+                "wait for it to finish, or stop that process"
+            ) from None
+        try:
+            file.truncate(0)
+            file.write(f"{os.getpid()}\n")
+            file.flush()
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def warm_epochs(config: TrainConfig) -> TrainConfig:
+    """`config` with the fewer epochs of a warm start."""
+    return replace(config, max_epochs=max(1, round(config.max_epochs * WARM_EPOCH_SHARE)))
+
+
+def warm_start(model_dir: Path) -> Initialise:
+    """Copies the parameters of the model in `model_dir` into a fresh model by node id."""
+    weights = torch.load(model_dir / WEIGHTS, map_location="cpu", weights_only=True)
+    old_ids: dict[str, list[str]] = json.loads((model_dir / IDS).read_text())
+    old_index = NodeIndex(json.loads((model_dir / CONFIG).read_text())["num_nodes"])
+
+    def initialise(model: KGRecModel, dataset: RecDataset) -> None:
+        saved = weights["ids.weight"].shape[1], weights["project.item.weight"].shape[1]
+        wanted = model.config.dim, model.config.text_dim
+        if saved != wanted:
+            raise RetrainError(
+                f"cannot warm-start from {model_dir.name}: its embeddings are {saved[0]} wide "
+                f"over {saved[1]}-d text vectors, this model's {wanted[0]} over {wanted[1]}; "
+                "retrain from scratch with `kgrec retrain --full`"
+            )
+        start = {f"project.{kind}.weight": weights[f"project.{kind}.weight"] for kind in NODE_TYPES}
+        ids = model.ids.weight.detach().clone()  # new nodes keep their random initial rows
+        for kind in NODE_TYPES:
+            old_row = {node: row for row, node in enumerate(old_ids[kind])}
+            pairs = [(new, old_row[node]) for new, node in enumerate(dataset.ids[kind])
+                     if node in old_row]  # fmt: skip
+            if pairs:
+                new, old = (torch.tensor(rows) for rows in zip(*pairs, strict=True))
+                source = weights["ids.weight"][old + old_index.offset[kind]]
+                ids[new + model.index.offset[kind]] = source.to(ids)
+        model.load_state_dict({**start, "ids.weight": ids}, strict=False)
+
+    return initialise
+
+
+def serving_metrics(serving: LoadedModel, dataset: RecDataset) -> tuple[dict[str, float], int]:
+    """The serving model's test metrics on `dataset`'s split (a test user it does not know, or
+    whose test items it does not know, counts as a miss), and how many test users it scored."""
+    user_row, item_row = serving.user_row, serving.scorer.item_row
+    users = np.array([user_row.get(user, -1) for user in dataset.ids["user"]])
+    items = np.array([item_row.get(item, -1) for item in dataset.ids["item"][: dataset.n_items]])
+
+    def in_serving_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+        coo = matrix.tocoo()
+        known = (users[coo.row] >= 0) & (items[coo.col] >= 0)
+        return interaction_matrix(users[coo.row[known]], items[coo.col[known]],
+                                  len(serving.users), len(serving.items))  # fmt: skip
+
+    seen = in_serving_rows(dataset.interactions.train_full)
+    test = in_serving_rows(dataset.interactions.test)
+    # Scored as the candidate is: the split's training items spread and excluded.
+    metrics = measure(replace(serving.scorer, history=seen), test, seen)
+    share = metrics.n_users / max(test_users(dataset), 1)
+    means = {name: value * share for name, value in metrics.items() if "coverage" not in name}
+    return means, metrics.n_users
+
+
+def test_users(dataset: RecDataset) -> int:
+    """How many users have a test interaction."""
+    return int((np.diff(dataset.interactions.test.indptr) > 0).sum())
+
+
+def evaluate(
+    dataset: RecDataset, config: TrainConfig, serving: LoadedModel, initialise: Initialise | None
+) -> tuple[Evaluation, TrainResult]:
+    """Train the candidate on `dataset`'s split and measure it and the serving model on its
+    test interactions."""
+    result = train(dataset, config, initialise=initialise)
+    theirs, known = serving_metrics(serving, dataset)
+    evaluation = Evaluation(
+        split=dataset.split, serving_version=serving.path.name, candidate=result.test,
+        serving=theirs, test_users=test_users(dataset),
+        users_serving_scored=known, best_epoch=result.best_epoch,
+        blend=result.model.blend.to_dict(), warm=initialise is not None,
+    )  # fmt: skip
+    return evaluation, result
+
+
+def fit_served(
+    dataset: RecDataset, config: TrainConfig, result: TrainResult, initialise: Initialise | None
+) -> tuple[KGRecModel, RecDataset]:
+    """The model to serve: every interaction of `dataset`, the evaluation's epochs and blend."""
+    everything = dataset.with_nothing_held_out()
+    model = fit(everything, config, result.best_epoch, result.model.blend, initialise)
+    return model, everything
+
+
+def decide(evaluation: Evaluation, tolerance: float) -> tuple[bool, str]:
+    """Whether the candidate may serve (its NDCG@10 at least (1 - tolerance) x the serving
+    model's), and the reason, with both figures."""
+    ours, theirs = evaluation.candidate[MAIN_METRIC], evaluation.serving[MAIN_METRIC]
+    bar = 1 - tolerance
+    accepted = ours >= theirs * bar
+    return accepted, (
+        f"kgrec retrain ({'warm' if evaluation.warm else 'full'}): candidate NDCG@10 {ours:.4f} "
+        f"{'clears' if accepted else 'is below'} the bar, {bar:g} x serving "
+        f"{evaluation.serving_version}'s {theirs:.4f} (tolerance {tolerance:g}), on the same "
+        f"split ({evaluation.split}, {evaluation.test_users} test users, "
+        f"{evaluation.users_serving_scored} of them scorable by the serving model)"
+    )
+
+
+def run_every(
+    period_s: float, run_once: Callable[[], str], log: Callable[[str], None], stop: threading.Event
+) -> None:
+    """Run `run_once` now and then every `period_s` (from one start to the next; a period missed
+    while a run took longer is skipped), logging its one-line summary or its failure, until
+    `stop` is set (the run in progress finishes first)."""
+    next_start = time.monotonic()
+    while not stop.is_set():
+        try:
+            log(run_once())
+        except Exception as exc:  # a failed run waits for the next period, as cron would
+            log(f"retrain failed: {exc}")
+        while next_start <= time.monotonic():
+            next_start += period_s
+        stop.wait(next_start - time.monotonic())

@@ -1,0 +1,272 @@
+"""`kgrec retrain` on the small shop in the real Neo4j: a retrain after new events and a new
+item promotes a fit on everything whose id maps hold them (a warm start copies by id), a run
+on degraded data or one that misses the bar is rejected with both figures while v1 keeps
+serving, one retrain at a time, what a killed run left is removed, and `--every` loops
+through a failed run and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from gnn import cli, models_cli
+from gnn.artifacts import CARD, CONFIG, IDS, WEIGHTS, resolve_model_dir
+from gnn.dataset import build_dataset
+from gnn.model import NodeIndex
+from gnn.registry import Registry
+from gnn.retrain import parse_period, retrain_lock, run_every, warm_start
+from gnn.text import TextEncoder
+from gnn.train import build_model
+from kg import Graph, Settings
+from kg.export import export_graph
+from kg.records import InteractionRow, ItemBrandRow, ItemCategoryRow, ItemRow
+from kg.write import write_atomically
+from tests.api_shop import SMALL, trained_shop
+
+LATER = 1_700_000_000  # after every interaction of the shop
+
+
+@pytest.fixture()
+def v1(neo4j_settings: Settings, tmp_path: Path, server_env: dict[str, str]) -> Path:
+    """The shop in the test Neo4j and a models directory where its model v1 serves."""
+    models = tmp_path / "models"
+    trained_shop(neo4j_settings, models)
+    [version] = Registry(models).versions()
+    Registry(models).promote(version, "v1")
+    return models
+
+
+def retrain(models: Path, *args: str) -> tuple[int, str]:
+    outcome = CliRunner().invoke(cli.retrain_app, [*args, "--models-dir", str(models)])
+    return outcome.exit_code, outcome.output
+
+
+def card(models: Path, version: str) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads((models / version / CARD).read_text())
+    return loaded
+
+
+@pytest.fixture()
+def grown(v1: Path, neo4j_settings: Settings) -> Path:
+    """v1's shop with what came since, written as the API writes it: a new item, a new user
+    with three purchases, and a purchase of the new item by a known user."""
+    provenance = {"source": "metadata", "extractor": "metadata"}
+    arrived = [
+        ItemRow(id="g-new", title="Glossy lip lacquer", description="A glossy lip lacquer."),
+        ItemBrandRow(item_id="g-new", brand_id="glowco", **provenance),
+        ItemCategoryRow(item_id="g-new", category_id="beauty > lips", **provenance),
+        *(InteractionRow(user_id="newcomer", item_id=item, kind="purchase", ts=LATER + step)
+          for step, item in enumerate(["g0", "g1", "g-new"])),
+        InteractionRow(user_id="g-user0", item_id="g-new", kind="purchase", ts=LATER),
+    ]  # fmt: skip
+    with Graph.connect(neo4j_settings, wait_s=30) as graph:
+        write_atomically(graph, arrived)
+    return v1
+
+
+def test_a_warm_start_copies_what_the_serving_model_learned_by_id(
+    grown: Path, neo4j_settings: Settings
+) -> None:
+    served = resolve_model_dir(grown)
+    with Graph.connect(neo4j_settings, wait_s=30) as graph, TextEncoder(neo4j_settings) as text:
+        dataset = build_dataset(export_graph(graph), text.encode)
+    model = build_model(dataset, SMALL, torch.device("cpu"))
+    initial = model.ids.weight.detach().clone()
+
+    warm_start(served)(model, dataset)
+
+    saved = torch.load(served / WEIGHTS, weights_only=True)
+    saved_ids = json.loads((served / IDS).read_text())
+    saved_index = NodeIndex(json.loads((served / CONFIG).read_text())["num_nodes"])
+    now = model.state_dict()
+
+    def row(ids: dict[str, list[str]], index: NodeIndex, kind: str, node: str) -> int:
+        return ids[kind].index(node) + index.offset[kind]
+
+    # "g-new" sorts first, so every known item moved a row: the copy goes by id.
+    assert dataset.ids["item"].index("g5") != saved_ids["item"].index("g5")
+    for kind, node in [("user", "g-user3"), ("item", "g5"), ("brand", "toolco"),
+                       ("category", "beauty > lips")]:  # fmt: skip
+        learned = saved["ids.weight"][row(saved_ids, saved_index, kind, node)]
+        assert torch.equal(now["ids.weight"][row(dataset.ids, model.index, kind, node)], learned)
+    for kind, node in [("user", "newcomer"), ("item", "g-new")]:  # as `kgrec train` starts it
+        at = row(dataset.ids, model.index, kind, node)
+        assert torch.equal(now["ids.weight"][at], initial[at])
+    assert torch.equal(now["project.item.weight"], saved["project.item.weight"])
+
+
+def test_retrain_promotes_a_fit_that_knows_what_arrived_since(grown: Path) -> None:
+    v1 = grown
+    first = Registry(v1).serving()
+
+    code, output = retrain(v1, "--tolerance", "0.5")
+
+    assert code == 0, output
+    second = Registry(v1).serving()
+    assert second not in (None, first), output
+    assert f"promoted {second}" in output
+    ids = json.loads((v1 / str(second) / IDS).read_text())
+    assert "newcomer" in ids["user"] and "g-new" in ids["item"]
+    fitted = card(v1, str(second))
+    assert fitted["parent"] == first
+    data = fitted["data"]
+    assert isinstance(data, dict)
+    # Every interaction trains: the shop's 72 and the 4 that arrived, none held out.
+    assert data["interactions"] == {"train": 76, "valid": 0, "test": 0}
+    evaluation = fitted["evaluation"]
+    assert isinstance(evaluation, dict)
+    assert evaluation["serving_version"] == first and evaluation["warm"] is True
+    assert evaluation["split"] == "temporal leave-last-out"
+    # Every user has a test interaction; the serving model knows neither the newcomer nor
+    # g-user0's test item, the new one: two misses.
+    assert (evaluation["test_users"], evaluation["users_serving_scored"]) == (25, 23)
+    assert fitted["metrics"] == evaluation["candidate"]
+    assert 0 < evaluation["serving"]["ndcg@10"] <= 1
+
+
+def rejected(models: Path, first: str | None, code: int, output: str) -> tuple[str, str]:
+    """The version a retrain saved and rejected while `first` kept serving, and the reason
+    `kgrec models show` gives for it (on a terminal wide enough for it on one line)."""
+    assert code == cli.REJECTED_EXIT, output
+    assert Registry(models).serving() == first and resolve_model_dir(models).name == first
+    [version] = [v for v in Registry(models).versions() if v != first]
+    assert f"rejected {version}, {first} keeps serving" in " ".join(output.split())
+    assert card(models, version)["parent"] == first
+    decision = Registry(models).history()[-1]
+    assert (decision.action, decision.version) == ("reject", version)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(models_cli.console, "width", 500)
+        shown = CliRunner().invoke(
+            models_cli.models_app, ["show", version, "--models-dir", str(models)]
+        )
+    text = " ".join(shown.output.split())
+    assert "rejected" in text and " ".join(decision.reason.split()) in text
+    return version, decision.reason
+
+
+def test_a_run_on_degraded_data_is_rejected_and_v1_keeps_serving(
+    v1: Path, neo4j_settings: Settings
+) -> None:
+    first = Registry(v1).serving()
+    # Each user's oldest purchase moves to another user's item: the training part of the
+    # split is noise, the latest two (validation, test) stay real.
+    with Graph.connect(neo4j_settings, wait_s=30) as graph:
+        oldest = graph.run(
+            "MATCH (:User)-[r:INTERACTED]->(i:Item) WHERE r.ts = 1600000000 "
+            "RETURN elementId(r) AS r, i.id AS item ORDER BY r"
+        )
+        items = [row["item"] for row in oldest]
+        random.Random(0).shuffle(items)
+        graph.run(
+            "UNWIND $moves AS move MATCH (u:User)-[r:INTERACTED]->() WHERE elementId(r) = move.r "
+            "MATCH (i:Item {id: move.item}) CREATE (u)-[moved:INTERACTED]->(i) "
+            "SET moved = properties(r) DELETE r",
+            {
+                "moves": [
+                    {"r": row["r"], "item": item} for row, item in zip(oldest, items, strict=True)
+                ]
+            },
+        )
+
+    code, output = retrain(v1)  # warm, the default tolerance (2%)
+
+    _, reason = rejected(v1, first, code, output)
+    assert "(warm): candidate NDCG@10" in reason and f"0.98 x serving {first}'s" in reason
+
+
+def test_a_candidate_below_the_bar_is_rejected_and_v1_keeps_serving(v1: Path) -> None:
+    first = Registry(v1).serving()
+
+    # -1: the candidate must double the serving model's NDCG@10, which the same data cannot.
+    code, output = retrain(v1, "--full", "--tolerance", "-1")
+
+    version, reason = rejected(v1, first, code, output)
+    assert "(full): candidate NDCG@10" in reason and "below the bar, 2 x serving" in reason
+    # The same data, recipe and split from scratch: the candidate is measured exactly as the
+    # serving model is.
+    evaluation = card(v1, version)["evaluation"]
+    assert isinstance(evaluation, dict)
+    ours, theirs = evaluation["candidate"]["ndcg@10"], evaluation["serving"]["ndcg@10"]
+    assert ours == pytest.approx(theirs, abs=1e-6) and ours > 0
+
+
+@pytest.mark.usefixtures("server_env")
+def test_a_second_retrain_exits_at_once_naming_the_running_one(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    with retrain_lock(models):  # a retrain in progress (the lock is per open file)
+        code, output = retrain(models)
+    assert code == 1
+    text = " ".join(output.split())
+    assert "a retrain is already running" in text and f"pid {os.getpid()}" in text
+    code, output = retrain(models)  # released: this one gets as far as finding no model
+    assert code == 1 and "already running" not in output
+
+
+@pytest.mark.usefixtures("server_env")
+def test_the_next_run_removes_what_a_killed_run_left(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    stale = models / ".20261130T000000000000Z-0123456789.partial"
+    stale.mkdir(parents=True)
+    (stale / "weights.pt").write_bytes(b"half a model")
+
+    code, output = retrain(models)
+
+    text = " ".join(output.split())
+    assert not stale.exists()
+    assert f"Removed what a killed run left: {stale.name}" in text
+    assert code == 1 and "nothing to retrain" in text and "kgrec train" in text
+
+
+def test_every_reads_minutes_hours_and_days_and_says_what_it_cannot() -> None:
+    assert [parse_period(text) for text in ("30m", "6h", "1d")] == [1800, 21600, 86400]
+    for wrong in ("6", "0h", "1.5h", "6 hours", "-1d", "h"):
+        with pytest.raises(ValueError, match=r"e\.g\. 30m, 6h or 1d"):
+            parse_period(wrong)
+    code, output = retrain(Path("unused"), "--every", "6x")
+    assert code == 1 and "--every '6x' is not a period" in " ".join(output.split())
+    code, output = retrain(Path("unused"), "--help")
+    assert code == 0 and all(option in output for option in ("--every", "--full", "--tolerance"))
+
+
+def test_run_every_logs_a_failed_run_and_goes_on_until_stopped() -> None:
+    stop = threading.Event()
+    lines: list[str] = []
+    runs: list[int] = []
+
+    def once() -> str:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            raise RuntimeError("Neo4j is down")
+        if len(runs) == 3:
+            stop.set()
+        return f"run {len(runs)}"
+
+    run_every(0.01, once, lines.append, stop)
+
+    assert lines == ["retrain failed: Neo4j is down", "run 2", "run 3"]
+
+
+@pytest.mark.usefixtures("server_env")
+def test_every_stops_on_sigterm_after_logging_the_failed_run(tmp_path: Path) -> None:
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        code, output = retrain(tmp_path / "models", "--every", "1d")
+    finally:
+        timer.cancel()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    lines = output.splitlines()
+    assert code == 0, output
+    assert "retraining every 1d" in lines[0]
+    assert any("retrain failed: nothing to retrain" in line for line in lines)
+    assert lines[-1].endswith(" stopped")
