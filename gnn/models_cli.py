@@ -109,6 +109,17 @@ def list_models(models_dir: ModelsDir = None) -> None:
     console.print(table)
 
 
+def _evaluation(evaluation: dict[str, Any]) -> str:
+    """`kgrec retrain`'s evaluation of a fit, in one line."""
+    ours, theirs = evaluation["candidate"]["ndcg@10"], evaluation["serving"]["ndcg@10"]
+    return (
+        f"{'warm' if evaluation['warm'] else 'full'} candidate NDCG@10 {ours:.4f} vs "
+        f"{evaluation['serving_version']}'s {theirs:.4f} on split {evaluation['split']} "
+        f"({evaluation['test_users']} test users, {evaluation['users_serving_scored']} "
+        f"scorable by it), {evaluation['best_epoch']} epochs"
+    )
+
+
 @models_app.command()
 def show(
     version: Annotated[
@@ -139,6 +150,8 @@ def show(
         facts.add_row("nodes", _counts(data["nodes"]))
         facts.add_row("interactions", _counts(data["interactions"]))
         facts.add_row("test metrics", _counts(card["metrics"]) or "-")
+        if evaluation := card.get("evaluation"):  # a `kgrec retrain` fit: what justified it
+            facts.add_row("evaluation", _evaluation(evaluation))
         for name, file in card["files"].items():
             facts.add_row(f"  {name}", f"{file['bytes']:,} bytes, sha256 {file['sha256'][:16]}")
     console.print(facts)

@@ -149,6 +149,7 @@ def rejected(models: Path, first: str | None, code: int, output: str) -> tuple[s
         )
     text = " ".join(shown.output.split())
     assert "rejected" in text and " ".join(decision.reason.split()) in text
+    assert "candidate NDCG@10" in text and f"vs {first}'s" in text  # the card's evaluation
     return version, decision.reason
 
 
