@@ -8,7 +8,7 @@ SAMPLE := data/sample
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install demo serve test lint audit bench neo4j-start neo4j-stop clean
+.PHONY: help install demo serve test lint audit chromium bench neo4j-start neo4j-stop neo4j-reset clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,15 +32,23 @@ demo: install  ## bring Neo4j up, load the sample shop, train a model, say what 
 	@echo
 	@echo "== kgrec demo is up =="
 	@$(BIN)/kgrec neo4j browser
-	@echo "Queries to paste into Neo4j Browser: cypher/explore.cypher"
-	@echo "Serve recommendations: make serve  (docs at http://127.0.0.1:8000/docs)"
-	@echo "Stop Neo4j with: $(BIN)/kgrec neo4j stop"
+	@echo "In Browser, :guide opens the exploration queries (files in cypher/explore/)."
+	@API=$$($(BIN)/python -c 'from kg.settings import get_settings; print(get_settings().api_url)') && \
+		echo "Serve recommendations: make serve, then $$API/ui (the web page) and $$API/docs"
+	@echo "Stop Neo4j with: $(BIN)/kgrec neo4j stop; start over with: make neo4j-reset"
 
-serve: install  ## serve recommendations over HTTP (the newest model; run make demo first)
+serve: install  ## serve recommendations over HTTP (KGREC_API_HOST/PORT; run make demo first)
 	$(BIN)/kgrec serve
 
-test: install lint audit  ## install what the tests need and run the whole suite (real Neo4j)
+test: install lint audit chromium  ## install what the tests need and run the whole suite (real Neo4j)
 	$(BIN)/pytest
+
+# The real-browser tests drive Debian's chromium through Playwright (whose own browser download
+# is not needed); installed here when missing, with sudo unless we are root.
+chromium:  ## install headless Chromium for the browser tests (Debian's package)
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 
 lint: install  ## ruff and mypy (strict)
 	$(BIN)/ruff check .
@@ -68,6 +76,9 @@ neo4j-start: install  ## start Neo4j only
 
 neo4j-stop: install  ## stop the Neo4j kgrec started
 	$(BIN)/kgrec neo4j stop
+
+neo4j-reset: install  ## empty the database (asks first; keeps .venv, models and caches)
+	$(BIN)/kgrec neo4j reset
 
 clean:  ## stop Neo4j and remove .venv and .kgrec (the local database included)
 	-$(BIN)/kgrec neo4j stop

@@ -40,17 +40,18 @@ def ranked_items(
     explanations: Mapping[str, list[Explanation]] | None,
     warnings: list[str],
 ) -> Recommendations:
-    """The response: each (item, score) with its title and explanations (None: not asked
+    """The response: each (item, score) with its name, title and explanations (None: not asked
     for, or Neo4j unreachable)."""
-    titles = service.recommender.titles
+    recommender = service.recommender
     return Recommendations(
         user_id=user_id,
         strategy=strategy,
-        model=service.recommender.name,
+        model=recommender.name,
         items=[
             Recommendation(
                 item_id=item,
-                title=titles.get(item),
+                name=recommender.display_name(item),
+                title=recommender.titles.get(item),
                 score=round(score, 6),
                 explanations=explanations.get(item, []) if explanations is not None else None,
             )

@@ -89,6 +89,7 @@ class Recommender:
         self.popularity = np.zeros(n_items, dtype=np.float32)
         self.category_rows: dict[str, NDArray[np.int64]] = {}
         self.titles: dict[str, str] = {}
+        self.names: dict[str, str] = {}  # display names (`Catalogue.names`)
         self.entities: dict[str, Entity] = {}  # lower-cased id or name -> entity
         self.catalogue_loaded = False
         self._write_lock = threading.Lock()  # events and new items; reads need none
@@ -115,6 +116,7 @@ class Recommender:
                 for category, items in catalogue.category_items.items()
             }
             self.titles = catalogue.titles
+            self.names = catalogue.names
             self.entities = entities
             self.catalogue_loaded = True
 
@@ -137,6 +139,10 @@ class Recommender:
 
     def knows_user(self, user_id: str) -> bool:
         return user_id in self.user_row or user_id in self.seen or user_id in self.online
+
+    def display_name(self, item_id: str) -> str | None:
+        """What answers call an item: its name, else its title (stubs have neither)."""
+        return self.names.get(item_id) or self.titles.get(item_id)
 
     def knows_item(self, item_id: str) -> bool:
         return item_id in self.item_row
@@ -284,12 +290,21 @@ class Recommender:
 
     # -- writes (after the graph accepted them) -------------------------------------------
 
-    def add_item(self, item_id: str, vector: Vector, title: str, categories: Sequence[str]) -> bool:
-        """Make an item recommendable, or refresh it: its title, its categories (exactly these
-        from now on) and its embedding, unless it is a trained item, whose learned embedding is
-        kept (then False)."""
+    def add_item(
+        self,
+        item_id: str,
+        vector: Vector,
+        title: str,
+        categories: Sequence[str],
+        name: str | None = None,
+    ) -> bool:
+        """Make an item recommendable, or refresh it: its title, its display name when given,
+        its categories (exactly these from now on) and its embedding, unless it is a trained
+        item, whose learned embedding is kept (then False)."""
         with self._write_lock:
             self.titles = {**self.titles, item_id: title}
+            if name:
+                self.names = {**self.names, item_id: name}
             row = self.item_row.get(item_id)
             existed = row is not None
             if row is None:

@@ -16,18 +16,31 @@ from kg.paths import GraphPath, PathNode, PathRelationship, RawPath, path_cypher
 
 MAX_EXPLANATIONS = 3
 CANDIDATE_PATHS = 8  # per item, fetched from the graph and ranked; more costs latency
-VERBS = {"view": "viewed", "click": "clicked on", "cart": "put in your cart",
-         "purchase": "bought", "rate": "rated"}  # fmt: skip
-# (relationship type) -> how two items it links relate, "{a}" and "{b}" being their names.
+# What someone did to an item, "{x}" being its name and "{their}" whose cart it went in.
+DID = {"view": "viewed {x}", "click": "clicked on {x}", "cart": "put {x} in {their} cart",
+       "purchase": "bought {x}", "rate": "rated {x}"}  # fmt: skip
+# (relationship type) -> what a link (a)-[type]->(b) states, as the source's lists mean it:
+# Amazon's `also_buy` of a is "customers who bought a also bought" the items it lists, and
+# every loader writes such a list as (a)-[:ALSO_BOUGHT]->(b).
 ITEM_LINK_PHRASES = {
     "ALSO_BOUGHT": "customers who bought {a} also bought {b}",
     "ALSO_VIEWED": "customers who viewed {a} also viewed {b}",
     "BOUGHT_TOGETHER": "{a} is often bought together with {b}",
 }
-SHARED = {"Brand": "{t} shares its brand, {x}", "Category": "{t} is in the same category, {x}",
-          "Attribute": "{t} is also {x}"}  # fmt: skip
-ASKED = {"Brand": "{t} is by {x}, which you asked for", "Category": "{t} is in {x}, which you "
-         "asked for", "Attribute": "{t} is {x}, which you asked for"}  # fmt: skip
+# What an item's link to a brand, category or attribute (by the attribute's kind) says about
+# it: "{also}" is "also " when another item has the same link, "{x}" the entity's name. A kind
+# not listed (a shop's own, from `kgrec ingest table`) reads "has the <kind> <name>".
+HAS_PHRASES = {
+    "Brand": "is {also}by {x}", "Category": "is {also}in the {x} category",
+    "colour": "is {also}{x}", "material": "is {also}made of {x}", "size": "{also}comes in {x}",
+    "ingredient": "{also}contains {x}", "scent": "{also}smells of {x}",
+    "skin_type": "is {also}for {x}", "hair_type": "is {also}for {x}", "use": "is {also}for {x}",
+    "audience": "is {also}for {x}", "topic": "is {also}about {x}",
+    "format": "is {also}available as {x}", "feature": "is {also}described as {x}",
+}  # fmt: skip
+# A relation read as a verb: one that ends with a preposition or opens with one of VERBS.
+PREPOSITIONS = frozenset({"by", "of", "in", "on", "with", "from", "for", "at", "to", "as"})
+VERBS = frozenset({"has", "is"})
 # A relation's last segment ("film.film.directed_by", ".../ontology/director") and its words.
 RELATION_TAIL = re.compile(r"[^./#:]+$")
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -41,18 +54,24 @@ def explain(
     targets: Sequence[str], candidates: Mapping[str, Sequence[RawPath]], units: UnitVectors
 ) -> dict[str, list[Explanation]]:
     """Each target's best `MAX_EXPLANATIONS` candidate paths, most similar first (ties: in
-    the graph's order), all targets scored together."""
+    the graph's order), all targets scored together. A path that says what a better one said
+    (two customers who bought the same pair, say) is left out: each fact is told once."""
     flat = [(target, raw) for target in targets for raw in candidates.get(target, ())]
     scores = path_scores([raw for _, raw in flat], units)
     ranked: dict[str, list[tuple[float, int, RawPath]]] = {target: [] for target in targets}
     for order, ((target, raw), score) in enumerate(zip(flat, scores, strict=True)):
         ranked[target].append((-float(score), order, raw))
-    return {
-        target: [
-            _explanation(raw, -negative) for negative, _, raw in sorted(entries)[:MAX_EXPLANATIONS]
-        ]
-        for target, entries in ranked.items()
-    }
+    return {target: _distinct(sorted(entries)) for target, entries in ranked.items()}
+
+
+def _distinct(ranked: Sequence[tuple[float, int, RawPath]]) -> list[Explanation]:
+    told: dict[str, Explanation] = {}
+    for negative, _, raw in ranked:
+        explanation = _explanation(raw, -negative)
+        told.setdefault(explanation.sentence, explanation)
+        if len(told) == MAX_EXPLANATIONS:
+            break
+    return list(told.values())
 
 
 def path_scores(paths: Sequence[RawPath], units: UnitVectors) -> NDArray[np.float64]:
@@ -103,52 +122,97 @@ def without_other_customers(explanation: Explanation) -> Explanation:
 
 
 def sentence(path: GraphPath) -> str:
-    """One plain sentence for a path, e.g. "You bought X; Y shares its brand, Z."."""
+    """One plain sentence for a path, each link told the way its stored edge points, e.g.
+    'You bought "X"; "Y" is also by Z.'."""
     nodes, rels = path.nodes, path.relationships
-    start, target = nodes[0], nodes[-1]
-    t = _name(target)
+    start = nodes[0]
     if start.label == "User":  # the first hop is the user's own interaction
-        verb = VERBS.get(rels[0].kind or "", "interacted with")
-        opening, nodes, rels = f"You {verb} {_name(nodes[1])}", nodes[1:], rels[1:]
-    elif start.label == "Item":
-        opening = f"You like {_name(start)}"
-    else:  # a brand, category or attribute the request named
-        x = _name(start)
-        if len(rels) == 1:
-            return _capital(ASKED[start.label].format(t=t, x=x)) + "."
-        via = nodes[1]
-        return (
-            _capital(
-                f"{_name(via)} is {_entity_phrase(start)}, which you asked for; "
-                + _link_phrase(rels[1], via, target)
-            )
-            + "."
-        )
-    return f"{opening}; {_rest(nodes, rels, t)}."
+        opening = "You " + _did(rels[0], nodes[1], "your")
+        return f"{opening}; {_rest(nodes[1:], rels[1:])}."
+    if start.label == "Item":
+        return f"You like {_name(start)}; {_rest(nodes, rels)}."
+    # A brand, category or attribute the request named: the item (or the item linked to the
+    # target) that has it comes first.
+    holder = nodes[1]
+    told = f"{_name(holder)} {_has(start, also=False)}, as you asked"
+    if len(rels) > 1:
+        told += "; " + _link_phrase(rels[1], nodes[1:])
+    return _capital(told) + "."
 
 
-def _rest(nodes: Sequence[PathNode], rels: Sequence[PathRelationship], t: str) -> str:
+def _rest(nodes: Sequence[PathNode], rels: Sequence[PathRelationship]) -> str:
     """The part after the opening, from the anchor item `nodes[0]` to the target."""
-    anchor, middle = nodes[0], nodes[1]
+    anchor, middle, target = nodes[0], nodes[1], nodes[-1]
     if len(nodes) == 2:
-        return _link_phrase(rels[0], anchor, middle)
-    if middle.label == "User":
-        return f"another customer who bought {_name(anchor)} also bought {t}"
-    if middle.label == "Entity":  # the same fact about both items; ids of entities say nothing
-        relation = relation_words(rels[0].relation or "")
-        if middle.name:
-            return f"{t} shares its {relation}, {middle.name}"
-        return f"{t} shares its {relation} with {_name(anchor)}"
-    return SHARED[middle.label].format(t=t, x=_name(middle))
+        return _link_phrase(rels[0], nodes)
+    if middle.label == "User":  # another customer: (anchor)<-(them)->(target)
+        first, then = _did(rels[0], anchor, "their"), _did(rels[1], target, "their")
+        return f"another customer who {first} also {then}"
+    if middle.label == "Entity":  # the same fact about both items
+        return _shared_fact(rels[0].relation or "", anchor, middle, target)
+    return f"{_name(target)} {_has(middle, also=True)}"
 
 
-def _link_phrase(rel: PathRelationship, a: PathNode, b: PathNode) -> str:
-    if rel.type == "RELATED":  # a fact: its direction matters ("sequel")
-        head, tail = (a, b) if rel.start < rel.end else (b, a)
-        relation = relation_words(rel.relation or "")
-        return f"{_name(head)} is linked to {_name(tail)} ({relation})"
+def _did(interaction: PathRelationship, item: PathNode, their: str) -> str:
+    template = DID.get(interaction.kind or "", "interacted with {x}")
+    return template.format(x=_name(item), their=their)
+
+
+def _has(entity: PathNode, *, also: bool) -> str:
+    """What linking to `entity` says about an item: "is by GlowCo", "is also made of silk"."""
+    kind = entity.label if entity.label != "Attribute" else attribute_kind(entity.id or "")
+    template = HAS_PHRASES.get(kind, "{also}has the {kind} {x}")
+    return template.format(also="also " if also else "", kind=kind.replace("_", " "),
+                           x=_name(entity))  # fmt: skip
+
+
+def attribute_kind(attribute_id: str) -> str:
+    """An attribute's kind, the part of its id before ":" ("colour:red"); "attribute" for an
+    id without one."""
+    kind, colon, _ = attribute_id.partition(":")
+    return kind if colon else "attribute"
+
+
+def _link_phrase(rel: PathRelationship, pair: Sequence[PathNode]) -> str:
+    """What the edge between the two nodes of `pair` states, from its start to its end."""
+    head, tail = (pair[0], pair[1]) if rel.start < rel.end else (pair[1], pair[0])
+    if rel.type == "RELATED":
+        return _fact(rel.relation or "", head, tail)
     phrase = ITEM_LINK_PHRASES.get(rel.type, "{a} is linked to {b}")
-    return phrase.format(a=_name(a), b=_name(b))
+    return phrase.format(a=_name(head), b=_name(tail))
+
+
+def _fact(relation: str, head: PathNode, tail: PathNode) -> str:
+    """(head)-[relation]->(tail) in words: "X is directed by Y", "Y is the sequel of X"."""
+    words = relation_words(relation)
+    if _is_predicate(words):
+        return f"{_name(head)} {_verb(words)} {_name(tail)}"
+    return f"{_name(tail)} is the {words} of {_name(head)}"
+
+
+def _shared_fact(relation: str, anchor: PathNode, entity: PathNode, target: PathNode) -> str:
+    """Both items have the same fact about `entity`; an unnamed entity's id says nothing, so
+    the anchor stands in for it."""
+    words = relation_words(relation)
+    if _is_predicate(words):
+        verb = _verb(words)
+        also = verb.replace("is ", "is also ", 1) if verb.startswith("is ") else f"also {verb}"
+        if entity.name:
+            return f"{_name(target)} {also} {entity.name}"
+        return f"{_name(target)} {verb} the same one as {_name(anchor)}"
+    if entity.name:
+        return f"{_name(target)} has the same {words}, {entity.name}"
+    return f"{_name(target)} has the same {words} as {_name(anchor)}"
+
+
+def _is_predicate(words: str) -> bool:
+    """A relation told as a verb ("directed by", "has genre"), not a noun ("sequel")."""
+    split = words.split()
+    return bool(split) and (split[-1] in PREPOSITIONS or split[0] in VERBS)
+
+
+def _verb(words: str) -> str:
+    return words if words.split()[0] in VERBS else f"is {words}"
 
 
 def relation_words(relation: str) -> str:
@@ -160,13 +224,9 @@ def relation_words(relation: str) -> str:
     return plain or relation
 
 
-def _entity_phrase(entity: PathNode) -> str:
-    return {"Brand": "by {x}", "Category": "in {x}", "Attribute": "{x}"}[entity.label].format(
-        x=_name(entity)
-    )
-
-
 def _name(node: PathNode) -> str:
+    """A node as a sentence names it: an item by its display name in quotes (its id only when
+    the graph has no name for it), anything else by its name."""
     if node.label == "Item":
         return f'"{node.name}"' if node.name else f"item {node.id}"
     return node.name or str(node.id)  # only another customer has no id, and they have a name

@@ -20,7 +20,7 @@ from api.limits import BodySizeLimit
 from api.metrics import Metrics, MetricsMiddleware
 from api.ratelimit import RateLimit
 from api.reload import ModelWatcher
-from api.routes import admin, events, explain, health, items, recommendations, search
+from api.routes import admin, events, explain, health, items, recommendations, search, ui
 from api.service import GraphDownError, Service, settle_heap
 from gnn.infer import LoadedModel
 from kg.settings import Settings, get_settings
@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, dependencies=[ReadAccess])
     app.include_router(admin.router, dependencies=[AdminKey])
     app.include_router(health.router)
+    # The page and its files hold no data: its requests carry the key (read rights checked).
+    app.include_router(ui.router)
+    app.mount("/ui/static", ui.static_files())
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     if settings.api_rate_per_s:  # off (0) by default: then it costs nothing at all
         app.add_middleware(RateLimit, settings=settings)

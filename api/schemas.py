@@ -44,6 +44,8 @@ class Explanation(BaseModel):
 
 class Recommendation(BaseModel):
     item_id: str
+    # What to call it: its title, else a name from its description, brand or category.
+    name: str | None
     title: str | None
     score: float
     explanations: list[Explanation] | None  # null: not asked for, or Neo4j unreachable
@@ -160,6 +162,11 @@ class ExplainResponse(BaseModel):
     item_id: str
     explanations: list[Explanation] | None
     warnings: list[str] = Field(default_factory=list)
+
+
+class KnownUser(BaseModel):
+    id: str
+    items: int  # the items they interacted with
 
 
 class Readiness(BaseModel):

@@ -64,7 +64,7 @@ def content_stems(text: str) -> set[str]:
 class SearchHit:
     item_id: str
     score: float  # the fused score
-    title: str | None
+    name: str | None  # its display name
     words: list[str] = field(default_factory=list)  # query words its title holds
     lexical: bool = False  # its title or description matched the words
     similarity: float | None = None  # cosine of its text to the query's, when that found it
@@ -151,7 +151,7 @@ class Searcher:
             SearchHit(
                 item_id=item,
                 score=fused[item],
-                title=titles.get(item),
+                name=recommender.display_name(item),
                 words=title_words(query, titles.get(item)),
                 lexical=item in lexical,
                 similarity=similarity.get(item),
@@ -238,8 +238,8 @@ def hit_explanations(
 
 def _about_item(hit: SearchHit, reason: str, score: float) -> Explanation:
     """A reason in the item itself: its path is the item node alone."""
-    path = GraphPath(nodes=[PathNode(label="Item", id=hit.item_id, name=hit.title)],
+    path = GraphPath(nodes=[PathNode(label="Item", id=hit.item_id, name=hit.name)],
                      relationships=[])  # fmt: skip
-    name = f'"{hit.title}"' if hit.title else f"Item {hit.item_id}"
+    name = f'"{hit.name}"' if hit.name else f"Item {hit.item_id}"
     return Explanation(sentence=f"{name} matches your search: {reason}.", score=score,
                        cypher=path_cypher(path), path=path)  # fmt: skip

@@ -3,17 +3,18 @@ memory), Neo4j behind a guard, the text encoder and the entity extractors."""
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
-from fastapi import HTTPException, status
 from fastapi.exceptions import RequestValidationError
 from numpy.typing import NDArray
 
@@ -64,11 +65,13 @@ from kg.write import write_atomically
 
 log = logging.getLogger("kgrec.api")
 T = TypeVar("T")
+# The in-memory part of a write whose graph part is done: applied again by a successor.
+Replay = Callable[["Service"], None]
+InteractionKey = tuple[str, str, str, int]  # (user, item, kind, ts): one INTERACTED edge
 ENTITY_LABELS = {relation: label for label, relation in ENTITY_RELATIONS.items()}
 NEIGHBOURS = 10  # trained items a new item's text finds, whose embeddings it moves towards
 MAX_LINKS = 200  # links to related items (ALSO_BOUGHT & co.) one item may have, in all
 DRAIN_S = 30.0  # how long closing a service waits for its requests in flight
-WRITE_WAIT_S = 30.0  # how long a write waits while a reload reads the graph for the next model
 
 
 class ReloadError(RuntimeError):
@@ -85,6 +88,14 @@ class PlacedItem:
     text_vector: Vector
     links: dict[str, list[str]]
     categories: list[str]
+    name: str | None = None  # its display name; None: the one the catalogue holds
+
+    def fingerprint(self) -> bytes:
+        """What its placement depends on (the display name moves nothing)."""
+        links = sorted((relation, sorted(targets)) for relation, targets in self.links.items())
+        digest = hashlib.blake2b(self.text_vector.astype(np.float32).tobytes(), digest_size=16)
+        digest.update(repr((self.title, sorted(self.categories), links)).encode())
+        return digest.digest()
 
 
 def _row_links(rows: Sequence[Row]) -> Iterator[tuple[str, str]]:
@@ -128,6 +139,15 @@ def settle_heap() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+    _release_freed_pages()
+
+
+def _release_freed_pages() -> None:
+    """Hand the C heap's free pages back to the system (glibc's malloc_trim; elsewhere
+    nothing): a replaced model's arrays are freed, but without this their pages stay with the
+    process and its RSS climbs with every reload."""
+    with suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class GraphDownError(RuntimeError):
@@ -211,10 +231,14 @@ class Service:
         # service and close this one without pulling Neo4j or the encoder from under them.
         self._state = threading.Condition()
         self._requests = 0
-        self._writes = 0
-        self._writes_paused = False
         self._closing = False
         self._successor: Service | None = None
+        # While a successor reads the graph: the writes answered here since, to replay on it.
+        self._journal: list[Replay] | None = None
+        # The interactions of untrained users its catalogue read folded in: a replayed event
+        # among them is not counted twice.
+        self._folded: set[InteractionKey] = set()
+        self._placed: dict[str, bytes] = {}  # item id -> fingerprint of its latest placement
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -242,26 +266,56 @@ class Service:
             self._state.notify_all()
 
     def hand_over(self, successor: Service) -> None:
-        """Start `successor` and send every request from now on to it. Writes wait meanwhile
-        (reads go on), so that the successor reads every write answered here from the graph;
-        if it fails to start, they resume here and the error is raised."""
+        """Start `successor` (it reads the catalogue from the graph, which must answer) and
+        send every request from now on to it. Nothing waits: writes go on here meanwhile, and
+        the in-memory part of each one answered from now on is replayed on the successor,
+        whether its read saw the write or not (replays are idempotent), so it misses none. If
+        it fails to start, the error is raised and this one serves on."""
         with self._state:
-            self._writes_paused = True
-            drained = self._state.wait_for(lambda: self._writes == 0, WRITE_WAIT_S)
+            self._journal = []
         try:
-            if not drained:
-                raise ReloadError(f"writes in flight did not finish within {WRITE_WAIT_S:.0f} s")
-            successor.start()
+            # Unlike a first start, no serving from the model alone: this one has a catalogue.
+            if not successor._load_catalogue():
+                raise ReloadError("Neo4j did not answer while it read the catalogue; reload "
+                                  "again once Neo4j is back")  # fmt: skip
         except BaseException:
             with self._state:
-                self._writes_paused = False
-                self._state.notify_all()
+                self._journal = None
             raise
+        while True:  # until no write was answered since the last look: then swap at once
+            with self._state:
+                pending, self._journal = self._journal or [], []
+                if not pending:
+                    self._journal = None
+                    self._successor = successor
+                    self._closing = True
+                    self._state.notify_all()
+                    return
+            for replay in pending:
+                successor._replay(replay)
+
+    def _applied(self, replay: Replay) -> None:
+        """A write answered here: journal its in-memory part while a successor reads the
+        graph, or, once one has taken over (the write was in flight), replay it there."""
         with self._state:
-            self._successor = successor
-            self._closing = True
-            self._writes_paused = False
-            self._state.notify_all()
+            if self._journal is not None:
+                self._journal.append(replay)
+                return
+            successor = self._successor
+        if successor is not None:
+            successor._replay(replay)
+
+    def _replay(self, replay: Replay) -> None:
+        """Apply a write its predecessor answered. Neo4j not answering (a new item looks for
+        its text's neighbours) leaves it to the next catalogue read: it is in the graph."""
+        with self._writing() as service:
+            try:
+                replay(service)
+                service._applied(replay)  # answered here too: on to a successor of its own
+            except GraphDownError as exc:
+                log.warning("a write answered during a reload is in Neo4j but not yet served "
+                            "by %s (%s); the next reload or restart reads it",
+                            service.recommender.name, exc)  # fmt: skip
 
     def close(self) -> None:
         """Take no more requests, wait (at most DRAIN_S) for those in flight, then let go of
@@ -292,6 +346,9 @@ class Service:
         except GraphDownError:
             return False
         self.recommender.fold_users(interactions)
+        # Those with an item the read placed: one added since is folded in when replayed.
+        known = self.recommender.knows_item
+        self._folded = {(i.user, i.item, i.kind, i.ts) for i in interactions if known(i.item)}
         self.recommender.load_catalogue(catalogue)
         self.searcher.load(catalogue)
         return True
@@ -379,28 +436,14 @@ class Service:
     @contextmanager
     def _writing(self) -> Iterator[Service]:
         """The service a write goes to: this one or, once a reload has handed over, its
-        successor. While a reload reads the graph for its successor, writes wait."""
+        successor."""
         with self._state:
-            if not self._state.wait_for(lambda: not self._writes_paused, WRITE_WAIT_S):
-                raise HTTPException(
-                    status.HTTP_503_SERVICE_UNAVAILABLE,
-                    f"a model reload has held writes back for {WRITE_WAIT_S:.0f} s; nothing was "
-                    "written: send it again in a few seconds",
-                    headers={"Retry-After": "5"},
-                )
             successor = self._successor
-            if successor is None:
-                self._writes += 1
-        if successor is not None:
-            with successor._writing() as service:
-                yield service
-            return
-        try:
+        if successor is None:
             yield self
-        finally:
-            with self._state:
-                self._writes -= 1
-                self._state.notify_all()
+            return
+        with successor._writing() as service:
+            yield service
 
     def add_item(self, item: NewItem) -> ItemAdded:
         """Extract, write (one transaction), embed inductively and make recommendable."""
@@ -425,25 +468,40 @@ class Service:
         categories = [row for row in rows if isinstance(row, CategoryRow)]
         text = item_text(item.title, item.description, brands, [c.name for c in categories[-1:]])
         text_vector = self.text_vector(text)
-        rows.insert(0, ItemRow(id=item.id, title=item.title, description=item.description,
-                               price=item.price, text_embedding=text_vector.tolist()))  # fmt: skip
+        item_row = ItemRow(id=item.id, title=item.title, description=item.description,
+                           price=item.price, text_embedding=text_vector.tolist())  # fmt: skip
+        rows.insert(0, item_row)
         written = self.guard.call(lambda graph: write_atomically(graph, rows))
-        self.recommender.add_entities(
+        entities = [
             Entity(label=type(row).__name__.removesuffix("Row"), id=row.id, name=row.name)
             for row in rows
             if isinstance(row, BrandRow | CategoryRow | AttributeRow)
-        )
+        ]
         placed = PlacedItem(item.id, item.title, text_vector, _by_relation(_row_links(rows)),
-                            [c.id for c in categories])  # fmt: skip
+                            [c.id for c in categories], item_row.name)  # fmt: skip
         dropped = [Entity(label=ENTITY_LABELS[relation_name(rel_type)], id=target)
                    for _, rel_type, target in written.dropped_links]  # fmt: skip
-        inductive = self._place(placed, dropped)
+        inductive = self._take_item(placed, entities, dropped)
+
+        def replay(service: Service) -> None:
+            with service._adding:  # placed again only if its catalogue read missed this write
+                if service._placed.get(placed.id) != placed.fingerprint():
+                    service._take_item(placed, entities, dropped)
+
+        self._applied(replay)
         return ItemAdded(
             item_id=item.id, created=created, embedding="inductive" if inductive else "trained",
             brands=[row.id for row in rows if isinstance(row, BrandRow)],
             categories=[c.id for c in categories],
             attributes=[row.id for row in rows if isinstance(row, AttributeRow)],
         )  # fmt: skip
+
+    def _take_item(
+        self, placed: PlacedItem, entities: Sequence[Entity], dropped: Sequence[Entity]
+    ) -> bool:
+        """An item write's in-memory part: its entities resolvable, the item placed."""
+        self.recommender.add_entities(entities)
+        return self._place(placed, dropped)
 
     def _checked_links(self, item: NewItem) -> dict[ItemLinkType, list[str]]:
         """The item's links, each target once; refused (naming what is wrong) when one points
@@ -473,11 +531,14 @@ class Service:
         neighbours = self._text_neighbours(item)
         if len(neighbours):
             vector = normalise(vector + self.recommender.items[neighbours].mean(axis=0))
-        inductive = self.recommender.add_item(item.id, vector, item.title or "", item.categories)
+        inductive = self.recommender.add_item(
+            item.id, vector, item.title or "", item.categories, item.name
+        )
         entities = [Entity(label=label, id=entity_id)
                     for relation, label in ENTITY_LABELS.items()
                     for entity_id in item.links.get(relation, [])]  # fmt: skip
         self.searcher.add_item(item.id, entities, dropped)
+        self._placed[item.id] = item.fingerprint()
         return inductive
 
     def _text_neighbours(self, item: PlacedItem) -> NDArray[np.int64]:
@@ -514,9 +575,19 @@ class Service:
                                       user_id=event.user_id, item_id=event.item_id,
                                       rating=event.rating, ts=ts, text=event.review))  # fmt: skip
         written = self.guard.call(lambda graph: write_atomically(graph, rows))
-        for row in written.new_interactions:
+        new = written.new_interactions
+        for row in new:
             self.recommender.record_event(row.user_id, row.item_id, row.kind, row.rating)
-        return sorted({row.user_id for row in written.new_interactions})
+        self._applied(lambda service: service._replay_events(new))
+        return sorted({row.user_id for row in new})
+
+    def _replay_events(self, rows: Sequence[InteractionRow]) -> None:
+        """New interactions its predecessor recorded, except those this one's catalogue
+        read folded in already."""
+        for row in rows:
+            key = (row.user_id, row.item_id, row.kind, row.ts)
+            if key not in self._folded and self.recommender.knows_item(row.item_id):
+                self.recommender.record_event(row.user_id, row.item_id, row.kind, row.rating)
 
 
 def successor_of(current: Service) -> Service:

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from gnn.artifacts import (
+    EMBEDDINGS,
     METRICS,
     SERVING,
     DamagedModelError,
@@ -27,7 +29,7 @@ from gnn.artifacts import (
 from gnn.comparison import Comparison, compare
 from gnn.dataset import NoInteractionsError, RecDataset, build_dataset
 from gnn.infer import LoadedModel
-from gnn.model import KGRecModel, ModelConfig
+from gnn.model import ModelConfig
 from gnn.registry import Registry, RegistryError
 from gnn.retrain import (
     RetrainError,
@@ -37,14 +39,14 @@ from gnn.retrain import (
     parse_period,
     retrain_lock,
     run_every,
-    warm_epochs,
+    warm_config,
     warm_start,
 )
 from gnn.scoring import Blend
 from gnn.text import TextEncoder
-from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, embeddings, epoch_progress, train
+from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, epoch_progress, train
 from kg.connection import Graph
-from kg.embeddings import write_embeddings
+from kg.embeddings import record_model_version, write_embeddings
 from kg.errors import GraphError, GraphUnavailableError
 from kg.export import export_graph
 from kg.provision import ProvisionError
@@ -170,6 +172,8 @@ def main(
             describe(dataset)
             if reuse and (found := find_model(directory, dataset, config.to_dict())):
                 console.print(f"A model of exactly this data and configuration exists: {found}")
+                if write_back:  # the graph may have been emptied and loaded again since
+                    write_back_embeddings(graph, found, dataset)
                 return
             progress, on_epoch = epoch_progress(console, epochs)
             with progress:
@@ -180,7 +184,7 @@ def main(
                     comparison = compare(dataset)
             saved = save_results(result, dataset, config, directory, comparison)
             if write_back:
-                write_back_embeddings(graph, result.model, dataset)
+                write_back_embeddings(graph, saved, dataset)
     except RUN_ERRORS as exc:
         raise fail(explain(exc)) from None
     console.print(f"Model saved in {saved}")
@@ -212,7 +216,9 @@ RETRAIN_HELP = (
     "\n\n"
     "Warm by default: users, items, brands, categories and attributes the serving model knows "
     "start from its learned embeddings (new ones as `kgrec train` starts them: from text and "
-    "links), with a quarter of its epochs; --full trains from scratch. One retrain at a time "
+    "links), fine-tuned for a quarter of its epochs at a tenth of its learning rate (the start "
+    "counts as epoch 0, so early stopping keeps it if no epoch beats it on validation); --full "
+    "trains from scratch. One retrain at a time "
     "per models directory (a lock on .retrain.lock; `kgrec train` takes it too); a run killed "
     "midway leaves the serving model as it was, and the next run removes the half-written "
     "model it left. --every 6h (or 30m, 1d) keeps retraining on that period until SIGTERM or "
@@ -305,7 +311,7 @@ def retrain_once(
         # evaluation.
         recipe = replace(TrainConfig.from_dict(serving.config), device=settings.device)
         initialise = None if full else warm_start(serving.path)
-        config = recipe if initialise is None else warm_epochs(recipe)
+        config = recipe if initialise is None else warm_config(recipe)
         dataset = read_dataset(graph, settings, 0.0, config.seed)
         with console.status(f"Evaluating: a candidate on {dataset.split} vs {serving.path.name}"):
             evaluation, result = evaluate(dataset, config, serving, initialise)
@@ -320,7 +326,7 @@ def retrain_once(
             return False, f"rejected {saved.name}, {serving.path.name} keeps serving: {reason}"
         registry.promote(saved.name, reason)
         if write_back:
-            write_back_embeddings(graph, model, everything)
+            write_back_embeddings(graph, saved, everything)
     return True, f"promoted {saved.name}: {reason}"
 
 
@@ -465,18 +471,20 @@ def plot_curves(history: list[EpochLog], path: Path) -> None:
     plt.close(figure)
 
 
-def write_back_embeddings(graph: Graph, model: KGRecModel, dataset: RecDataset) -> None:
-    """The model's user and item embeddings, and the items' text vectors (search's semantic
-    half)."""
+def write_back_embeddings(graph: Graph, saved: Path, dataset: RecDataset) -> None:
+    """The saved model's user and item embeddings, the items' text vectors (search's semantic
+    half) and a `(:ModelVersion)` node for analysts; `dataset` is the data it was saved with."""
     with console.status("Writing embeddings back to Neo4j..."):
-        users, items = embeddings(model, dataset.n_items)
+        vectors = torch.load(saved / EMBEDDINGS, map_location="cpu", weights_only=True)
         item_ids = dataset.ids["item"][: dataset.n_items]
         text = dataset.features["item"][: dataset.n_items].numpy()
         write_embeddings(graph, "Item", item_ids, text, prop="text_embedding")
-        written = write_embeddings(graph, "Item", item_ids, items)
-        written += write_embeddings(graph, "User", dataset.ids["user"], users)
+        written = write_embeddings(graph, "Item", item_ids, vectors["items"].numpy())
+        written += write_embeddings(graph, "User", dataset.ids["user"], vectors["users"].numpy())
+        if card := Registry(saved.parent).card(saved.name):
+            record_model_version(graph, card)
     console.print(
         f"Wrote `embedding` on {written:,} Item and User nodes (vector indexes item_embedding, "
-        "user_embedding) and the items' `text_embedding` (index item_text_embedding, for "
-        "search)."
+        "user_embedding), the items' `text_embedding` (index item_text_embedding, for "
+        f"search) and (:ModelVersion {{id: '{saved.name}'}})."
     )

@@ -361,17 +361,22 @@ def _fit(
     best_state: dict[str, torch.Tensor] | None = None
     started = time.perf_counter()
     seconds_to_best = 0.0
+
+    def validated(epoch: int) -> float:
+        nonlocal best_epoch, best_score, best_metrics, best_state, seconds_to_best
+        score = model_scorer(model, dataset.n_items, interactions.train, with_item_item=False)
+        metrics = evaluate(score, interactions.valid, interactions.train)
+        if metrics["ndcg@10"] > best_score:
+            best_epoch, best_score, best_metrics = epoch, metrics["ndcg@10"], dict(metrics)
+            best_state = copy.deepcopy(model.state_dict())
+            seconds_to_best = time.perf_counter() - started
+        return metrics["ndcg@10"]
+
+    if validate and initialise is not None:
+        validated(0)  # a warm start may already be the best there is: then it is kept as is
     for epoch in range(1, epochs + 1):
         loss = _epoch(model, optimiser, pairs, dataset.n_items, config, generator)
-        valid_ndcg = None
-        if validate:
-            score = model_scorer(model, dataset.n_items, interactions.train, with_item_item=False)
-            metrics = evaluate(score, interactions.valid, interactions.train)
-            valid_ndcg = metrics["ndcg@10"]
-            if valid_ndcg > best_score:
-                best_epoch, best_score, best_metrics = epoch, valid_ndcg, dict(metrics)
-                best_state = copy.deepcopy(model.state_dict())
-                seconds_to_best = time.perf_counter() - started
+        valid_ndcg = validated(epoch) if validate else None
         log = EpochLog(epoch, loss, valid_ndcg, time.perf_counter() - started)
         history.append(log)
         if on_epoch:

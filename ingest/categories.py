@@ -92,3 +92,9 @@ def category_rows(item_id: str, path: Iterable[str]) -> list[Row]:
             )
         )
     return rows
+
+
+def category_leaf(rows: Iterable[Row]) -> str | None:
+    """The name of the deepest category `category_rows` kept of a path."""
+    names = [row.name for row in rows if isinstance(row, CategoryRow)]
+    return names[-1] if names else None

@@ -13,7 +13,10 @@ from pydantic import BaseModel
 from kg.connection import Graph
 from kg.records import InteractionKind
 
-TITLES = "MATCH (i:Item) WHERE i.title IS NOT NULL RETURN i.id AS id, i.title AS title"
+TITLES = (
+    "MATCH (i:Item) WHERE i.title IS NOT NULL OR i.name IS NOT NULL "
+    "RETURN i.id AS id, i.title AS title, i.name AS name"
+)
 INTERACTIONS = "MATCH (u:User)-[:INTERACTED]->(i:Item) RETURN DISTINCT u.id AS user, i.id AS item"
 CATEGORY_ITEMS = (
     "MATCH (i:Item)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category) "
@@ -37,7 +40,7 @@ RETURN i.id AS id, i.title AS title, i.text_embedding AS text_vector,
 # The interactions of users a model does not hold: they came (through the API, say) since.
 UNTRAINED_USER_INTERACTIONS = (
     "MATCH (u:User)-[r:INTERACTED]->(i:Item) WHERE NOT u.id IN $known "
-    "RETURN u.id AS user, i.id AS item, r.kind AS kind, r.rating AS rating"
+    "RETURN u.id AS user, i.id AS item, r.kind AS kind, r.ts AS ts, r.rating AS rating"
 )
 
 
@@ -49,6 +52,7 @@ class Entity(BaseModel):
 
 class Catalogue(BaseModel):
     titles: dict[str, str]  # item id -> title (related-product stubs have none)
+    names: dict[str, str]  # item id -> display name: its `name`, else its title
     interactions: list[tuple[str, str]]  # distinct (user id, item id)
     category_items: dict[str, list[str]]  # category id -> items in it or below it
     # (Brand or Attribute, its id) -> its items
@@ -57,8 +61,10 @@ class Catalogue(BaseModel):
 
 
 def read_catalogue(graph: Graph) -> Catalogue:
+    titled = graph.read(TITLES)
     return Catalogue(
-        titles={row["id"]: row["title"] for row in graph.read(TITLES)},
+        titles={row["id"]: row["title"] for row in titled if row["title"] is not None},
+        names={row["id"]: row["name"] or row["title"] for row in titled},
         interactions=[(row["user"], row["item"]) for row in graph.read(INTERACTIONS)],
         category_items={row["category"]: row["items"] for row in graph.read(CATEGORY_ITEMS)},
         entity_items={(row["label"], row["id"]): row["items"] for row in graph.read(ENTITY_ITEMS)},
@@ -87,6 +93,7 @@ class UserInteraction(BaseModel):
     user: str
     item: str
     kind: InteractionKind
+    ts: int
     rating: float | None
 
 

@@ -13,8 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from kg import provision
+from kg.connection import Graph
+from kg.errors import GraphError, GraphUnavailableError
 from kg.provision import ProvisionError
+from kg.schema import apply_schema, drop_schema
 from kg.settings import get_settings
+from kg.write import delete_all
 
 console = Console()
 err_console = Console(stderr=True)
@@ -129,10 +133,49 @@ def browser(
     console.print(f"Connect URL:    {current.uri}")
     console.print(f"Username:       {info.user}")
     console.print(f"Password:       {info.password}")
+    if current.guide_url and current.style_url:
+        # Browser commands to paste: one line each, whatever the terminal's width.
+        console.print(f"Guide:          :guide {current.guide_url}", soft_wrap=True)
+        console.print(f"Style:          :style {current.style_url}", soft_wrap=True)
     if not current.running:
         console.print("[yellow]Neo4j is not running: `kgrec neo4j start` first.[/]")
     if open_browser:
         webbrowser.open(current.browser_url)
+
+
+@neo4j_app.command()
+def reset(
+    yes: bool = typer.Option(False, "--yes", help="Do not ask first (scripts, `make`)."),
+) -> None:
+    """Start over with an empty database: delete every node and relationship, drop every
+    index and constraint, then create kgrec's schema again. The server, its password, .venv,
+    the saved models and the extraction caches stay. Asks first unless --yes."""
+    settings = get_settings()
+    try:
+        info = provision.resolve_connection(settings)
+    except ProvisionError as exc:
+        raise fail(str(exc)) from exc
+    where = f"database '{settings.neo4j_database}' at {info.uri}"
+    if not yes and not typer.confirm(f"Delete everything in {where}?", default=False):
+        raise fail("nothing deleted (pass --yes to skip this question)")
+    try:
+        with Graph.connect(settings, wait_s=5) as graph:
+            (before,) = graph.read(
+                "CALL () { MATCH (n) RETURN count(n) AS nodes } "
+                "CALL () { MATCH ()-[r]->() RETURN count(r) AS relationships } "
+                "RETURN nodes, relationships"
+            )
+            delete_all(graph)
+            drop_schema(graph)
+            apply_schema(graph, settings.cypher_dir / "schema.cypher")
+    except GraphUnavailableError as exc:
+        raise fail(f"{exc}. Is Neo4j running? `kgrec neo4j start` first.") from exc
+    except GraphError as exc:
+        raise fail(f"the reset failed part-way ({exc}); run it again.") from exc
+    console.print(
+        f"Emptied {where}: {before['nodes']:,} nodes and {before['relationships']:,} "
+        "relationships deleted; schema created again."
+    )
 
 
 def main() -> None:

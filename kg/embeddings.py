@@ -8,8 +8,8 @@ Item nodes (`embedding`, for analysts in Neo4j Browser) and the items' text vect
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,3 +81,34 @@ def ensure_vector_index(
         "`vector.similarity_function`: 'cosine'}}",
         {"dimensions": dimensions},
     )
+
+
+MODEL_VERSION_QUERY = """
+MERGE (m:ModelVersion {id: $version})
+SET m.created = datetime($created), m.parent = $parent, m += $figures, m.embedded = datetime()
+WITH m
+OPTIONAL MATCH (parent:ModelVersion {id: $parent})
+FOREACH (_ IN CASE WHEN parent IS NULL THEN [] ELSE [1] END |
+  MERGE (m)-[:RETRAINED_FROM]->(parent))
+"""
+
+
+def record_model_version(graph: Graph, card: Mapping[str, Any]) -> None:
+    """A `(:ModelVersion)` node for the model whose embeddings were just written: its version,
+    creation time, parent (`-[:RETRAINED_FROM]->` when recorded too), when its embeddings came
+    into the graph (`embedded`), its test metrics ("ndcg@10" -> `ndcg_at_10`) and the number
+    of interactions it learned from; `card` is the model's card.json. For analysts in
+    Browser: the registry in the models directory stays what serving follows."""
+    metrics = card.get("metrics") or {}
+    figures: dict[str, float] = {
+        key.replace("@", "_at_"): float(value)
+        for key, value in metrics.items()
+        if isinstance(value, int | float)
+    }
+    interactions = (card.get("data") or {}).get("interactions") or {}
+    figures["interactions"] = float(sum(interactions.values()))
+    graph.run(
+        MODEL_VERSION_QUERY,
+        {"version": card["version"], "created": card["created"], "parent": card.get("parent"),
+         "figures": figures},
+    )  # fmt: skip

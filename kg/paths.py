@@ -88,7 +88,7 @@ def paths_query(user: bool, liked: bool, entities: bool) -> str:
 }}
 WITH t, collect(p)[..$per_item] AS paths
 RETURN t.id AS target,
-       [p IN paths | [[n IN nodes(p) | [labels(n)[0], n.id, toString(coalesce(n.title, n.name))]],
+       [p IN paths | [[n IN nodes(p) | [labels(n)[0], n.id, toString(coalesce(n.name, n.title))]],
                       [r IN relationships(p) | [type(r), startNode(r).id, r.kind, r.relation]]
       ]] AS paths
 """

@@ -6,7 +6,8 @@ failing deep inside a transaction.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -15,7 +16,10 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+
+from kg.names import item_name
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
@@ -45,10 +49,23 @@ class ItemRow(Row):
     id: Id
     title: Text | None = None
     description: Text | None = None
+    # The display name (`kg.names.item_name`): a loader that knows the item's brand and
+    # category passes it; without one, it comes from the title or description.
+    name: Name | None = None
     price: float | None = Field(None, ge=0)
     # The item's text vector (search's semantic half); `kgrec train` writes it in bulk, the
     # API with each item it adds.
     text_embedding: list[float] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or data.get("name") is not None:
+            return data
+        # Wrong types are left for the field validation to report.
+        title, description = (text if isinstance(text := data.get(key), str) else None
+                              for key in ("title", "description"))  # fmt: skip
+        return {**data, "name": item_name(title, description)}
 
 
 class BrandRow(Row):

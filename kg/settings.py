@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     # version a promotion or rollback names (as POST /admin/reload does); 0: never.
     api_model_watch_s: float = Field(2.0, ge=0)
 
+    @property
+    def api_url(self) -> str:
+        """Where a browser on this machine reaches `kgrec serve` (a wildcard address listens
+        on loopback too)."""
+        wildcards = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 (read, not bound)
+        host = wildcards.get(self.api_host, self.api_host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.api_port}"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

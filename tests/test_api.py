@@ -169,7 +169,7 @@ def test_context_explanations_start_from_what_the_request_named(client: TestClie
     body = post(client, "/recommendations", {"attributes": ["GlowCo"], "k": 2}).json()
     first = body["items"][0]["explanations"][0]
     assert first["path"]["nodes"][0]["label"] == "Brand"
-    assert "GlowCo, which you asked for" in first["sentence"]
+    assert "is by GlowCo, as you asked" in first["sentence"]
 
 
 @pytest.mark.parametrize(
@@ -398,7 +398,11 @@ def test_neo4j_stopped_and_restarted_under_a_running_api(shop: Settings) -> None
             while api.get("/health/ready").status_code != 200:
                 assert time.monotonic() < deadline, "the API did not see Neo4j come back"
                 time.sleep(0.5)
-            assert recommend(api, "t-user1", k=3)["items"][0]["explanations"]
+            # A restarted Neo4j plans the path query afresh: on a busy machine the first
+            # tries may still time out (and answer without explanations).
+            while not recommend(api, "t-user1", k=3)["items"][0]["explanations"]:
+                assert time.monotonic() < deadline, "no explanations once Neo4j was back"
+                time.sleep(0.5)
         assert not {"t1", "t2", "t3"} & set(ids(recommend(cold, "t-user1", k=3)))  # seen again
 
 

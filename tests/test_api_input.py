@@ -249,6 +249,7 @@ def test_the_openapi_lists_every_status_code_with_its_body(client: TestClient) -
         ("post", "/events"): {"201", *caller, *body, "404", "503"},
         ("get", "/explain"): {"200", *caller, *lookup},
         ("post", "/admin/reload"): {"200", *caller, "409", "422"},  # 409: could not load
+        ("get", "/admin/users"): {"200", *caller, "422"},
         ("get", "/health/ready"): {"200", "503"},
         ("get", "/health/live"): {"200"},
     }

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from kg import Settings, provision
+from kg import Graph, Settings, provision
 from kg.provision import free_port
 from kg.provision.local import pid_alive
+from kg.read import counts
+from kg.schema import describe_schema
+from kg.write import GraphWriter
+from tests.graph_fixtures import write_shop
 from tests.helpers import kgrec
 
 LOCAL_ONLY = pytest.mark.skipif(
@@ -101,6 +105,9 @@ def test_start_status_stop_lifecycle(local_env: dict[str, str]) -> None:
     browser = kgrec("neo4j", "browser", env=local_env)
     password = (home / "password").read_text().strip()
     assert "/browser/" in browser.stdout and password in browser.stdout
+    http = local_env["KGREC_NEO4J_HTTP_PORT"]
+    assert f":guide http://127.0.0.1:{http}/browser/kgrec/guide.html" in browser.stdout
+    assert f":style http://127.0.0.1:{http}/browser/kgrec/style.grass" in browser.stdout
 
     stopped = kgrec("neo4j", "stop", env=local_env)
     assert stopped.returncode == 0 and "Neo4j stopped." in stopped.stdout
@@ -128,3 +135,41 @@ def test_a_server_that_cannot_start_shows_its_log(local_env: dict[str, str]) -> 
     assert "exited with code" in result.stderr and "console log" in result.stderr
     assert "Invalid" in result.stderr  # the JVM's own complaint, from the log tail
     assert not (Path(local_env["KGREC_NEO4J_HOME"]) / "run" / "neo4j.pid").exists()
+
+
+def test_reset_asks_then_empties_the_database(
+    graph: Graph, server_env: dict[str, str], neo4j_settings: Settings
+) -> None:
+    """`kgrec neo4j reset`: nothing happens unless confirmed; then the graph is empty and the
+    schema is there again (constraints and indexes a load needs)."""
+    write_shop(GraphWriter(graph))
+    graph.run("CREATE INDEX left_over IF NOT EXISTS FOR (n:Item) ON (n.price)")
+    refused = kgrec("neo4j", "reset", env=server_env, stdin="n\n")
+    assert refused.returncode == 1 and "nothing deleted" in refused.stderr
+    assert counts(graph).total_nodes > 0
+
+    done = kgrec("neo4j", "reset", "--yes", env=server_env)
+    assert done.returncode == 0, done.stderr
+    assert "Emptied database 'neo4j'" in done.stdout and "nodes and" in done.stdout
+    assert graph.read("MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
+    schema = describe_schema(graph)
+    assert ("index", "left_over") not in schema
+    assert ("constraint", "item_id") in schema and ("index", "item_search") in schema
+
+
+def test_reset_without_a_server_says_to_start_one(tmp_path: Path) -> None:
+    env = {"KGREC_NEO4J_MODE": "external", "KGREC_NEO4J_URI": f"bolt://127.0.0.1:{free_port()}",
+           "KGREC_NEO4J_PASSWORD": "not-used-1"}  # fmt: skip
+    outcome = kgrec("neo4j", "reset", "--yes", env=env)
+    assert outcome.returncode == 1 and "`kgrec neo4j start` first" in outcome.stderr
+
+
+def test_the_demo_points_at_the_api_the_settings_name() -> None:
+    """`make demo` ends with the API's URLs from the settings, not a fixed port."""
+    wildcard = "0.0.0.0"  # noqa: S104 (a setting read, nothing bound)
+    assert Settings(api_host=wildcard, api_port=9123).api_url == "http://127.0.0.1:9123"
+    assert Settings(api_host="::", api_port=8080).api_url == "http://[::1]:8080"
+    assert Settings(api_host="shop.local").api_url == "http://shop.local:8000"
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    demo = makefile.split("\ndemo:")[1].split("\n\n")[0]
+    assert "get_settings().api_url" in demo and "8000" not in demo

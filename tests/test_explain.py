@@ -29,11 +29,15 @@ CREAM = PathNode(label="Item", id="i2", name="Night cream")
 STUB = PathNode(label="Item", id="B00STUB")
 GLOW = PathNode(label="Brand", id="glowco", name="GlowCo")
 SKIN = PathNode(label="Category", id="beauty > skin", name="Skin")
-DRY = PathNode(label="Attribute", id="dry skin", name="dry skin")
+DRY = PathNode(label="Attribute", id="skin_type:dry skin", name="dry skin")
+FAMILY = PathNode(label="Attribute", id="topic:family", name="family")
+HEROES = PathNode(label="Attribute", id="film_genre:superhero film", name="superhero films")
 DARK = PathNode(label="Item", id="i7", name="The Dark Knight")
 RISES = PathNode(label="Item", id="i8", name="The Dark Knight Rises")
 NOLAN = PathNode(label="Entity", id="m.0nolan", name="Christopher Nolan")
 ACTION = PathNode(label="Entity", id="m.0action")  # no name: only its relation can be told
+NAMED_ACTION = PathNode(label="Entity", id="m.0action", name="Action")
+UNNAMED = PathNode(label="Entity", id="m.0nolan")
 
 
 def path(
@@ -66,40 +70,64 @@ DIRECTED, GENRE = "film.film.directed_by", "film.film.genre"
     [
         (path(USER, BOUGHT, SERUM, ("ALSO_BOUGHT", True), CREAM),
          'You bought "Rose serum"; customers who bought "Rose serum" also bought "Night cream".'),
+        # The stored edge points from the cream: its buyers (or viewers) also had the serum.
+        (path(USER, BOUGHT, SERUM, ("ALSO_BOUGHT", False), CREAM),
+         'You bought "Rose serum"; customers who bought "Night cream" also bought "Rose serum".'),
         (path(USER, ("INTERACTED", True, "view"), SERUM, ("ALSO_VIEWED", False), CREAM),
-         'You viewed "Rose serum"; customers who viewed "Rose serum" also viewed "Night cream".'),
+         'You viewed "Rose serum"; customers who viewed "Night cream" also viewed "Rose serum".'),
+        (path(USER, ("INTERACTED", True, "cart"), SERUM, ("BOUGHT_TOGETHER", False), CREAM),
+         'You put "Rose serum" in your cart; "Night cream" is often bought together with '
+         '"Rose serum".'),
         (path(USER, BOUGHT, SERUM, ("HAS_BRAND", True), GLOW, ("HAS_BRAND", False), CREAM),
-         'You bought "Rose serum"; "Night cream" shares its brand, GlowCo.'),
+         'You bought "Rose serum"; "Night cream" is also by GlowCo.'),
         (path(USER, BOUGHT, SERUM, ("IN_CATEGORY", True), SKIN, ("IN_CATEGORY", False), CREAM),
-         'You bought "Rose serum"; "Night cream" is in the same category, Skin.'),
+         'You bought "Rose serum"; "Night cream" is also in the Skin category.'),
         (path(USER, BOUGHT, SERUM, ("HAS_ATTRIBUTE", True), DRY, ("HAS_ATTRIBUTE", False), CREAM),
-         'You bought "Rose serum"; "Night cream" is also dry skin.'),
+         'You bought "Rose serum"; "Night cream" is also for dry skin.'),
+        (path(USER, ("INTERACTED", True, "click"), SERUM, ("HAS_ATTRIBUTE", True), FAMILY,
+              ("HAS_ATTRIBUTE", False), CREAM),
+         'You clicked on "Rose serum"; "Night cream" is also about family.'),
+        (path(USER, BOUGHT, SERUM, ("HAS_ATTRIBUTE", True), HEROES, ("HAS_ATTRIBUTE", False),
+              CREAM),
+         'You bought "Rose serum"; "Night cream" also has the film genre superhero films.'),
+        (path(USER, BOUGHT, SERUM, ("HAS_ATTRIBUTE", True), PathNode(label="Attribute", id="x",
+              name="shiny"), ("HAS_ATTRIBUTE", False), CREAM),
+         'You bought "Rose serum"; "Night cream" also has the attribute shiny.'),
         (path(USER, BOUGHT, STUB, ("ALSO_VIEWED", True), CREAM),
          'You bought item B00STUB; customers who viewed item B00STUB also viewed "Night cream".'),
-        (path(USER, BOUGHT, SERUM, ("INTERACTED", False), OTHER, ("INTERACTED", True), CREAM),
-         'You bought "Rose serum"; another customer who bought "Rose serum" also bought '
+        (path(USER, BOUGHT, SERUM, ("INTERACTED", False, "rate"), OTHER, BOUGHT, CREAM),
+         'You bought "Rose serum"; another customer who rated "Rose serum" also bought '
          '"Night cream".'),
         (path(SERUM, ("BOUGHT_TOGETHER", True), CREAM),
          'You like "Rose serum"; "Rose serum" is often bought together with "Night cream".'),
         (path(GLOW, ("HAS_BRAND", False), CREAM),
-         '"Night cream" is by GlowCo, which you asked for.'),
+         '"Night cream" is by GlowCo, as you asked.'),
         (path(SKIN, ("IN_CATEGORY", False), CREAM),
-         '"Night cream" is in Skin, which you asked for.'),
+         '"Night cream" is in the Skin category, as you asked.'),
+        (path(DRY, ("HAS_ATTRIBUTE", False), CREAM),
+         '"Night cream" is for dry skin, as you asked.'),
         (path(GLOW, ("HAS_BRAND", False), SERUM, ("ALSO_BOUGHT", True), CREAM),
-         '"Rose serum" is by GlowCo, which you asked for; customers who bought "Rose serum" '
+         '"Rose serum" is by GlowCo, as you asked; customers who bought "Rose serum" '
          'also bought "Night cream".'),
+        (path(GLOW, ("HAS_BRAND", False), SERUM, ("ALSO_BOUGHT", False), CREAM),
+         '"Rose serum" is by GlowCo, as you asked; customers who bought "Night cream" '
+         'also bought "Rose serum".'),
         (path(USER, BOUGHT, DARK, fact(DIRECTED), NOLAN, fact(DIRECTED, False), RISES),
-         'You bought "The Dark Knight"; "The Dark Knight Rises" shares its directed by, '
+         'You bought "The Dark Knight"; "The Dark Knight Rises" is also directed by '
          'Christopher Nolan.'),
+        (path(USER, BOUGHT, DARK, fact(DIRECTED), UNNAMED, fact(DIRECTED, False), RISES),
+         'You bought "The Dark Knight"; "The Dark Knight Rises" is directed by the same one as '
+         '"The Dark Knight".'),
         (path(USER, BOUGHT, DARK, fact(GENRE), ACTION, fact(GENRE, False), RISES),
-         'You bought "The Dark Knight"; "The Dark Knight Rises" shares its genre with '
+         'You bought "The Dark Knight"; "The Dark Knight Rises" has the same genre as '
          '"The Dark Knight".'),
-        (path(DARK, fact(GENRE), ACTION, fact(GENRE, False), RISES),
-         'You like "The Dark Knight"; "The Dark Knight Rises" shares its genre with '
-         '"The Dark Knight".'),
+        (path(DARK, fact(GENRE), NAMED_ACTION, fact(GENRE, False), RISES),
+         'You like "The Dark Knight"; "The Dark Knight Rises" has the same genre, Action.'),
         (path(USER, BOUGHT, RISES, fact("film.film.sequel", False), DARK),
-         'You bought "The Dark Knight Rises"; "The Dark Knight" is linked to "The Dark Knight '
-         'Rises" (sequel).'),
+         'You bought "The Dark Knight Rises"; "The Dark Knight Rises" is the sequel of '
+         '"The Dark Knight".'),
+        (path(USER, BOUGHT, DARK, fact("hasSequel"), RISES),
+         'You bought "The Dark Knight"; "The Dark Knight" has sequel "The Dark Knight Rises".'),
     ],
 )  # fmt: skip
 def test_every_path_shape_reads_as_one_sentence(graph_path: GraphPath, expected: str) -> None:
@@ -144,9 +172,9 @@ def test_paths_through_entities_come_from_the_graph_and_name_the_relation(graph:
     )  # fmt: skip
     # Written by one, directed by the other: not the same fact, so no path.
     expected = [
-        '"The Dark Knight Rises" shares its directed by, Christopher Nolan.',
-        '"The Dark Knight Rises" shares its genre with "The Dark Knight".',
-        '"The Dark Knight" is linked to "The Dark Knight Rises" (sequel).',
+        '"The Dark Knight Rises" has the same genre as "The Dark Knight".',
+        '"The Dark Knight Rises" is also directed by Christopher Nolan.',
+        '"The Dark Knight Rises" is the sequel of "The Dark Knight".',
     ]
     for start, opening in (({"user_id": "u1"}, "You bought"), ({"liked": ["i7"]}, "You like")):
         found = explanation_paths(graph, ["i8"], **start)["i8"]
@@ -156,6 +184,100 @@ def test_paths_through_entities_come_from_the_graph_and_name_the_relation(graph:
         ]
         for graph_path in paths:  # the Browser query finds exactly this path
             assert len(graph.read(path_cypher(graph_path))) == 1
+
+
+# What each stored edge (a)-[type]->(b) says, written out here apart from api.explain's tables.
+EDGE_SAYS = {
+    "ALSO_BOUGHT": 'customers who bought "{a}" also bought "{b}"',
+    "ALSO_VIEWED": 'customers who viewed "{a}" also viewed "{b}"',
+    "BOUGHT_TOGETHER": '"{a}" is often bought together with "{b}"',
+    "RELATED": '"{b}" is the successor of "{a}"',  # relation "product.successor"
+    "HAS_BRAND": '"{a}" is also by {b}',
+    "IN_CATEGORY": '"{a}" is also in the {b} category',
+    "HAS_ATTRIBUTE": '"{a}" is also for {b}',
+    "INTERACTED": 'another customer who rated "Rose serum" also bought "{b}"',
+}
+# Each target item reached from the serum its user bought through one relationship type,
+# stored from the target to the serum or from the serum to the target.
+TARGETS = {"ALSO_BOUGHT": "Night cream", "ALSO_VIEWED": "Lip oil", "BOUGHT_TOGETHER": "Face mask",
+           "RELATED": "Rose serum 2", "HAS_BRAND": "Day cream", "IN_CATEGORY": "Toner",
+           "HAS_ATTRIBUTE": "Body lotion", "INTERACTED": "Hand soap"}  # fmt: skip
+
+
+def write_one_link_per_type(graph: Graph) -> dict[str, str]:
+    """The serum (bought by u1) and one target per relationship type; the target ids."""
+    writer = GraphWriter(graph)
+    ids = {kind: f"t-{kind.lower()}" for kind in TARGETS}
+    writer.items(
+        [{"id": "serum", "title": "Rose serum"}]
+        + [{"id": ids[kind], "title": title} for kind, title in TARGETS.items()]
+    )
+    writer.brands([{"id": "glowco", "name": "GlowCo"}])
+    writer.categories([{"id": "beauty > skin", "name": "Skin"}])
+    writer.attributes([{"id": "skin_type:dry skin", "name": "dry skin", "kind": "skin_type"}])
+    writer.interactions([
+        {"user_id": "u1", "item_id": "serum", "kind": "purchase", "ts": 1},
+        {"user_id": "u2", "item_id": "serum", "kind": "rate", "ts": 2, "rating": 5},
+        {"user_id": "u2", "item_id": ids["INTERACTED"], "kind": "purchase", "ts": 3},
+    ])  # fmt: skip
+    writer.item_links([
+        {"source_id": ids["ALSO_BOUGHT"], "target_id": "serum", "type": "ALSO_BOUGHT"},
+        {"source_id": "serum", "target_id": ids["ALSO_VIEWED"], "type": "ALSO_VIEWED"},
+        {"source_id": ids["BOUGHT_TOGETHER"], "target_id": "serum", "type": "BOUGHT_TOGETHER"},
+    ])  # fmt: skip
+    writer.related([{"head_id": "serum", "head_label": "Item", "relation": "product.successor",
+                     "tail_id": ids["RELATED"], "tail_label": "Item"}])  # fmt: skip
+    provenance = {"source": "metadata", "extractor": "metadata"}
+    both = ("serum", None)
+    writer.item_brands([{"item_id": i or ids["HAS_BRAND"], "brand_id": "glowco", **provenance}
+                        for i in both])  # fmt: skip
+    writer.item_categories([{"item_id": i or ids["IN_CATEGORY"], "category_id": "beauty > skin",
+                             **provenance} for i in both])  # fmt: skip
+    writer.item_attributes([{"item_id": i or ids["HAS_ATTRIBUTE"],
+                             "attribute_id": "skin_type:dry skin", **provenance}
+                            for i in both])  # fmt: skip
+    return ids
+
+
+STORED_EDGE = """MATCH (a)-[r]->(b) WHERE type(r) = $type AND $target IN [a.id, b.id]
+RETURN coalesce(a.name, a.title) AS a, coalesce(b.name, b.title) AS b"""
+
+
+def test_each_relationship_type_is_told_the_way_its_stored_edge_points(graph: Graph) -> None:
+    ids = write_one_link_per_type(graph)
+    found = explanation_paths(graph, list(ids.values()), user_id="u1")
+    for kind, target in ids.items():
+        [raw_path] = found[target]
+        told = sentence(GraphPath.from_raw(raw_path))
+        if kind == "INTERACTED":
+            ends = [{"a": None, "b": TARGETS[kind]}]
+        else:  # the edge as Neo4j holds it, read apart from the path
+            ends = graph.read(STORED_EDGE, {"type": kind, "target": target})
+        [edge] = ends
+        assert told == f'You bought "Rose serum"; {EDGE_SAYS[kind].format(**edge)}.', kind
+    # From a brand asked for: the item that has it, then the link to the target.
+    found = explanation_paths(graph, [ids["HAS_BRAND"], ids["ALSO_BOUGHT"]], entities=["glowco"])
+    asked = {sentence(GraphPath.from_raw(raw)) for paths in found.values() for raw in paths}
+    assert asked == {
+        '"Day cream" is by GlowCo, as you asked.',
+        '"Rose serum" is by GlowCo, as you asked; customers who bought "Night cream" also '
+        'bought "Rose serum".',
+    }
+
+
+def test_a_fact_reached_twice_is_told_once(graph: Graph) -> None:
+    ids = write_one_link_per_type(graph)
+    # A second customer who rated the serum and bought the soap: the same sentence again.
+    GraphWriter(graph).interactions([
+        {"user_id": "u3", "item_id": "serum", "kind": "rate", "ts": 4, "rating": 4},
+        {"user_id": "u3", "item_id": ids["INTERACTED"], "kind": "purchase", "ts": 5},
+    ])  # fmt: skip
+    target = ids["INTERACTED"]
+    paths = explanation_paths(graph, [target], user_id="u1")[target]
+    assert len(paths) == 2
+    [told] = explain([target], {target: paths}, units)[target]
+    soap = EDGE_SAYS["INTERACTED"].format(b="Hand soap")
+    assert told.sentence == f'You bought "Rose serum"; {soap}.'
 
 
 def test_labels_and_types_outside_the_schema_are_refused() -> None:
@@ -209,5 +331,8 @@ def test_paths_rank_by_the_product_of_hop_similarities() -> None:
     assert ranked["i2"][0].sentence == sentence(via_brand)
     assert ranked["i2"][0].score == pytest.approx(0.5391, abs=1e-4)
     assert ranked["i3"] == []
-    ties = explain(["i2"], {"i2": [raw(direct)] * 5}, units)["i2"]
-    assert len(ties) == MAX_EXPLANATIONS
+    stubs = [PathNode(label="Item", id=f"s{n}") for n in range(5)]
+    ties = [raw(path(USER, BOUGHT, stub, ("ALSO_BOUGHT", True), CREAM)) for stub in stubs]
+    told = explain(["i2"], {"i2": ties}, units)["i2"]
+    assert [e.path.nodes[1] for e in told] == stubs[:MAX_EXPLANATIONS]  # in the graph's order
+    assert len(explain(["i2"], {"i2": [raw(direct)] * 5}, units)["i2"]) == 1  # said once

@@ -345,3 +345,14 @@ def test_kgrec_train_reuse_skips_data_it_has_a_model_for(graph: Graph, tmp_path:
     other_config = CliRunner().invoke(cli.train_app, [*args[:3], "16", *args[4:]])
     assert other_config.exit_code == 0
     assert len(list(models.glob("*/"))) == 2
+
+    # A graph emptied and loaded again (`kgrec neo4j reset`, then `make demo`) has no vectors:
+    # a reused model writes its own back, with the version it is.
+    write_back = [arg for arg in args if arg != "--no-write-back"]
+    reused = CliRunner().invoke(cli.train_app, write_back)
+    assert reused.exit_code == 0 and "exists" in reused.output
+    assert len(list(models.glob("*/"))) == 2
+    embedded = graph.read("MATCH (n:Item) WHERE n.embedding IS NOT NULL RETURN count(n) AS n")
+    assert embedded[0]["n"] == len(GLOW) + len(TOOL)
+    versions = graph.read("MATCH (v:ModelVersion) RETURN collect(v.id) AS versions")
+    assert versions[0]["versions"] == [first.name]

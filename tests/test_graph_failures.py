@@ -157,3 +157,29 @@ def test_the_api_answers_in_time_while_neo4j_is_frozen(
             assert time.monotonic() < deadline, "still no explanations 5 s after Neo4j resumed"
             time.sleep(0.1)
         assert client.get("/health/ready").status_code == 200
+
+
+def test_a_reload_while_neo4j_is_frozen_is_refused_and_the_serving_model_keeps_its_catalogue(
+    own_server: Settings, tmp_path: Path
+) -> None:
+    shop = trained_shop(own_server, tmp_path / "models").model_copy(
+        update={"api_graph_timeout_s": TIMEOUT_S}
+    )
+    write = {"X-API-Key": KEY}
+    newcomer = "/users/frozen-newcomer/recommendations"
+    with TestClient(create_app(shop)) as client:
+        event = {"user_id": "frozen-newcomer", "item_id": "t3", "kind": "purchase", "ts": 1}
+        assert client.post("/events", json={"events": [event]}, headers=write).status_code == 201
+        with frozen(own_server):
+            # A successor that cannot read the catalogue would know neither the newcomer nor
+            # any title: the reload is refused and says why.
+            refused = client.post("/admin/reload", headers=write)
+            assert refused.status_code == 409
+            assert "Neo4j did not answer while it read the catalogue" in refused.json()["detail"]
+            answer = client.get(newcomer, params={"k": 3, "explain": False}).json()
+            assert answer["strategy"] == "personalised" and answer["items"][0]["title"]
+        deadline = time.monotonic() + 10  # a resumed server may take a moment to shake hands
+        while (reload := client.post("/admin/reload", headers=write)).status_code != 200:
+            assert time.monotonic() < deadline, reload.text
+            time.sleep(0.2)
+        assert client.get(newcomer, params={"k": 3}).json()["strategy"] == "personalised"

@@ -11,6 +11,7 @@ import os
 import random
 import signal
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from gnn.model import NodeIndex
 from gnn.registry import Registry
 from gnn.retrain import parse_period, retrain_lock, run_every, warm_start
 from gnn.text import TextEncoder
-from gnn.train import build_model
+from gnn.train import build_model, train
 from kg import Graph, Settings
 from kg.export import export_graph
 from kg.records import InteractionRow, ItemBrandRow, ItemCategoryRow, ItemRow
@@ -271,3 +272,16 @@ def test_every_stops_on_sigterm_after_logging_the_failed_run(tmp_path: Path) -> 
     assert "retraining every 1d" in lines[0]
     assert any("retrain failed: nothing to retrain" in line for line in lines)
     assert lines[-1].endswith(" stopped")
+
+
+def test_a_warm_start_no_epoch_improves_on_is_kept_as_it_started(
+    grown: Path, neo4j_settings: Settings
+) -> None:
+    with Graph.connect(neo4j_settings, wait_s=30) as graph, TextEncoder(neo4j_settings) as text:
+        dataset = build_dataset(export_graph(graph), text.encode)
+    served = resolve_model_dir(grown)
+    kept = train(dataset, replace(SMALL, max_epochs=0, refit=False), initialise=warm_start(served))
+    # Every Adam step at this rate throws the learned embeddings away.
+    wrecked = train(dataset, replace(SMALL, lr=50.0, max_epochs=2), initialise=warm_start(served))
+    assert kept.best_epoch == wrecked.best_epoch == 0
+    assert wrecked.best_valid == kept.best_valid and kept.best_valid["ndcg@10"] > 0

@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from gnn.registry import Registry
 from gnn.retrain import LOCK
 from kg.provision import free_port
 from tests.api_shop import KEY, LIPS, TOOLS
-from tests.helpers import kgrec
+from tests.helpers import RecommendationLoop, kgrec
 
 WRITE = {"X-API-Key": KEY}
 
@@ -71,44 +70,6 @@ def write_tables(folder: Path) -> list[str]:
             writer.writerows(rows)
         args += [f"--{name}", str(path)]
     return args
-
-
-class Loop:
-    """A client asking for a customer's recommendations from a thread until stopped: every
-    answer's status and model version, in order."""
-
-    def __init__(self, client: httpx.Client) -> None:
-        self.client = client
-        self.answers: list[tuple[int, str]] = []
-        self.running = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-
-    def loop(self) -> None:
-        while self.running.is_set():
-            try:
-                response = self.client.get("/users/g-user1/recommendations", params={"k": 3})
-                model = response.json().get("model", "") if response.status_code == 200 else ""
-                self.answers.append((response.status_code, model or response.text[:200]))
-            except httpx.HTTPError as exc:  # a failed request, however it fails
-                self.answers.append((0, repr(exc)))
-            time.sleep(0.02)
-
-    def __enter__(self) -> Loop:
-        self.running.set()
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.running.clear()
-        self.thread.join(timeout=60)
-
-    def wait_for(self, version: str, timeout_s: float = 90) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not self.answers or self.answers[-1][1] != version:
-            assert time.monotonic() < deadline, (
-                f"the API did not serve {version}: {self.answers[-3:]}"
-            )
-            time.sleep(0.1)
 
 
 @pytest.fixture()
@@ -216,7 +177,7 @@ def test_a_shop_retrains_while_serving_and_rolls_back_without_a_failed_request(
     registry = Registry(models)
     v1 = registry.serving()
     assert v1 is not None
-    with Loop(client) as loop:
+    with RecommendationLoop(client, ["/users/g-user1/recommendations"]) as loop:
         loop.wait_for(v1)
         # What arrives through the API: a new item, a new customer buying it and two others.
         item = {
@@ -259,8 +220,7 @@ def test_a_shop_retrains_while_serving_and_rolls_back_without_a_failed_request(
         assert rolled.returncode == 0, rolled.stdout + rolled.stderr
         assert registry.serving() == v1
         loop.wait_for(v1)
-    failed = [answer for answer in loop.answers if answer[0] != 200]
-    assert failed == []
+    assert loop.failed == []
     versions = [model for _, model in loop.answers]
     assert versions[0] == v1 and v2 in versions and versions[-1] == v1
     assert len(versions) > 50  # the loop ran through every swap

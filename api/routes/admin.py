@@ -1,11 +1,15 @@
-"""Operators: swap to the serving model without downtime."""
+"""Operators: swap to the serving model without downtime; the users there are to pick from."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from typing import Annotated
 
+from fastapi import APIRouter, HTTPException, Query, Request, status
+
+from api.deps import RecommenderDep
 from api.errors import CALLER, ErrorBody, responses
 from api.reload import reload
+from api.schemas import KnownUser
 from api.service import ReloadError
 
 # Admin rights are required where the app includes this router (api/main.py).
@@ -29,3 +33,14 @@ def reload_model(request: Request) -> dict[str, str]:
     except ReloadError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return {"model": fresh.recommender.name, "previous": previous.recommender.name}
+
+
+@router.get("/users")
+def users(
+    recommender: RecommenderDep,
+    k: Annotated[int, Query(ge=1, le=10_000, description="how many users")] = 100,
+) -> list[KnownUser]:
+    """The k users with the most items (ties: by id), for picking one, as /ui does. Admins
+    only: nobody else is told which user ids exist."""
+    ranked = sorted(recommender.seen.items(), key=lambda user: (-len(user[1]), user[0]))
+    return [KnownUser(id=user, items=len(rows)) for user, rows in ranked[:k]]

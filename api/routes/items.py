@@ -23,6 +23,7 @@ def similar_items(
     return [
         Recommendation(
             item_id=item,
+            name=recommender.display_name(item),
             title=recommender.titles.get(item),
             score=round(score, 6),
             explanations=None,

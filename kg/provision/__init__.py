@@ -46,6 +46,9 @@ class ServerStatus:
     user: str
     password_hint: str
     detail: str
+    # kgrec's Browser guide and style, served by a local server only (kg.provision.browser).
+    guide_url: str | None = None
+    style_url: str | None = None
 
 
 def start(settings: Settings) -> tuple[ServerStatus, bool]:
@@ -95,6 +98,8 @@ def status(settings: Settings) -> ServerStatus:
                 + (f", pid {local.pid}" if local.pid else "")
                 + ("" if local.installed else " (jars not downloaded yet)")
             ),
+            guide_url=local.guide_url,
+            style_url=local.style_url,
         )
     try:
         info = resolve_connection(settings)

@@ -6,6 +6,7 @@ Layout (all git-ignored, under the project's `.kgrec/`):
     <home>/conf/neo4j.conf     written on every start (ports may change)
     <home>/data, logs, run/    the database, Neo4j's logs, pid + console log
     <home>/password            the generated password of user `neo4j` (mode 0600)
+    <home>/web/                Browser with kgrec's guide and style (kg.provision.browser)
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ from types import FrameType
 from kg.connect_info import local_password, local_password_file
 from kg.connection import Graph
 from kg.errors import GraphUnavailableError, ProvisionError
+from kg.provision.browser import (
+    GUIDE_FILE,
+    STYLE_FILE,
+    browser_extras,
+    extras_url,
+    write_browser_archive,
+)
 from kg.settings import Settings
 
 # The JVM flags of Neo4j 5.26's default configuration (the tarball's launcher passes these).
@@ -75,6 +83,8 @@ class LocalStatus:
     home: Path
     bolt_uri: str
     browser_url: str
+    guide_url: str
+    style_url: str
     password_file: Path
     version: str
     installed: bool
@@ -213,7 +223,28 @@ class LocalNeo4j:
             "dbms.usage_report.enabled=false\n"
             f"server.memory.pagecache.size={self.settings.neo4j_pagecache}\n"
             "db.tx_log.rotation.retention_policy=2 files\n"
+            # Browser fetches guides and styles only from hosts listed here; kgrec's come from
+            # this server, and Browser loads the style as it connects.
+            "browser.remote_content_hostname_whitelist=guides.neo4j.com,localhost,127.0.0.1\n"
+            f"browser.post_connect_cmd=style {self.style_url}\n"
         )
+
+    @property
+    def guide_url(self) -> str:
+        return extras_url(self.http_port, GUIDE_FILE)
+
+    @property
+    def style_url(self) -> str:
+        return extras_url(self.http_port, STYLE_FILE)
+
+    def _write_browser(self) -> None:
+        jar = next(self.jars.glob("org.neo4j.client.neo4j-browser-*.jar"), None)
+        if jar is None:
+            raise ProvisionError(
+                f"no Neo4j Browser jar in {self.jars}; delete that folder to download again"
+            )
+        extras = browser_extras(self.settings.cypher_dir, self.http_port)
+        write_browser_archive(jar, self.home / "web", extras)
 
     def _set_initial_password(self, java: str) -> None:
         """Generate the password and set it before the first start (Neo4j reads it only then)."""
@@ -278,6 +309,7 @@ class LocalNeo4j:
             )
         self.install()
         self._write_config()
+        self._write_browser()
         self._set_initial_password(java)
         heap = self.settings.neo4j_heap
         command = [
@@ -390,6 +422,8 @@ class LocalNeo4j:
             home=self.home,
             bolt_uri=self.bolt_uri,
             browser_url=self.browser_url,
+            guide_url=self.guide_url,
+            style_url=self.style_url,
             password_file=self.password_file,
             version=self.settings.neo4j_version,
             installed=self.installed,

@@ -17,15 +17,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ingest.categories import category_rows
+from ingest.categories import category_leaf, category_rows
 from ingest.clean import clean_text, clean_title, parse_price, unique_products, unique_reviews
 from ingest.extract.base import ItemText, ReviewText
+from ingest.extract.brands import usable_brand
 from ingest.extract.stage import ExtractionStage, MetadataExtractor
 from ingest.records import AmazonProduct, AmazonReview
 from ingest.sources.amazon2018.read import check_files, read_products, read_reviews
 from ingest.stream import Progress, feeding, mapped, quiet, reported
 from ingest.summary import IngestSummary, SourceTally
 from ingest.write import SharedIds, write_extracted, write_rows
+from kg.names import item_name
 from kg.records import (
     InteractionRow,
     ItemLinkRow,
@@ -90,15 +92,19 @@ def load_amazon2018(
 def product_rows(product: AmazonProduct, catalogue: Container[str]) -> list[Row]:
     """The item, its category path, and its links to other items of `catalogue`."""
     item_id = product.asin
+    categories = category_rows(item_id, product.category)
+    title, description = clean_title(product.title), _description(product)
+    brand = usable_brand(clean_text(product.brand))
     rows: list[Row] = [
         ItemRow(
             id=item_id,
-            title=clean_title(product.title),
-            description=_description(product),
+            title=title,
+            description=description,
+            name=item_name(title, description, brand, category_leaf(categories)),
             price=parse_price(product.price),
-        )
+        ),
+        *categories,
     ]
-    rows.extend(category_rows(item_id, product.category))
     links: tuple[tuple[list[str], ItemLinkType], ...] = (
         (product.also_buy, "ALSO_BOUGHT"),
         (product.also_view, "ALSO_VIEWED"),

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.categories import category_rows
+from ingest.categories import category_leaf, category_rows
 from ingest.clean import clean_title, normalise_name, parse_price
 from ingest.extract.base import ItemText
+from ingest.extract.brands import usable_brand
 from ingest.extract.stage import ExtractionStage, MetadataExtractor
 from ingest.records import Rejected
 from ingest.sources.beauty.read import (
@@ -45,6 +46,7 @@ from ingest.sources.beauty.read import (
 from ingest.stream import Progress, SetAside, feeding, mapped, quiet, readable, reported
 from ingest.summary import IngestSummary, SourceTally
 from ingest.write import ITEM_WRITES, SharedIds, write_extracted, write_rows
+from kg.names import item_name
 from kg.records import InteractionRow, ItemLinkRow, ItemLinkType, ItemRow, Row, Split, UserRow
 from kg.write import INTERACTIONS, ITEM_LINKS, USERS, GraphWriter, WriteSpec
 
@@ -171,12 +173,12 @@ class _Load:
                     brand_check.kept += 1
                 else:
                     brand_check.drop("differs (brand_p_b kept)")
-            rows: list[Row] = [
-                ItemRow(id=item.item_id, title=clean_title(item.title),
-                        price=parse_price(item.price))
-            ]  # fmt: skip
-            rows.extend(category_rows(item.item_id, path))
-            return rows
+            categories = category_rows(item.item_id, path)
+            title = clean_title(item.title)
+            name = item_name(title, brand=usable_brand(brand or item.brand),
+                             category=category_leaf(categories))  # fmt: skip
+            return [ItemRow(id=item.item_id, title=title, name=name,
+                            price=parse_price(item.price)), *categories]  # fmt: skip
 
         def item_text(item: SeqItem) -> ItemText:
             # The extraction step turns the brand field into the brand ("Unknown" into none).

@@ -19,9 +19,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ingest.categories import CATEGORY_SEPARATOR, category_rows
+from ingest.categories import CATEGORY_SEPARATOR, category_leaf, category_rows
 from ingest.clean import clean_text, clean_title, unique
 from ingest.extract.base import ItemText, Mention, ReviewText
+from ingest.extract.brands import usable_brand
 from ingest.extract.stage import ExtractionStage, MetadataExtractor
 from ingest.records import Rejected
 from ingest.resolve import normal_form
@@ -42,6 +43,7 @@ from ingest.sources.table.read import (
 from ingest.stream import Progress, SetAside, feeding, mapped, quiet, readable, reported
 from ingest.summary import IngestSummary, SourceTally
 from ingest.write import ITEM_WRITES, SharedIds, write_extracted, write_rows
+from kg.names import item_name
 from kg.records import (
     EntityRow,
     InteractionRow,
@@ -136,13 +138,11 @@ def load_tables(
 
 
 def item_rows(item: TableItem) -> list[Row]:
-    rows: list[Row] = [
-        ItemRow(id=item.item_id, title=clean_title(item.title),
-                description=clean_text(item.description), price=item.price)
-    ]  # fmt: skip
-    path = item.category.split(CATEGORY_SEPARATOR.strip())
-    rows.extend(category_rows(item.item_id, path))
-    return rows
+    categories = category_rows(item.item_id, item.category.split(CATEGORY_SEPARATOR.strip()))
+    title, description = clean_title(item.title), clean_text(item.description)
+    name = item_name(title, description, usable_brand(item.brand), category_leaf(categories))
+    return [ItemRow(id=item.item_id, title=title, description=description, name=name,
+                    price=item.price), *categories]  # fmt: skip
 
 
 def item_text(item: TableItem) -> ItemText:
