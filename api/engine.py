@@ -207,21 +207,23 @@ class Recommender:
         term; `vector_weight` is the dot products' weight beside it (None: the blend's)."""
         items, popularity = self.items, self.popularity  # see add_item: rows of items suffice
         weight = self.blend.vector_weight if vector_weight is None else vector_weight
+        # Rows the caller found before an item added since grew `items` are not in it yet.
+        exclude = [row for row in exclude if row < len(items)]
         if within is None:  # the whole catalogue: no copy of the matrix
             rows = np.arange(len(items))
             if vector is None:
                 scores = popularity[: len(items)].copy()
             else:
                 scores = blended(items @ vector, self.item_item_scores(history, rows), weight)
-            scores[list(exclude)] = -np.inf
+            scores[exclude] = -np.inf
         else:
-            rows = within
+            rows = within[within < len(items)]
             if vector is None:
                 scores = popularity[rows]
             else:
                 scores = blended(items[rows] @ vector, self.item_item_scores(history, rows), weight)
-            if excluded := list(exclude):
-                scores = np.where(np.isin(rows, excluded), -np.inf, scores)
+            if exclude:
+                scores = np.where(np.isin(rows, exclude), -np.inf, scores)
         k = min(k, len(rows))
         best = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
         best = best[np.argsort(-scores[best], kind="stable")]
