@@ -233,7 +233,11 @@ retrain_app = typer.Typer(name="retrain", help=RETRAIN_HELP, no_args_is_help=Fal
 @retrain_app.callback(invoke_without_command=True)
 def retrain(
     full: Annotated[
-        bool, typer.Option(help="Train from scratch (the serving model's epochs), no warm start.")
+        bool,
+        typer.Option(
+            help="Train from scratch (the serving model's epochs) and search the blend again, "
+            "no warm start."
+        ),
     ] = False,
     tolerance: Annotated[
         float | None,

@@ -18,7 +18,9 @@
 A warm start copies the serving model's parameters by node id: each text projection whole, and
 the id embedding of every user, item, brand, category and attribute it knows; a new node keeps
 the random initial embedding `kgrec train` gives it (and starts from its text and links, as in
-cold start).
+cold start). It also keeps the serving model's blend: validation measures it instead of
+searching the grid again, whose EASE fits (one per lambda) and scored grid points would cost
+more than the fine-tuning itself; `--full` searches the grid as `kgrec train` does.
 """
 
 from __future__ import annotations
@@ -189,8 +191,10 @@ def evaluate(
     dataset: RecDataset, config: TrainConfig, serving: LoadedModel, initialise: Initialise | None
 ) -> tuple[Evaluation, TrainResult]:
     """Train the candidate on `dataset`'s split and measure it and the serving model on its
-    test interactions."""
-    result = train(dataset, config, initialise=initialise)
+    test interactions. A warm start keeps the serving model's blend (measured on validation,
+    not searched again); a full retrain picks its own."""
+    kept = serving.blend if initialise is not None else None
+    result = train(dataset, config, initialise=initialise, kept_blend=kept)
     theirs, known = serving_metrics(serving, dataset)
     evaluation = Evaluation(
         split=dataset.split, serving_version=serving.path.name, candidate=result.test,

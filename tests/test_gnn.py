@@ -41,6 +41,7 @@ from gnn.train import (
     impute_cold_columns,
     item_link_matrix,
     model_scorer,
+    negative_pool,
     train,
 )
 from kg import Graph, Settings
@@ -192,11 +193,12 @@ def test_the_blend_is_picked_on_validation_saved_and_reloaded(
     final = final_data(linked, config)
     picked = Blend(1.0, 1.0, 0.5, 10.0)
     users, items = embeddings(result.model, shop.n_items)
-    both = final_item_item(picked, final, config, items)
+    both = final_item_item(picked, final, config)
     assert both is not None and both.weight == 1.0
     ease = ease_matrix(final.interactions.train, 10.0, config.ease_top_k)
     assert np.all(np.diff(ease.indptr) <= config.ease_top_k)
-    ease = impute_cold_columns(ease, final.interactions.train, items, config.ease_cold_neighbours)
+    text = final.features["item"][: final.n_items].numpy()
+    ease = impute_cold_columns(ease, final.interactions.train, text, config.ease_cold_neighbours)
     expected = item_link_matrix(final) + 0.5 * ease
     assert abs(both.matrix - expected).max() < 1e-6
     result.model.blend, result.model.item_item = picked, both
@@ -225,6 +227,13 @@ def test_the_blend_is_picked_on_validation_saved_and_reloaded(
     served = recommender.item_item_scores(history, rows)
     assert served is not None and served[0] > 0
     assert served[1] == pytest.approx(served[0], rel=1e-5)
+
+
+def test_negatives_are_drawn_only_from_items_someone_interacted_with() -> None:
+    # Items 1 and 3 have no training interactions: unknown, not disliked.
+    train = sp.csr_matrix(np.array([[1, 0, 1, 0], [1, 0, 0, 0]], dtype=np.float32))
+    assert negative_pool(train).tolist() == [0, 2]
+    assert negative_pool(sp.csr_matrix((2, 3), dtype=np.float32)).tolist() == [0, 1, 2]
 
 
 def test_an_item_without_interactions_borrows_its_nearest_trained_items_ease_columns() -> None:

@@ -19,7 +19,7 @@ import torch
 from typer.testing import CliRunner
 
 from gnn import cli, models_cli
-from gnn.artifacts import CARD, CONFIG, IDS, WEIGHTS, resolve_model_dir
+from gnn.artifacts import CARD, CONFIG, IDS, METRICS, WEIGHTS, load_scoring, resolve_model_dir
 from gnn.dataset import build_dataset
 from gnn.model import NodeIndex
 from gnn.registry import Registry
@@ -126,6 +126,11 @@ def test_retrain_promotes_a_fit_that_knows_what_arrived_since(grown: Path) -> No
     assert isinstance(evaluation, dict)
     assert evaluation["serving_version"] == first and evaluation["warm"] is True
     assert evaluation["split"] == "temporal leave-last-out"
+    # A warm start keeps the serving model's blend (measured, not searched again).
+    served_blend, _ = load_scoring(v1 / str(first))
+    assert evaluation["blend"] == served_blend.to_dict()
+    summary = json.loads((v1 / str(second) / METRICS).read_text())
+    assert list(summary["blend_valid_ndcg10"]) == [served_blend.describe()]
     # Every user has a test interaction; the serving model knows neither the newcomer nor
     # g-user0's test item, the new one: two misses.
     assert (evaluation["test_users"], evaluation["users_serving_scored"]) == (25, 23)
@@ -178,10 +183,13 @@ def test_a_run_on_degraded_data_is_rejected_and_v1_keeps_serving(
             },
         )
 
-    code, output = retrain(v1)  # warm, the default tolerance (2%)
+    # From scratch: a warm start no epoch improves keeps v1's parameters (its epoch 0) and
+    # v1's blend, so on noise it stays about as good as v1, and serving it would do no harm;
+    # a model learned from the noise alone must be refused.
+    code, output = retrain(v1, "--full")  # the default tolerance (2%)
 
     _, reason = rejected(v1, first, code, output)
-    assert "(warm): candidate NDCG@10" in reason and f"0.98 x serving {first}'s" in reason
+    assert "(full): candidate NDCG@10" in reason and f"0.98 x serving {first}'s" in reason
 
 
 def test_a_candidate_below_the_bar_is_rejected_and_v1_keeps_serving(v1: Path) -> None:
