@@ -32,6 +32,7 @@ from gnn.infer import LoadedModel
 from gnn.model import ModelConfig
 from gnn.registry import Registry, RegistryError
 from gnn.retrain import (
+    Phases,
     RetrainError,
     decide,
     evaluate,
@@ -299,7 +300,9 @@ def retrain(
 def retrain_once(
     settings: Settings, models_dir: Path, tolerance: float, full: bool, write_back: bool
 ) -> tuple[bool, str]:
-    """One retrain under the lock: (promoted, one-line summary)."""
+    """One retrain under the lock: (promoted, one-line summary, ending with where the time
+    went)."""
+    phases = Phases()
     with retrain_lock(models_dir), Graph.connect(settings) as graph:
         removed = remove_partials(models_dir)
         if removed:
@@ -316,22 +319,31 @@ def retrain_once(
         recipe = replace(TrainConfig.from_dict(serving.config), device=settings.device)
         initialise = None if full else warm_start(serving.path)
         config = recipe if initialise is None else warm_config(recipe)
-        dataset = read_dataset(graph, settings, 0.0, config.seed)
-        with console.status(f"Evaluating: a candidate on {dataset.split} vs {serving.path.name}"):
+        with phases.timed("read"):
+            dataset = read_dataset(graph, settings, 0.0, config.seed)
+        with (
+            phases.timed("evaluate"),
+            console.status(f"Evaluating: a candidate on {dataset.split} vs {serving.path.name}"),
+        ):
             evaluation, result = evaluate(dataset, config, serving, initialise)
-        with console.status("Fitting on every interaction..."):
+        with phases.timed("fit"), console.status("Fitting on every interaction..."):
             model, everything = fit_served(dataset, config, result, initialise)
         promoted, reason = decide(evaluation, tolerance)
         summary = {**results(result, dataset, None), "evaluation": evaluation.to_dict()}
-        saved = save_model(model, everything, recipe.to_dict(), summary, models_dir,
-                           parent=serving.path.name, evaluation=evaluation.to_dict())  # fmt: skip
+        with phases.timed("save"):
+            saved = save_model(
+                model, everything, recipe.to_dict(), summary, models_dir,
+                parent=serving.path.name, evaluation=evaluation.to_dict(),
+            )  # fmt: skip
         if not promoted:
             registry.reject(saved.name, reason)
-            return False, f"rejected {saved.name}, {serving.path.name} keeps serving: {reason}"
+            return False, (f"rejected {saved.name}, {serving.path.name} keeps serving: {reason}; "
+                           f"{phases.describe()}")  # fmt: skip
         registry.promote(saved.name, reason)
         if write_back:
-            write_back_embeddings(graph, saved, everything)
-    return True, f"promoted {saved.name}: {reason}"
+            with phases.timed("write-back"):
+                write_back_embeddings(graph, saved, everything)
+    return True, f"promoted {saved.name}: {reason}; {phases.describe()}"
 
 
 def describe(dataset: RecDataset) -> None:

@@ -124,6 +124,26 @@ def retrain_lock(models_dir: Path) -> Iterator[None]:
             fcntl.flock(file, fcntl.LOCK_UN)
 
 
+class Phases:
+    """Seconds spent per named phase of a run, in the order they first ran."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    def describe(self) -> str:
+        """E.g. "took 512 s: read 60 s, evaluate 250 s, fit 190 s, save 12 s"."""
+        parts = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.seconds.items())
+        return f"took {sum(self.seconds.values()):.0f} s: {parts}"
+
+
 def warm_config(config: TrainConfig) -> TrainConfig:
     """`config` as a warm start fine-tunes: fewer epochs at a lower learning rate."""
     return replace(config, max_epochs=max(1, round(config.max_epochs * WARM_EPOCH_SHARE)),

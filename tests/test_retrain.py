@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import threading
 from dataclasses import replace
@@ -114,6 +115,8 @@ def test_retrain_promotes_a_fit_that_knows_what_arrived_since(grown: Path) -> No
     second = Registry(v1).serving()
     assert second not in (None, first), output
     assert f"promoted {second}" in output
+    # Where the time went, phase by phase.
+    assert re.search(r"took \d+ s: read \d+ s, evaluate \d+ s, fit \d+ s, save \d+ s", output)
     ids = json.loads((v1 / str(second) / IDS).read_text())
     assert "newcomer" in ids["user"] and "g-new" in ids["item"]
     fitted = card(v1, str(second))
