@@ -246,7 +246,7 @@ def table(title: str, reports: dict[str, Report]) -> Table:
             ("attribute", report.attribute),
             ("  exact", report.strict_attribute),
         ]
-        if half == "all":
+        if half in ("all", "tune"):  # kinds of the half that rules are tuned on, not the other
             rows += [(f"  {kind}", score) for kind, score in sorted(report.kinds.items())]
         for name, score in rows:
             target = TARGETS.get(name)

@@ -189,3 +189,122 @@ def test_a_compound_that_opens_the_titles_it_is_in_is_a_name(extractor: SpacyExt
     attributes = {row.id for row in loaded(extractor, items) if isinstance(row, AttributeRow)}
     assert "feature:adhesive backed" in attributes
     assert "feature:bel art" not in attributes
+
+
+def test_a_topic_must_be_presented_as_a_subject(extractor: SpacyExtractor) -> None:
+    """A topic word counts where a publication lists it or a cue names it, not as a word of
+    ordinary prose or a gerund doing something to an object."""
+    text = (
+        "Each issue covers gardening, travel and food. Readers save time and money with handy "
+        "hints, and the top names in the business write for us. Techniques range from brining "
+        "shrimp to baking ham. Expect in-depth articles on all types of motorcycles."
+    )
+    (mentions,) = extractor.extract_items([ItemText(item_id="m", description=text)])
+    topics = {value for kind, value in kept(mentions) if kind == "topic"}
+    assert {"gardening", "travel", "food"} <= topics
+    assert not {"money", "business", "baking"} & topics
+
+
+def test_an_audience_word_listed_with_topics_is_a_topic(extractor: SpacyExtractor) -> None:
+    texts = {
+        "topic": "It covers the traditional values of home, family and children.",
+        "audience": "A magazine for women and children.",
+    }
+    items = [ItemText(item_id=key, description=text) for key, text in texts.items()]
+    found = dict(zip(texts, extractor.extract_items(items), strict=True))
+    assert ("topic", "child") in kept(found["topic"])
+    assert ("audience", "child") not in kept(found["topic"])
+    assert ("audience", "child") in kept(found["audience"])
+
+
+def test_what_a_product_is_for_or_comes_with_is_not_its_property(
+    extractor: SpacyExtractor,
+) -> None:
+    """A feature or material in a "for ..." phrase names what the product is used on; a word
+    discovery proposes in a "with ..." phrase describes a part."""
+    items = [
+        ItemText(
+            item_id="for",
+            title="Blue Glass Spray Bottle is Great for Essential Oils, Organic Beauty Products "
+            "and Aromatherapy",
+        ),
+        ItemText(
+            item_id="with", title="Ceramic Hair Dryer with Folding Handle and Retractable Cord"
+        ),
+        ItemText(item_id="own", title="Retractable Extension Cord Reel, 25 Feet"),
+    ]
+    found = dict(zip(("for", "with", "own"), extractor.extract_items(items), strict=True))
+    assert {("colour", "blue"), ("material", "glass")} <= kept(found["for"])
+    assert not {("feature", "organic"), ("feature", "aromatherapy")} & kept(found["for"])
+    assert ("material", "ceramic") in kept(found["with"])
+
+    def discovered(mentions: list[Mention]) -> set[str]:
+        return {m.text.lower() for m in mentions if m.extractor == "discovered"}
+
+    assert "retractable" not in discovered(found["with"])
+    assert "retractable" in discovered(found["own"])
+
+
+def test_a_finish_before_a_hue_is_one_shade(extractor: SpacyExtractor) -> None:
+    (mentions,) = extractor.extract_items(
+        [ItemText(item_id="e", title="Acme Cream Eyeliner, Metallic Olive, 0.17 Ounce")]
+    )
+    colours = {value for kind, value in kept(mentions) if kind == "colour"}
+    assert colours == {"metallic olive"}
+
+
+def test_a_description_does_not_grow_into_a_name(extractor: SpacyExtractor) -> None:
+    text = "Subscribers also get The Daily IQ newsletter, which delivers insights every day."
+    (mentions,) = extractor.extract_items([ItemText(item_id="n", description=text)])
+    features = {value for kind, value in kept(mentions) if kind == "feature"}
+    assert "newsletter" in features
+    assert not any("iq" in value.split() for value in features)
+
+
+def test_a_product_line_is_not_the_maker(extractor: SpacyExtractor) -> None:
+    """Titles name the maker, then the line. A brand field holding the line yields to the
+    maker that opens the title; of two known openings, the maker is the one the shop's brand
+    field names more often. A line opening the title does not displace a maker that the shop
+    names more often ("Travel Smart by Conair")."""
+    items = [
+        ItemText(item_id="j1", title="John Frieda Frizz-Ease Serum, 1.69 Ounces",
+                 metadata_brand="Frizz-Ease"),
+        *(ItemText(item_id=f"j{n}", title=f"John Frieda Sheer Blonde Shampoo {n}",
+                   metadata_brand="John Frieda") for n in (2, 3)),
+        *(ItemText(item_id=f"t{n}", title=f"TIGI Catwalk Shampoo {n}", metadata_brand="TIGI")
+          for n in range(3)),
+        ItemText(item_id="t3", title="TIGI Bed Head Conditioner", metadata_brand="TIGI Bed Head"),
+        ItemText(item_id="t4", title="TIGI Bed Head Superstar Thickening Spray"),
+        *(ItemText(item_id=f"c{n}", title=f"Conair Hair Dryer {n}", metadata_brand="Conair")
+          for n in range(3)),
+        ItemText(item_id="c3", title="Travel Smart by Conair Sundry Kit", metadata_brand="Conair"),
+        ItemText(item_id="c4", title="Travel Smart Adapter Plug", metadata_brand="Travel Smart"),
+    ]  # fmt: skip
+    rows = loaded(extractor, items)
+    links = {(row.item_id, row.brand_id) for row in rows if isinstance(row, ItemBrandRow)}
+    assert {("j1", "john frieda"), ("j2", "john frieda"), ("t4", "tigi")} <= links
+    assert {("t3", "tigi bed head"), ("c3", "conair")} <= links  # their own fields: kept
+    assert not {("j1", "frizz ease"), ("t4", "tigi bed head")} & links
+
+
+def test_a_known_brand_placed_shop_wide_is_a_name_not_attributes(
+    extractor: SpacyExtractor,
+) -> None:
+    """A title's opening brand that only the whole shop knows (its brand field names it on
+    another item, extracted in another batch) is a name: no colour is read inside it."""
+    stage = ExtractionStage([extractor], batch_size=1)
+    for item in (
+        ItemText(item_id="b1", title="Blue Buffalo Dog Food, 30 lb", metadata_brand="Blue Buffalo"),
+        ItemText(item_id="b2", title="Blue Buffalo wilderness cat food, 11 lb"),
+        ItemText(item_id="b3", title="Blue dog bowl, 2 quart", metadata_brand="Acme"),
+    ):
+        stage.add_item(item)
+    rows = [row for group in stage.rows() for row in group]
+    brands = {(row.item_id, row.brand_id) for row in rows if isinstance(row, ItemBrandRow)}
+    colours = {
+        row.item_id
+        for row in rows
+        if isinstance(row, ItemAttributeRow) and row.attribute_id == "colour:blue"
+    }
+    assert ("b2", "blue buffalo") in brands
+    assert colours == {"b3"}

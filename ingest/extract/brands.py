@@ -12,6 +12,7 @@ count only if they name the same brand; otherwise the strongest candidate is kep
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from spacy.language import Language
@@ -262,24 +263,71 @@ def is_opening(mention: Mention) -> bool:
 def place_known_brands(items: Mapping[str, list[Mention]]) -> dict[str, list[Mention]]:
     """Every item's mentions after the shop-wide brand check: a brand the shop's brand field
     names anywhere, opening an item's title, is that item's brand where nothing else names one,
-    and where the item's own brand field names another brand the title never mentions (it often
-    holds the parent company: "SP Scienceware" for a "Bel-Art" title). The title openings
-    themselves go."""
-    shop = {
-        normal_form(m.text, BRAND)
-        for mentions in items.values()
-        for m in mentions
-        if m.kind == BRAND and m.source in SHOP_FIELDS
-    }
+    where the item's own brand field names another brand the title never mentions (it often
+    holds the parent company: "SP Scienceware" for a "Bel-Art" title), and where the brand
+    field names a product line that the title gives after its maker ("John Frieda Frizz-Ease"
+    with the brand field "Frizz-Ease", a name the field gives on fewer items). Of several
+    known openings, the maker is the one the shop's brand field names on the most items
+    ("TIGI" before "TIGI Bed Head", one of its lines), the longest on a tie. The title
+    openings themselves go."""
+    shop: Counter[str] = Counter()  # brand form -> items whose own fields name it
+    for mentions in items.values():
+        shop.update(
+            {
+                normal_form(m.text, BRAND)
+                for m in mentions
+                if m.kind == BRAND and m.source in SHOP_FIELDS
+            }
+        )
     placed = {}
     for item_id, mentions in items.items():
         rest = [m for m in mentions if not is_opening(m)]
         known = [m for m in mentions if is_opening(m) and normal_form(m.text, BRAND) in shop]
         named = {m.source for m in rest if m.kind == BRAND}
         confirmed = "metadata" in named and len(named) > 1  # the text names the field's brand
-        if known and not confirmed:
-            best = max(known, key=lambda m: len(m.text))
-            rest = [m for m in rest if m.kind != BRAND]
-            rest.append(best.model_copy(update={"confidence": KNOWN_CONFIDENCE}))
-        placed[item_id] = rest
+        if known:
+            best = max(known, key=lambda m: (shop[normal_form(m.text, BRAND)], len(m.text)))
+            if not confirmed or _line_after(best, rest, shop):
+                rest = [m for m in rest if m.kind != BRAND]
+                rest.append(best.model_copy(update={"confidence": KNOWN_CONFIDENCE}))
+        placed[item_id] = _outside_brands(rest)
     return placed
+
+
+def _outside_brands(mentions: list[Mention]) -> list[Mention]:
+    """The mentions less the attributes found inside the item's brand where a field names it
+    ("Blue" in a "Blue Buffalo" title): once the shop-wide check has placed a brand that one
+    batch could not know, its words are a name, not a description."""
+    spans = [
+        (m.source, m.start, m.end)
+        for m in mentions
+        if m.kind == BRAND and m.confidence >= MIN_CONFIDENCE and m.start is not None
+    ]
+    return [
+        m
+        for m in mentions
+        if m.kind == BRAND
+        or m.start is None
+        or m.end is None
+        or not any(
+            source == m.source and start <= m.start and end is not None and m.end <= end
+            for source, start, end in spans
+        )
+    ]
+
+
+def _line_after(maker: Mention, mentions: list[Mention], shop: Mapping[str, int]) -> bool:
+    """Whether the brand the item's field names is a product line of `maker`, the known brand
+    opening its title: another brand, given in the title only after the maker, and named by
+    the shop's brand field on fewer items. ("Travel Smart by Conair" with the brand field
+    "Conair" stays Conair's: the line opens the title, but the shop names Conair more often.)"""
+    own = [m for m in mentions if m.kind == BRAND and m.source == "metadata"]
+    in_title = [m for m in mentions if m.kind == BRAND and m.source == "title"]
+    items = shop[normal_form(maker.text, BRAND)]
+    return (
+        bool(own and in_title)
+        and not any(same_brand(m.text, maker.text) for m in own)
+        and all(shop[normal_form(m.text, BRAND)] < items for m in own)
+        and all(m.start is not None and maker.end is not None and m.start >= maker.end
+                for m in in_title)
+    )  # fmt: skip

@@ -33,6 +33,7 @@ NON_DESCRIPTIVE = frozenset(
     }
 )  # fmt: skip
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "WORK_OF_ART", "EVENT"})
+TITLE_CASE_SHARE = 0.6
 
 
 class ChunkFeatures:
@@ -44,10 +45,11 @@ class ChunkFeatures:
         """`chosen` with each feature hit that heads a chunk grown to the chunk's descriptive
         part; candidates that end up inside a grown one are dropped."""
         roots = {chunk.root.i: chunk for chunk in doc.noun_chunks}
+        prose = not _title_case(doc)
         grown: list[Candidate] = []
         for candidate in chosen:
             chunk = roots.get(candidate.end - 1)
-            start = self._descriptive_start(chunk) if chunk is not None else None
+            start = self._descriptive_start(chunk, prose) if chunk is not None else None
             kind = candidate.kind if candidate.kind in GROWN_KINDS else "feature"
             bigger = Candidate(kind, start or 0, candidate.end, EXPANDED_CONFIDENCE, "spacy")
             clean = not any(o.overlaps(bigger) and not _inside(o, bigger) for o in chosen)
@@ -65,9 +67,10 @@ class ChunkFeatures:
     def candidates(self, doc: Doc, taken: list[Candidate]) -> list[Candidate]:
         """Low-confidence features from the noun chunks that no rule candidate touches."""
         names = [ent for ent in doc.ents if ent.label_ in NAME_LABELS]
+        prose = not _title_case(doc)
         found = []
         for chunk in doc.noun_chunks:
-            start = self._descriptive_start(chunk)
+            start = self._descriptive_start(chunk, prose)
             if start is None or not self._plausible(doc[start : chunk.end]):
                 continue
             candidate = Candidate("feature", start, chunk.end, CHUNK_CONFIDENCE, "spacy")
@@ -78,7 +81,7 @@ class ChunkFeatures:
             found.append(candidate)
         return found
 
-    def _descriptive_start(self, chunk: Span) -> int | None:
+    def _descriptive_start(self, chunk: Span, prose: bool) -> int | None:
         """Where the descriptive part before the head starts (the head itself when nothing
         before it describes), or None for a chunk whose head is a stop word or opinion."""
         root = chunk.root
@@ -86,8 +89,8 @@ class ChunkFeatures:
             return None
         start = root.i
         for token in reversed(chunk.doc[chunk.start : root.i]):
-            if not self._modifier(token):
-                break
+            if not self._modifier(token) or (prose and _named(token)):
+                break  # a name's words are not a description: "the Daily IQ newsletter"
             start = token.i
         while chunk.doc[start].text == "-":
             start += 1
@@ -125,6 +128,23 @@ class ChunkFeatures:
             and all(token.is_alpha or token.text == "-" for token in span)
             and not all(token.is_stop for token in span)
         )
+
+
+def _named(token: Token) -> bool:
+    """A word of a name, in prose: inside a named entity, or capitalised mid-sentence. (In a
+    title-case product title, case and the small model's entities say little.)"""
+    capitalised = token.is_title or token.is_upper
+    return token.ent_type_ in NAME_LABELS or (
+        capitalised and len(token) > 1 and not token.is_sent_start
+    )
+
+
+def _title_case(doc: Doc) -> bool:
+    """Whether most words are capitalised (a product title), so that case and the named
+    entities the small model finds there say little about names."""
+    words = [token for token in doc if token.is_alpha and not token.is_stop]
+    capitalised = sum(token.is_title or token.is_upper for token in words)
+    return capitalised > TITLE_CASE_SHARE * len(words)
 
 
 def _inside(inner: Candidate, outer: Candidate) -> bool:

@@ -5,9 +5,11 @@ Items: every text field (title, description, features, details) runs through the
 "rule"); with a trained pipeline, a feature term that heads a noun chunk grows to the chunk's
 descriptive part ("riding tips", extractor "spacy"), and other noun chunks become low-confidence
 "feature" candidates (0.3: most chunks are not features, so consumers should filter on
-confidence). Brands come from `ingest.extract.brands`. Overlapping candidates are resolved
-longest-first, and attribute candidates inside the item's brand name are dropped ("Organic" in
-"Organic Root Stimulator").
+confidence). Gazetteer hits and discovery candidates first pass the context rules of
+`ingest.extract.context` (a topic must be presented as a subject, what a product is for is not
+its property, a finish and a hue are one shade). Brands come from `ingest.extract.brands`.
+Overlapping candidates are resolved longest-first, and attribute candidates inside the item's
+brand name are dropped ("Organic" in "Organic Root Stimulator").
 
 Reviews: the aspects a review names (the gazetteers plus the review-aspect list), each with a
 sentiment from the words around it and the rating as a weak prior. By default reviews are only
@@ -22,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Token
 
-from ingest.extract import discovery
+from ingest.extract import context, discovery
 from ingest.extract.base import BRAND, ItemText, Mention, ReviewText
 from ingest.extract.brands import BrandFinder
 from ingest.extract.candidates import Candidate, select
@@ -65,7 +67,7 @@ NAME_LABELS = frozenset(
 
 class SpacyExtractor:
     name = "spacy"
-    cache_tag = "context-7"  # bumped when the rules change what they find
+    cache_tag = "context-8"  # bumped when the rules change what they find
 
     def __init__(
         self,
@@ -132,7 +134,8 @@ class SpacyExtractor:
             names = _name_spans(doc, catalogue, titled=source == "title")
             if source in DISCOVERY_FIELDS:
                 found = [c for c in chosen if c.confidence >= MIN_CONFIDENCE]
-                chosen += discovery.candidates(doc, found, self.polarity.valence)
+                proposed = discovery.candidates(doc, found, self.polarity.valence)
+                chosen += [c for c in proposed if context.said_of_item(doc, c)]
             attributes += [c.mention(doc, source) for c in chosen if not _inside(c, names)]
         brands = self.brands.find(item, docs, rule_starts, catalogue)
         return brands + [m for m in attributes if not _inside_brand(m, brands)]
@@ -141,7 +144,8 @@ class SpacyExtractor:
         self, doc: Doc, terms: PhraseMatcher, source: SourceField
     ) -> tuple[list[Candidate], list[Candidate]]:
         """(gazetteer + pattern candidates, final candidates incl. noun-chunk features)."""
-        rules = select([*self._terms(doc, terms, source), *self.rules(doc)])
+        terms_found = context.read(doc, self._terms(doc, terms, source))
+        rules = select([*terms_found, *self.rules(doc)])
         if not doc.has_annotation("DEP"):
             return rules, rules
         grown = self.chunks.expand(doc, rules)
