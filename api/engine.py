@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,6 +46,18 @@ EVENT_WEIGHTS: dict[InteractionKind, float] = {
 }  # fmt: skip
 LOW_RATING = 2.5  # a rating at or below this moves the user nowhere
 ENTITY_RELATIONS = {"Brand": "has_brand", "Category": "in_category", "Attribute": "has_attribute"}
+
+
+@dataclass(frozen=True)
+class ItemUpdate:
+    """An item as `Recommender.add_items` takes it: its embedding (kept only if the model was
+    not trained on it), title, categories and display name (None: keep the one it has)."""
+
+    id: str
+    vector: Vector
+    title: str
+    categories: Sequence[str]
+    name: str | None = None
 
 
 class UnknownError(LookupError):
@@ -300,46 +313,68 @@ class Recommender:
         categories: Sequence[str],
         name: str | None = None,
     ) -> bool:
-        """Make an item recommendable, or refresh it: its title, its display name when given,
-        its categories (exactly these from now on) and its embedding, unless it is a trained
-        item, whose learned embedding is kept (then False)."""
-        with self._write_lock:
-            self.titles = {**self.titles, item_id: title}
-            if name:
-                self.names = {**self.names, item_id: name}
-            row = self.item_row.get(item_id)
-            existed = row is not None
-            if row is None:
-                # Readers take `items` first: everything indexed by its rows grows before it.
-                row = len(self.item_ids)
-                self._borrow(row, vector)
-                self.popularity = np.append(self.popularity, np.float32(0))
-                self.item_ids.append(item_id)
-                self.item_row[item_id] = row
-                self.items = np.vstack([self.items, vector[None, :]])
-            elif row >= self.trained_items:
-                self._borrow(row, vector)
-                items = self.items.copy()
-                items[row] = vector
-                self.items = items
-            if existed:  # an update: out of the categories it is no longer in
-                for category, rows in list(self.category_rows.items()):
-                    if category not in categories and row in rows:
-                        self.category_rows[category] = rows[rows != row]
-            for category in categories:
-                rows = self.category_rows.get(category, np.zeros(0, dtype=np.int64))
-                if row not in rows:
-                    self.category_rows[category] = np.append(rows, row)
-            return row >= self.trained_items
+        """`add_items` of one item."""
+        [inductive] = self.add_items([ItemUpdate(item_id, vector, title, categories, name)])
+        return inductive
 
-    def _borrow(self, row: int, vector: Vector) -> None:
-        """New item `row` borrows the item-item term of the trained items nearest `vector`."""
-        new = row - self.trained_items
-        weights = borrow_weights(vector[None, :], self.items[: self.trained_items],
-                                 self.cold_neighbours)  # fmt: skip
-        self.borrowed = sp.csr_matrix(
-            sp.vstack([self.borrowed[:new], weights, self.borrowed[new + 1 :]])
-        )
+    def add_items(self, updates: Sequence[ItemUpdate]) -> list[bool]:
+        """Make items recommendable, or refresh them: each one's title, its display name when
+        given, its categories (exactly these from now on) and its embedding, unless it is a
+        trained item, whose learned embedding is kept (then False). As if one after the other,
+        but the item matrix and all that grows with it are copied once."""
+        with self._write_lock:
+            self.titles = {**self.titles, **{update.id: update.title for update in updates}}
+            if named := {update.id: update.name for update in updates if update.name}:
+                self.names = {**self.names, **named}
+            latest = {update.id: update for update in updates}  # an item given twice: its last
+            known = {item: row for item in latest if (row := self.item_row.get(item)) is not None}
+            new = [item for item in latest if item not in known]
+            rows = {**known, **{item: len(self.item_ids) + n for n, item in enumerate(new)}}
+            placed = [item for item in latest if rows[item] >= self.trained_items]
+            if placed:  # new items, and items added since training again: their vectors
+                at = np.array([rows[item] for item in placed], dtype=np.int64)
+                vectors = np.stack([latest[item].vector for item in placed])
+                # Readers take `items` first: everything indexed by its rows grows before it.
+                self._borrow(at, vectors)
+                self.popularity = np.append(self.popularity, np.zeros(len(new), np.float32))
+                self.item_ids.extend(new)
+                self.item_row.update({item: rows[item] for item in new})
+                items = np.concatenate([self.items, np.empty((len(new), self.items.shape[1]),
+                                                             dtype=np.float32)])  # fmt: skip
+                items[at] = vectors
+                self.items = items
+            self._categorise({rows[item]: latest[item].categories for item in latest},
+                             updated=set(known.values()))  # fmt: skip
+            return [rows[update.id] >= self.trained_items for update in updates]
+
+    def _categorise(self, categories: dict[int, Sequence[str]], *, updated: set[int]) -> None:
+        """Rows into their categories; those `updated` (not new) out of those they left."""
+        if updated:
+            stale = np.fromiter(updated, dtype=np.int64)
+            for category, members in list(self.category_rows.items()):
+                if not (held := np.isin(members, stale)).any():
+                    continue
+                left = [row for row in members[held] if category not in categories[row]]
+                if left:
+                    self.category_rows[category] = members[~np.isin(members, left)]
+        joining: dict[str, list[int]] = {}
+        for row, names in categories.items():
+            for category in dict.fromkeys(names):
+                joining.setdefault(category, []).append(row)
+        for category, rows in joining.items():
+            members = self.category_rows.get(category, np.zeros(0, dtype=np.int64))
+            if len(fresh := np.setdiff1d(rows, members, assume_unique=True)):
+                self.category_rows[category] = np.append(members, fresh)
+
+    def _borrow(self, rows: NDArray[np.int64], vectors: Vector) -> None:
+        """Items added since training, at `rows`, borrow the item-item term of the trained
+        items nearest their `vectors`."""
+        weights = borrow_weights(vectors, self.items[: self.trained_items], self.cold_neighbours)
+        new = rows - self.trained_items
+        had = self.borrowed.shape[0]
+        source = np.arange(max(had, int(new.max()) + 1))  # each row's row in the stack below
+        source[new] = had + np.arange(len(new))
+        self.borrowed = sp.csr_matrix(sp.vstack([self.borrowed, weights], format="csr")[source])
 
     def record_event(self, user_id: str, item_id: str, kind: InteractionKind,
                      rating: float | None) -> None:  # fmt: skip

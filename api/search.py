@@ -90,19 +90,29 @@ class Searcher:
     def load(self, catalogue: Catalogue) -> None:
         self.entity_items = dict(catalogue.entity_items)
 
-    def add_item(
-        self, item_id: str, entities: Iterable[Entity], dropped: Iterable[Entity] = ()
+    def add_items(
+        self, entities: Mapping[str, Iterable[Entity]], dropped: Mapping[str, Iterable[Entity]]
     ) -> None:
-        """A new or updated item's brands and attributes, less those it `dropped` (a new dict:
-        searches may be reading the old)."""
+        """New or updated items' brands and attributes (item id -> its entities), less those
+        they `dropped` (item id -> entities it no longer links to); in a new dict: searches
+        may be reading the old."""
         updated = dict(self.entity_items)
-        for entity in dropped:
-            if (key := (entity.label, entity.id)) in updated:
-                updated[key] = [item for item in updated[key] if item != item_id]
-        for entity in entities:
-            items = updated.get((entity.label, entity.id), [])
-            if entity.label != "Category" and item_id not in items:
-                updated[entity.label, entity.id] = [*items, item_id]
+        leaving: dict[tuple[str, str], set[str]] = {}
+        for item_id, gone in dropped.items():
+            for entity in gone:
+                leaving.setdefault((entity.label, entity.id), set()).add(item_id)
+        for key, gone_items in leaving.items():
+            if key in updated:
+                updated[key] = [item for item in updated[key] if item not in gone_items]
+        joining: dict[tuple[str, str], list[str]] = {}
+        for item_id, linked in entities.items():
+            for entity in linked:
+                if entity.label != "Category":  # the recommender's category rows hold those
+                    joining.setdefault((entity.label, entity.id), []).append(item_id)
+        for key, items in joining.items():
+            held = updated.get(key, [])
+            present = set(held)
+            updated[key] = [*held, *(item for item in dict.fromkeys(items) if item not in present)]
         self.entity_items = updated
 
     def parse(self, text: str, candidates: Candidates) -> Query:

@@ -9,16 +9,24 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
 from fastapi.exceptions import RequestValidationError
 from numpy.typing import NDArray
 
-from api.engine import ENTITY_RELATIONS, Recommender, UnknownError, Vector, normalise
+from api.engine import (
+    ENTITY_RELATIONS,
+    ItemUpdate,
+    Recommender,
+    UnknownError,
+    Vector,
+    normalise,
+)
 from api.explain import CANDIDATE_PATHS, NodeKey, explain
 from api.metrics import Metrics
 from api.schemas import Event, Explanation, ItemAdded, NewItem
@@ -59,7 +67,7 @@ from kg.records import (
     Row,
     review_id,
 )
-from kg.search import Candidates, query_words, search_candidates
+from kg.search import Candidates, ItemCandidates, item_candidates, query_words, search_candidates
 from kg.settings import Settings
 from kg.write import write_atomically
 
@@ -70,6 +78,7 @@ Replay = Callable[["Service"], None]
 InteractionKey = tuple[str, str, str, int]  # (user, item, kind, ts): one INTERACTED edge
 ENTITY_LABELS = {relation: label for label, relation in ENTITY_RELATIONS.items()}
 NEIGHBOURS = 10  # trained items a new item's text finds, whose embeddings it moves towards
+PLACE_BATCH = 200  # items whose neighbours one query asks for, placing those a model lacks
 MAX_LINKS = 200  # links to related items (ALSO_BOUGHT & co.) one item may have, in all
 DRAIN_S = 30.0  # how long closing a service waits for its requests in flight
 
@@ -96,6 +105,18 @@ class PlacedItem:
         digest = hashlib.blake2b(self.text_vector.astype(np.float32).tobytes(), digest_size=16)
         digest.update(repr((self.title, sorted(self.categories), links)).encode())
         return digest.digest()
+
+    def entities(self) -> list[Entity]:
+        """The brands, categories and attributes it links to."""
+        return [Entity(label=label, id=entity_id)
+                for relation, label in ENTITY_LABELS.items()
+                for entity_id in self.links.get(relation, [])]  # fmt: skip
+
+
+def _candidates(graph: Graph, items: Sequence[PlacedItem]) -> list[ItemCandidates]:
+    """Each item's candidate neighbours: what its title's words and its text vector find."""
+    queries = [(query_words(item.title or ""), item.text_vector) for item in items]
+    return item_candidates(graph, queries, limit=NEIGHBOURS + 1)
 
 
 def _row_links(rows: Sequence[Row]) -> Iterator[tuple[str, str]]:
@@ -235,9 +256,12 @@ class Service:
         self._successor: Service | None = None
         # While a successor reads the graph: the writes answered here since, to replay on it.
         self._journal: list[Replay] | None = None
-        # The interactions of untrained users its catalogue read folded in: a replayed event
-        # among them is not counted twice.
+        # While a predecessor (or one before it) may replay writes here, from its hand-over
+        # until each has closed: the interactions of untrained users its catalogue read folded
+        # in, so that a replayed event among them is not counted twice. Then let go.
+        self._awaiting_replays = False
         self._folded: set[InteractionKey] = set()
+        self._drained = False  # closed, with no request left in flight
         self._placed: dict[str, bytes] = {}  # item id -> fingerprint of its latest placement
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -273,6 +297,7 @@ class Service:
         it fails to start, the error is raised and this one serves on."""
         with self._state:
             self._journal = []
+        successor._awaiting_replays = True
         try:
             # Unlike a first start, no serving from the model alone: this one has a catalogue.
             if not successor._load_catalogue():
@@ -322,14 +347,29 @@ class Service:
         Neo4j and the encoder."""
         with self._state:
             self._closing = True
-            if not self._state.wait_for(lambda: self._requests == 0, DRAIN_S):
+            self._drained = self._state.wait_for(lambda: self._requests == 0, DRAIN_S)
+            if not self._drained:  # they may replay their writes on the successor yet
                 log.warning("closing with %d requests still in flight after %.0f s",
                             self._requests, DRAIN_S)  # fmt: skip
+            done = self._drained and not self._awaiting_replays
+            successor = self._successor
+        if done and successor is not None:
+            successor._replays_ended()
         self._stop.set()
         if self._loader is not None:
             self._loader.join(timeout=5)
         self.encoder.close()
         self.graph.close()
+
+    def _replays_ended(self) -> None:
+        """No predecessor replays writes here any more: forget what its catalogue read folded
+        in, and so does its successor once this one has closed too."""
+        with self._state:
+            self._awaiting_replays = False
+            self._folded = set()
+            successor = self._successor if self._drained else None
+        if successor is not None:
+            successor._replays_ended()
 
     def _load_catalogue(self) -> bool:
         try:
@@ -346,23 +386,32 @@ class Service:
         except GraphDownError:
             return False
         self.recommender.fold_users(interactions)
-        # Those with an item the read placed: one added since is folded in when replayed.
-        known = self.recommender.knows_item
-        self._folded = {(i.user, i.item, i.kind, i.ts) for i in interactions if known(i.item)}
+        if self._awaiting_replays:
+            # Those with an item the read placed: one added since is folded in when replayed.
+            known = self.recommender.knows_item
+            self._folded = {(i.user, i.item, i.kind, i.ts) for i in interactions
+                            if known(i.item)}  # fmt: skip
         self.recommender.load_catalogue(catalogue)
         self.searcher.load(catalogue)
         return True
 
     def _place_untrained(self) -> None:
         """Place the items added since the model was trained (through this API, before a
-        restart, or by another writer), as POST /items places them."""
+        restart, or by another writer) where POST /items places them, all in one go: their
+        neighbours in a few round trips, the item matrix grown once (one at a time, a reload
+        over a thousand of them took over 30 s)."""
         known = self.recommender.item_ids
         stored = self.guard.load(lambda graph: read_untrained_items(graph, known))
+        items = [PlacedItem(item.id, item.title, np.asarray(item.text_vector, dtype=np.float32),
+                            _by_relation(item.links), item.categories)
+                 for item in stored]  # fmt: skip
         with self._adding:
-            for item in stored:
-                vector = np.asarray(item.text_vector, dtype=np.float32)
-                links = _by_relation(item.links)
-                self._place(PlacedItem(item.id, item.title, vector, links, item.categories))
+            found: list[ItemCandidates] = []
+            for start in range(0, len(items), PLACE_BATCH):  # a few round trips, not one each
+                found += self.guard.load(
+                    partial(_candidates, items=items[start : start + PLACE_BATCH])
+                )
+            self._place_all(items, found, dropped={})
         if stored:
             log.info("placed %d items the model was not trained on", len(stored))
 
@@ -522,31 +571,37 @@ class Service:
         return links
 
     def _place(self, item: PlacedItem, dropped: Sequence[Entity] = ()) -> bool:
-        """Make an item the model was not trained on recommendable: its embedding by the model
-        from its text and links, moved towards the trained items its text finds (lexical and
-        semantic neighbours: where shoppers who search its words look). A trained item keeps
-        its embedding (then False) but takes its new title, categories and entities;
-        `dropped`: the entities it no longer links to."""
-        vector = self.recommender.embed_item(item.text_vector, item.links)
-        neighbours = self._text_neighbours(item)
-        if len(neighbours):
-            vector = normalise(vector + self.recommender.items[neighbours].mean(axis=0))
-        inductive = self.recommender.add_item(
-            item.id, vector, item.title or "", item.categories, item.name
-        )
-        entities = [Entity(label=label, id=entity_id)
-                    for relation, label in ENTITY_LABELS.items()
-                    for entity_id in item.links.get(relation, [])]  # fmt: skip
-        self.searcher.add_item(item.id, entities, dropped)
-        self._placed[item.id] = item.fingerprint()
+        """`_place_all` of one item, its neighbours asked for within the query timeout."""
+        found = self.guard.call(lambda graph: _candidates(graph, [item]))
+        [inductive] = self._place_all([item], found, dropped={item.id: dropped})
         return inductive
 
-    def _text_neighbours(self, item: PlacedItem) -> NDArray[np.int64]:
-        """Rows of the NEIGHBOURS trained items its title and text vector find first."""
-        words = query_words(item.title or "")
-        candidates = self.guard.call(
-            lambda graph: search_candidates(graph, words, item.text_vector, limit=NEIGHBOURS + 1)
-        )
+    def _place_all(
+        self,
+        items: Sequence[PlacedItem],
+        found: Sequence[ItemCandidates],
+        *,
+        dropped: Mapping[str, Sequence[Entity]],
+    ) -> list[bool]:
+        """Make items the model was not trained on recommendable: each one's embedding by the
+        model from its text and links, moved towards the trained items its text `found`
+        (lexical and semantic neighbours: where shoppers who search its words look). A trained
+        item keeps its embedding (then False) but takes its new title, categories and
+        entities; `dropped`: item id -> the entities it no longer links to."""
+        updates = []
+        for item, candidates in zip(items, found, strict=True):
+            vector = self.recommender.embed_item(item.text_vector, item.links)
+            if len(neighbours := self._neighbour_rows(candidates)):
+                vector = normalise(vector + self.recommender.items[neighbours].mean(axis=0))
+            updates.append(ItemUpdate(item.id, vector, item.title or "", item.categories,
+                                      item.name))  # fmt: skip
+        inductive = self.recommender.add_items(updates)
+        self.searcher.add_items({item.id: item.entities() for item in items}, dropped)
+        self._placed.update({item.id: item.fingerprint() for item in items})
+        return inductive
+
+    def _neighbour_rows(self, candidates: ItemCandidates) -> NDArray[np.int64]:
+        """Rows of the NEIGHBOURS trained items first among an item's candidates, fused."""
         fused = fuse({"lexical": [(i, 1.0) for i, _ in candidates.lexical],
                       "semantic": [(i, 1.0) for i, _ in candidates.semantic]}, WEIGHTS)  # fmt: skip
         trained, row_of = self.recommender.trained_items, self.recommender.item_row
