@@ -140,14 +140,14 @@ def _aliases() -> Mapping[tuple[str, str], str]:
 
 
 def _plain_form(text: str, kind: str) -> str:
-    words = _fold_units(_basic(WEB_DOMAIN.sub("", text) if kind == BRAND else text))
-    if kind == BRAND:
+    if kind == BRAND:  # a name, not a quantity: "PC Products" holds no "pc" (count)
+        words = _basic(WEB_DOMAIN.sub("", text))
         while len(words) > 1 and (_company_suffix(words[-1]) or _product_tail(words)):
             words = words[: -_product_tail(words) or -1]
         if len(words) > 1 and words[0] == "the":
             words.pop(0)
     else:
-        words = [_singular(word) for word in words]
+        words = [_singular(word) for word in _fold_units(_basic(text))]
         while len(words) > 1 and words[-1] in HEAD_WORDS.get(kind, ()):
             words.pop()
     form = PACK_OF.sub(r"\1 pack", " ".join(words))
@@ -274,12 +274,23 @@ def resolve(mentions: Iterable[Mention]) -> Resolution:
 
 
 def _shop_prefixes(counts: Mapping[str, int], shop: set[str]) -> dict[str, str]:
-    """Brand form -> the longest shop brand form that its first words are, for forms the
-    shop's own fields do not name."""
+    """Brand form of two or more words -> the one shop brand form it is part of, or else the
+    longest shop brand form that its first words are, for forms the shop's own fields do not
+    name."""
     owners = {}
     for form in counts:
         words = form.split()
-        if form in shop or len(words) < 2:
+        if form in shop:
+            continue
+        if len(words) < 2:
+            continue  # one word is part of too many names ("Jason" of "Jason Industrial")
+        # A title's spelling of one shop brand, part of its name ("brown sharpe" of "tesa
+        # brown sharpe"), is that brand.
+        parts = [
+            name for name in shop if len(name.split()) > len(words) and f" {form} " in f" {name} "
+        ]
+        if len(parts) == 1:
+            owners[form] = parts[0]
             continue
         prefix = next(
             (" ".join(words[:n]) for n in range(len(words) - 1, 0, -1)

@@ -308,3 +308,137 @@ def test_a_known_brand_placed_shop_wide_is_a_name_not_attributes(
     }
     assert ("b2", "blue buffalo") in brands
     assert colours == {"b3"}
+
+
+def test_a_maker_the_brand_field_never_names_opens_the_titles(extractor: SpacyExtractor) -> None:
+    """A brand field holding the parent company or distributor ("Acme Holdings") yields to
+    the maker that several of its titles open with, up to where they part; an opening that
+    describes the product ("Glass ..."), a spelling of the field's own name ("Acme ...") or a
+    distributor's scattered openings are no maker."""
+
+    def item(n: int, title: str, field: str) -> ItemText:
+        return ItemText(item_id=f"m{n}", title=title, metadata_brand=field)
+
+    items = [
+        item(0, "Zorvex Single Scale Cylinder, 50 ml", "Acme Holdings"),
+        item(1, "Zorvex Single Scale Cylinder, 250 ml", "Acme Holdings"),
+        item(2, "Zorvex Labmat Bench Liner, 50 Feet", "Acme Holdings"),
+        item(3, "Glass Beaker Set, 3 piece", "Bolt Supply"),
+        item(4, "Glass Funnel, 60 mm", "Bolt Supply"),
+        *(item(5 + n, f"Heavy Glass Jar {n}", "Other") for n in range(3)),
+        item(8, "Acme Stir Bar", "Acme Holdings"),
+        item(9, "Acme Stir Rod", "Acme Holdings"),
+    ]
+    rows = loaded(extractor, items)
+    links = {(row.item_id, row.brand_id) for row in rows if isinstance(row, ItemBrandRow)}
+    assert {("m0", "zorvex"), ("m1", "zorvex"), ("m2", "zorvex")} <= links
+    assert {("m3", "bolt supply"), ("m4", "bolt supply")} <= links
+    assert {("m8", "acme holdings"), ("m9", "acme holdings")} <= links
+
+
+def test_a_part_or_model_number_is_no_brand(extractor: SpacyExtractor) -> None:
+    from ingest.extract.brands import model_number, usable_brand
+
+    assert model_number("B60800-3100") and model_number("18UL1007STRKIT")
+    assert not model_number("3M") and not model_number("AMZ3D") and not model_number("Bel-Art")
+    long_field = "Zorvex 5m USB Waterproof Endoscope Borescope Inspection Camera"
+    assert usable_brand(long_field) is None  # a product title in the brand field
+
+
+def test_a_scent_needs_a_scent_context(extractor: SpacyExtractor) -> None:
+    """A scent word counts where the item or its product type speaks of scent: not in a
+    toothpaste whose category never does, not before a material or "shaped"."""
+    items = [
+        ItemText(item_id="t1", title="Acme Toothpaste, Tea Tree Oil & Cinnamon, 6 oz",
+                 category="Oral Care > Toothpaste"),
+        ItemText(item_id="t2", title="Acme Whitening Toothpaste, 4 oz",
+                 category="Oral Care > Toothpaste"),
+        ItemText(item_id="c1", title="Acme Soy Candle, Cinnamon, 8 oz", category="Home > Candles"),
+        ItemText(item_id="c2", title="Acme Scented Candle, Lavender", category="Home > Candles"),
+        ItemText(item_id="c3", title="Acme Candle, Fresh Fragrance", category="Home > Candles"),
+        ItemText(item_id="b1", title="Amber Glass Dropper Bottle, 2 oz, Scented Oils",
+                 category="Lab > Bottles"),
+        ItemText(item_id="f1", title="Pear shaped Separating Funnel, 500 ml, for scented oils",
+                 category="Lab > Funnels"),
+    ]  # fmt: skip
+    rows = loaded(extractor, items)
+    scents = {
+        (row.item_id, row.attribute_id)
+        for row in rows
+        if isinstance(row, ItemAttributeRow) and row.attribute_id.startswith("scent:")
+    }
+    assert ("c1", "scent:cinnamon") in scents and ("c2", "scent:lavender") in scents
+    assert not {item for item, _ in scents} & {"t1", "b1", "f1"}
+
+
+def test_the_first_word_of_a_product_type_is_no_feature(extractor: SpacyExtractor) -> None:
+    """A discovered word that, with the noun after it, names a product type of the shop (a
+    category says "Variable Resistors"; "hook-up" is always followed by "wire") is not a
+    feature of its own; the same kind of word elsewhere still is."""
+    titles = [f"Copper Cable {n}, 10 ft" for n in range(120)]
+    titles[0:3] = [f"Variable Resistor Kit {n}" for n in range(3)]
+    titles[3:13] = [f"Stranded Hook-Up Wire Kit, {n} colours" for n in range(10)]
+    titles[13:16] = ["Adhesive-Backed Cable Clip", "Adhesive-Backed Label", "Adhesive-Backed Hook"]
+    categories = ["Electrical > Cables"] * 120
+    categories[0:3] = ["Electrical > Resistors > Variable Resistors"] * 3
+    categories[3:13] = ["Electrical > Wire"] * 10
+    categories[13:16] = ["Electrical > Fasteners"] * 3
+    items = [
+        ItemText(item_id=f"r{n}", title=title, category=category)
+        for n, (title, category) in enumerate(zip(titles, categories, strict=True))
+    ]
+    attributes = {row.id for row in loaded(extractor, items) if isinstance(row, AttributeRow)}
+    assert "feature:adhesive backed" in attributes
+    assert not {"feature:variable", "feature:hook up"} & attributes
+
+
+def test_a_fraction_before_a_unit_is_one_size_and_a_code_is_none(
+    extractor: SpacyExtractor,
+) -> None:
+    (mentions,) = extractor.extract_items(
+        [ItemText(item_id="s", title="Acme P6/20L Brad Nails, 5/8-Inch, 1-1/2 Inch Crown")]
+    )
+    sizes = {value for kind, value in kept(mentions) if kind == "size"}
+    assert sizes == {normal_form("5/8 inch", "size"), normal_form("1-1/2 inch", "size")}
+
+
+def test_words_next_to_colours_sizes_and_names(extractor: SpacyExtractor) -> None:
+    """Two colour words are one shade unless both are basic hues; a dimension word after a
+    size names what it measures; "Stainless" alone is stainless steel cut short; "compatible"
+    says what the product fits."""
+    (mentions,) = extractor.extract_items(
+        [ItemText(item_id="w", title="Cobalt Blue Bottle, Red Black Cap, 90 ml Volume")]
+    )
+    assert {("colour", "cobalt blue"), ("colour", "red"), ("colour", "black")} <= kept(mentions)
+    assert not any(kind == "use" for kind, _ in kept(mentions))
+    proposed = extractor.extract_items(
+        [ItemText(item_id="x", title="Stainless Hose Clamp, Compatible with Acme, Waterproof")]
+    )[0]
+    discovered = {m.text.lower() for m in proposed if m.extractor == "discovered"}
+    assert "waterproof" in discovered or ("feature", "waterproof") in kept(proposed)
+    assert not {"stainless", "compatible"} & discovered
+
+
+def test_title_words_of_the_brand_fields_name_are_no_attributes(
+    extractor: SpacyExtractor,
+) -> None:
+    """A title that opens with part of its brand field's name ("Brown & Sharpe" for the
+    field "Tesa Brown & Sharpe") holds no colour there, and names that brand."""
+    items = [
+        ItemText(item_id="d1", title="Brown & Sharpe Dial Caliper, Black Face",
+                 metadata_brand="Tesa Brown & Sharpe"),
+        ItemText(item_id="d2", title="Brown Leather Tool Pouch", metadata_brand="Acme"),
+    ]  # fmt: skip
+    rows = loaded(extractor, items)
+    colours = {
+        (row.item_id, row.attribute_id)
+        for row in rows
+        if isinstance(row, ItemAttributeRow) and row.attribute_id.startswith("colour:")
+    }
+    assert ("d1", "colour:brown") not in colours
+    assert {("d1", "colour:black"), ("d2", "colour:brown")} <= colours
+    # The title's spelling is one more surface form of the field's brand, not a second brand.
+    links = {(row.item_id, row.brand_id) for row in rows if isinstance(row, ItemBrandRow)}
+    (brand,) = [brand for item, brand in links if item == "d1"]
+    (row,) = [row for row in rows if isinstance(row, BrandRow) and row.id == brand]
+    assert {"Brown & Sharpe", "Tesa Brown & Sharpe"} <= set(row.surface_forms)

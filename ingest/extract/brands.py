@@ -12,9 +12,11 @@ count only if they name the same brand; otherwise the strongest candidate is kep
 
 from __future__ import annotations
 
-from collections import Counter
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from rapidfuzz import fuzz
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
@@ -39,9 +41,27 @@ MIN_CONFIDENCE = 0.5
 # Printer Filament", "4K Camera"): never read from a title as a brand (a brand field that says
 # so is still believed for its own item).
 SPECIFICATIONS = frozenset({"2d", "3d", "4d", "4k", "5k", "8k", "hd", "uhd", "fhd", "2x", "3x"})
-OPENING_CONFIDENCE = 0.2  # a title's opening words: a brand only if the shop knows it
+# A word with two or more digits is a part or model number ("F24675-0000", "18UL1007STRKIT",
+# "RD1503"), never a maker's name read from text ("3M" and "AMZ3D" have one digit).
+MODEL_NUMBER = re.compile(r"\d.*\d")
+OPENING_CONFIDENCE = 0.2
+MIN_MAKER_ITEMS = 2  # titles a maker the brand field never names must open
+MAX_MAKER_WORDS = 3
+# A parent company's items in a shop are mostly its makers' lines; a distributor of generic
+# goods ("Small Parts") has titles that open with whatever the product is ("Polycarbonate").
+MIN_MAKER_SHARE = 0.2
+MIN_SHARED_PREFIX = 4  # "ninja" in "NinjaFlex" and "NinjaTek"
+SAME_SPELLING = 80  # RapidFuzz ratio of two spellings of one name, spaces removed
+NUMBER_WORDS = frozenset(
+    {
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve", "twenty", "fifty", "hundred", "dozen", "pair", "pack", "set",
+    }
+)  # fmt: skip
+WORD_EDGES = "\"'()[]{},;:.!?|/*+"  # a title's opening words: a brand only if the shop knows it
 MAX_OPENING_WORDS = 4
 MAX_BY_WORDS = 3
+MAX_BRAND_WORDS = 6
 
 TRADEMARKS = str.maketrans("", "", "\u00ae\u2122\u00a9")  # (R), TM, (C)
 JUNK_BRANDS = frozenset(
@@ -69,14 +89,16 @@ FIELD_ORDER: dict[SourceField, int] = {
 
 
 def usable_brand(name: str | None) -> str | None:
-    """The brand name with whitespace tidied, or None for a placeholder ("unknown", "N/A")
-    or scraped markup."""
+    """The brand name with whitespace tidied, or None for a placeholder ("unknown", "N/A"),
+    scraped markup or a product title ("VicTsing 5m USB Waterproof Endoscope ...")."""
     if name is None:
         return None
     name = " ".join(readable(name).translate(TRADEMARKS).split())
     form = normal_form(name, BRAND)
     if not form or form in JUNK_BRANDS or "<" in name or '="' in name:
         return None
+    if len(form.split()) > MAX_BRAND_WORDS:
+        return None  # a product title in the brand field, not a name
     return name
 
 
@@ -129,6 +151,7 @@ class BrandFinder:
         for _, start, end in catalogue(doc):
             if start == 0 or start in after_by or end - start > 1:
                 found.append(_mention(doc[start:end], "title", "rule", KNOWN_CONFIDENCE))
+        catalogued = len(found)
         for start in sorted(after_by):
             end = start
             while end < len(doc) and end - start < MAX_BY_WORDS and _name_word(doc, end, starts):
@@ -147,7 +170,8 @@ class BrandFinder:
         caps = self._caps_opening(doc, starts)
         if caps:
             found.append(_mention(doc[0:caps], "title", "rule", CAPS_CONFIDENCE))
-        return found
+        # What the shop's brand field names stands; text read as a name must not be an id.
+        return found[:catalogued] + [m for m in found[catalogued:] if not model_number(m.text)]
 
     def _opinion(self, token: Token) -> bool:
         return self.valence.get(token.lower_, 0.0) != 0.0
@@ -177,6 +201,8 @@ class BrandFinder:
                 continue
             before = tuple(token.lower_ for token in doc[max(0, ent.start - 2) : ent.start])
             cue = any(before[-len(cue) :] == cue for cue in PUBLISHER_CUES)
+            if model_number(ent.text):
+                continue
             if cue or ent[-1].lower_.strip(".") in COMPANY_WORDS:
                 found.append(_mention(ent, "description", "spacy", COMPANY_CONFIDENCE))
         return found
@@ -214,6 +240,12 @@ def _openings(doc: Doc) -> list[Mention]:
         if doc[end - 1].text not in NAME_JOINERS and not _specification(opening):
             found.append(opening)
     return found
+
+
+def model_number(text: str) -> bool:
+    """Whether a name read from text holds a part or model number ("B60800-3100 Thermometer",
+    "18UL1007STRKIT"): an id, not a maker."""
+    return any(MODEL_NUMBER.search(word) for word in text.split())
 
 
 def _specification(mention: Mention) -> bool:
@@ -260,7 +292,9 @@ def is_opening(mention: Mention) -> bool:
     return mention.kind == BRAND and mention.confidence < MIN_CONFIDENCE
 
 
-def place_known_brands(items: Mapping[str, list[Mention]]) -> dict[str, list[Mention]]:
+def place_known_brands(
+    items: Mapping[str, list[Mention]], inside_titles: Mapping[str, int] | None = None
+) -> dict[str, list[Mention]]:
     """Every item's mentions after the shop-wide brand check: a brand the shop's brand field
     names anywhere, opening an item's title, is that item's brand where nothing else names one,
     where the item's own brand field names another brand the title never mentions (it often
@@ -268,7 +302,9 @@ def place_known_brands(items: Mapping[str, list[Mention]]) -> dict[str, list[Men
     field names a product line that the title gives after its maker ("John Frieda Frizz-Ease"
     with the brand field "Frizz-Ease", a name the field gives on fewer items). Of several
     known openings, the maker is the one the shop's brand field names on the most items
-    ("TIGI" before "TIGI Bed Head", one of its lines), the longest on a tie. The title
+    ("TIGI" before "TIGI Bed Head", one of its lines), the longest on a tie. Where the shop's
+    word counts are given (`inside_titles`: word -> items whose title holds it after its first
+    word), a maker the brand field never names is found as well (`_makers`). The title
     openings themselves go."""
     shop: Counter[str] = Counter()  # brand form -> items whose own fields name it
     for mentions in items.values():
@@ -279,30 +315,178 @@ def place_known_brands(items: Mapping[str, list[Mention]]) -> dict[str, list[Men
                 if m.kind == BRAND and m.source in SHOP_FIELDS
             }
         )
+    makers = _makers(items, shop, inside_titles) if inside_titles is not None else {}
     placed = {}
     for item_id, mentions in items.items():
         rest = [m for m in mentions if not is_opening(m)]
         known = [m for m in mentions if is_opening(m) and normal_form(m.text, BRAND) in shop]
         named = {m.source for m in rest if m.kind == BRAND}
         confirmed = "metadata" in named and len(named) > 1  # the text names the field's brand
-        if known:
+        maker = makers.get(item_id)
+        if maker is not None and not known:
+            rest = [m for m in rest if m.kind != BRAND]
+            rest.append(maker.model_copy(update={"confidence": KNOWN_CONFIDENCE}))
+        elif known:
             best = max(known, key=lambda m: (shop[normal_form(m.text, BRAND)], len(m.text)))
             if not confirmed or _line_after(best, rest, shop):
                 rest = [m for m in rest if m.kind != BRAND]
                 rest.append(best.model_copy(update={"confidence": KNOWN_CONFIDENCE}))
-        placed[item_id] = _outside_brands(rest)
+        spelled = _field_words(mentions)
+        placed[item_id] = _outside_brands(rest, spelled)
+        if any(m.kind == BRAND and m.source == "metadata" for m in placed[item_id]):
+            # The title's own spelling of the field's brand: one more surface form of it.
+            placed[item_id] += [
+                m.model_copy(update={"confidence": CORROBORATED_CONFIDENCE})
+                for m in spelled
+                if normal_form(m.text, BRAND) not in shop
+            ]
     return placed
 
 
-def _outside_brands(mentions: list[Mention]) -> list[Mention]:
+def _field_words(mentions: list[Mention]) -> list[Mention]:
+    """The longest title opening that is part of the item's own brand field ("Brown & Sharpe"
+    for the field "TESA Brown & Sharpe", "Durable" for "Durable Packaging"): words of the
+    maker's name, whichever brand the item ends up with."""
+    fields = [
+        normal_form(m.text, BRAND).split()
+        for m in mentions
+        if m.kind == BRAND and m.source == "metadata"
+    ]
+    inside = [
+        m
+        for m in mentions
+        if is_opening(m)
+        and (words := normal_form(m.text, BRAND).split())
+        and any(_contiguous(words, field) for field in fields)
+    ]
+    return sorted(inside, key=lambda m: len(m.text))[-1:]
+
+
+def _contiguous(part: list[str], whole: list[str]) -> bool:
+    return any(whole[i : i + len(part)] == part for i in range(len(whole) - len(part) + 1))
+
+
+def _makers(
+    items: Mapping[str, list[Mention]], shop: Mapping[str, int], inside_titles: Mapping[str, int]
+) -> dict[str, Mention]:
+    """item id -> the maker its title opens with, where the item's brand field names a company
+    the title never mentions (a parent company or distributor: "SP Scienceware" on titles
+    that open "Bel-Art ..." and "H-B DURAC ..."). The maker is an opening that several titles
+    of the same field's items share, up to where they part ("Bel-Art | Single Scale ...",
+    "Bel-Art | Labmat ..."), on at least `MIN_MAKER_SHARE` of the field's items, and that
+    reads as a name (`_name_like`)."""
+    groups: dict[str, dict[str, list[Mention]]] = defaultdict(dict)  # field brand -> items
+    described: Counter[str] = Counter()  # attribute form -> items
+    for item_id, mentions in items.items():
+        own = {
+            normal_form(m.text, BRAND)
+            for m in mentions
+            if m.kind == BRAND and m.source == "metadata"
+        }
+        in_text = any(
+            m.kind == BRAND and m.source != "metadata" and not is_opening(m) for m in mentions
+        )
+        if len(own) == 1 and not in_text:
+            groups[own.pop()][item_id] = [m for m in mentions if is_opening(m)]
+        described.update(
+            {
+                normal_form(m.text, m.kind)
+                for m in mentions
+                if m.kind != BRAND and m.confidence >= MIN_CONFIDENCE
+            }
+        )
+    found: dict[str, tuple[tuple[int, int], Mention]] = {}
+    for field, members in groups.items():
+        with_opening: dict[str, set[str]] = defaultdict(set)
+        mention_of: dict[tuple[str, str], Mention] = {}
+        for item_id, openings in members.items():
+            for opening in openings:
+                form = normal_form(opening.text, BRAND)
+                with_opening[form].add(item_id)
+                mention_of[item_id, form] = opening
+        for form, covered in with_opening.items():
+            longer = [o for o in with_opening if o.startswith(form + " ")]
+            text = mention_of[next(iter(covered)), form].text
+            if (
+                len(covered) < max(MIN_MAKER_ITEMS, MIN_MAKER_SHARE * len(members))
+                or form in shop
+                or any(with_opening[o] == covered for o in longer)  # not where titles part
+                or not _name_like(text, form, len(covered), inside_titles, described)
+                or _same_company(form, field)
+            ):
+                continue
+            rank = (len(covered), len(form))
+            for item_id in covered:
+                if item_id not in found or rank > found[item_id][0]:
+                    found[item_id] = (rank, mention_of[item_id, form])
+    return {item_id: mention for item_id, (_, mention) in found.items()}
+
+
+def _name_like(
+    text: str,
+    form: str,
+    titles: int,
+    inside_titles: Mapping[str, int],
+    described: Mapping[str, int],
+) -> bool:
+    """Whether a title opening shared by `titles` titles reads as a maker's name: capitalised,
+    at most `MAX_MAKER_WORDS` words, no digits and no number word ("Ten 1 Inch Balls"), no
+    word that the shop uses as an attribute ("Bare Copper Wire") and none that other titles
+    hold after their first word ("Glass Graduated ...", "Pro Gaff ...": "glass" and "pro"
+    describe products all over the shop)."""
+    words = form.split()
+    return (
+        text[:1].isupper()
+        and len(words) <= MAX_MAKER_WORDS
+        and not any(c.isdigit() for c in text)
+        and not set(words) & NUMBER_WORDS
+        and not any(described.get(word, 0) for word in words)
+        and all(
+            inside_titles.get(_word(raw), 0) - (titles if index else 0) < titles
+            for index, raw in enumerate(text.split())
+        )
+    )
+
+
+def _same_company(maker: str, field: str) -> bool:
+    """Whether a title's opening and the brand field name one company in other spellings:
+    a shared word ("GE Silicone" and "GE Momentive"), one written together or apart
+    ("Break-Free" and "BreakFree", "Shark Navigator" and "SharkNinja"), near-equal letters
+    ("Türlen" and "TRLEN"), or initials ("IPG" for "Intertape Polymer Group")."""
+    own, other = maker.split(), field.split()
+    joined, field_joined = "".join(own), "".join(other)
+    shortest = min(len(joined), len(field_joined))
+    prefix = next(
+        (i for i, (a, b) in enumerate(zip(joined, field_joined, strict=False)) if a != b), shortest
+    )
+    return (
+        bool(set(own) & set(other))
+        or prefix >= min(MIN_SHARED_PREFIX, shortest)
+        or fuzz.ratio(joined, field_joined) >= SAME_SPELLING
+        or joined == "".join(word[0] for word in other)
+        or field_joined == "".join(word[0] for word in own)
+    )
+
+
+def title_words(title: str) -> set[str]:
+    """The words of a title after its first, as `_makers` counts them."""
+    return {_word(word) for word in title.split()[1:]} - {""}
+
+
+def _word(word: str) -> str:
+    return word.strip(WORD_EDGES).lower()
+
+
+def _outside_brands(mentions: list[Mention], names: Sequence[Mention] = ()) -> list[Mention]:
     """The mentions less the attributes found inside the item's brand where a field names it
-    ("Blue" in a "Blue Buffalo" title): once the shop-wide check has placed a brand that one
-    batch could not know, its words are a name, not a description."""
+    ("Blue" in a "Blue Buffalo" title), or inside other `names`: once the shop-wide check has
+    placed a brand that one batch could not know, its words are a name, not a description."""
     spans = [
         (m.source, m.start, m.end)
-        for m in mentions
-        if m.kind == BRAND and m.confidence >= MIN_CONFIDENCE and m.start is not None
-    ]
+        for m in [*mentions, *names]
+        if m.kind == BRAND and (m.confidence >= MIN_CONFIDENCE or m in names)
+        and m.start is not None
+    ]  # fmt: skip
     return [
         m
         for m in mentions

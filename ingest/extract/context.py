@@ -12,7 +12,12 @@ from the words around it. They need spaCy's parse; on the blank pipeline every h
   phrase names what the product is used on or with ("great for organic beauty products",
   "brush for glass"). A property-shaped word that discovery proposes inside a "with ..."
   phrase describes the part it comes with ("dryer with retractable cord"), not the product.
-- A finish before a hue names one shade ("Metallic Olive"), not two colours.
+- A finish before a hue, or two colour words, name one shade ("Metallic Olive", "Cobalt
+  Blue"), not two colours.
+- A scent word before a material or "shaped" is no scent ("Amber Glass", "Pear shaped"); the
+  shop-wide half of the scent rule (a scent context for the product type) is
+  `ingest.extract.scents`.
+- A dimension word after a size names what the size measures ("90 ml Volume").
 """
 
 from __future__ import annotations
@@ -39,8 +44,19 @@ SLASH = "/"  # "science/technology" lists two subjects
 PURPOSE_KINDS = frozenset({"feature", "material"})
 PURPOSE = "for"
 PART = "with"
-# Colour words that say how a hue looks rather than which hue it is.
-FINISHES = frozenset({"metallic", "neon", "transparent", "pearl", "pastel", "iridescent"})
+# The basic colour terms (Berlin and Kay): two of them side by side are two colours.
+BASIC_HUES = frozenset(
+    {
+        "black", "white", "red", "green", "yellow", "blue", "brown", "purple", "pink", "orange",
+        "grey", "gray",
+    }
+)  # fmt: skip
+# What a scent word describes when it is no scent: "Pear shaped", "Amber Glass" (a material).
+SHAPE_WORDS = frozenset({"shaped", "shape"})
+# What a size measures: "90 ml Volume" is a size, not volumizing.
+DIMENSIONS = frozenset(
+    {"volume", "length", "width", "height", "depth", "diameter", "thickness", "capacity", "weight"}
+)
 
 
 def read(doc: Doc, candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -52,6 +68,7 @@ def read(doc: Doc, candidates: Sequence[Candidate]) -> list[Candidate]:
     topics = _covered(candidates, "topic")
     audiences = _covered(candidates, "audience")
     listed = _covered(candidates, *{c.kind for c in candidates})
+    materials = frozenset(c.start for c in candidates if c.kind == "material")
     found = []
     for candidate in _shades(doc, candidates):
         single = candidate.end - candidate.start == 1
@@ -62,6 +79,8 @@ def read(doc: Doc, candidates: Sequence[Candidate]) -> list[Candidate]:
         if candidate.kind == "topic" and single and not _covered_topic(token, listed):
             continue
         if not said_of_item(doc, candidate):
+            continue
+        if candidate.kind == "scent" and not named_scent(doc, candidate, materials):
             continue
         found.append(candidate)
     return found
@@ -168,8 +187,9 @@ def _listed_only_with(token: Token, topics: frozenset[int], audiences: frozenset
 
 
 def _shades(doc: Doc, candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Candidates with each finish colour that directly precedes another colour merged into
-    it ("Metallic Olive" is one shade)."""
+    """Candidates with each colour that directly precedes another colour merged into it: a
+    finish before a hue ("Metallic Olive") and a hue named by two colour words ("Cobalt Blue",
+    "Navy Blue") are one shade. Two basic hues are two colours ("Red Black Assorted")."""
     colours = {c.start: c for c in candidates if c.kind == "colour"}
     merged: list[Candidate] = []
     absorbed: set[Candidate] = set()
@@ -177,8 +197,9 @@ def _shades(doc: Doc, candidates: Sequence[Candidate]) -> list[Candidate]:
         following = colours.get(candidate.end)
         if (
             candidate.kind == "colour"
-            and doc[candidate.start : candidate.end].text.lower() in FINISHES
             and following is not None
+            and candidate not in absorbed
+            and not _basic_hue(doc, candidate)
         ):
             merged.append(
                 Candidate("colour", candidate.start, following.end,
@@ -186,3 +207,32 @@ def _shades(doc: Doc, candidates: Sequence[Candidate]) -> list[Candidate]:
             )  # fmt: skip
             absorbed |= {candidate, following}
     return [c for c in candidates if c not in absorbed] + merged
+
+
+def _basic_hue(doc: Doc, candidate: Candidate) -> bool:
+    return doc[candidate.start : candidate.end].text.lower() in BASIC_HUES
+
+
+def named_scent(doc: Doc, candidate: Candidate, materials: frozenset[int]) -> bool:
+    """Whether a scent term is said as a scent: not when it names the colour or kind of a
+    material ("Amber Glass") or a shape ("Pear shaped", "pear-shaped")."""
+    after = candidate.end
+    if after < len(doc) and doc[after].text in ("-", "\u2013") and not doc[after - 1].whitespace_:
+        after += 1
+    return not (after in materials or (after < len(doc) and doc[after].lower_ in SHAPE_WORDS))
+
+
+def after_sizes(doc: Doc, candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Candidates less a dimension word that names what the size before it measures ("90 ml
+    Volume", "25 ft Length"): the size is the attribute, not the word."""
+    ends = {c.end for c in candidates if c.kind == "size"}
+    return [
+        c
+        for c in candidates
+        if not (
+            c.kind != "size"
+            and c.end - c.start == 1
+            and c.start in ends
+            and doc[c.start].lower_ in DIMENSIONS
+        )
+    ]

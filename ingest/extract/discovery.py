@@ -36,6 +36,13 @@ MAX_SHARE = 0.1
 # in ("Bel-Art", "Shop-Vac", "Q-Tip") is a name, where a property ("Adhesive-Backed") seldom is.
 NAME_OPENINGS = 0.8
 BRAND_LED_SHARE = 0.5
+# A candidate followed by the same word in this share of the titles it is in, on this many
+# titles at least, is part of a product type's name ("Hook-Up Wire"): a lexicalised compound,
+# where a few titles of one product line ("Adhesive-Backed Sanding Roll") repeat a property.
+FIXED_COMPOUND_SHARE = 0.9
+FIXED_COMPOUND_ITEMS = 10
+FOLLOWING = re.compile(r"(?:\s+|\s*-\s*)([A-Za-z]+)\b")
+_WORDS = re.compile(r"[a-z0-9]+")
 MIN_LIFT = 2.0  # within some category, at least twice as common as in the whole shop
 DESCRIPTIVE = re.compile(r"(?:able|ible|proof|less|ized|ised|ated|tight)$")
 MIN_WORD_CHARS = 6
@@ -47,6 +54,8 @@ PRAISE = frozenset(
     {
         "effortless", "flawless", "timeless", "endless", "priceless", "unbeatable", "available",
         "suitable", "applicable", "affordable",
+        # what the product fits, not what it is ("Compatible with X", "Arduino compatible")
+        "compatible", "interchangeable",
     }
 )  # fmt: skip
 
@@ -164,16 +173,71 @@ def _lift(
     )
 
 
+def following_word(text: str, end: int) -> str | None:
+    """The word right after a mention that ends at `end` (spaces or a hyphen between), lower
+    case; None where punctuation or the end of the text comes first."""
+    match = FOLLOWING.match(text, end)
+    return match.group(1).lower() if match else None
+
+
+def type_words(
+    found: Mapping[str, Sequence[Mention]],
+    forms: Mapping[str, str],
+    followers: Mapping[str, Mapping[str, str]],
+    categories: Mapping[str, str | None],
+) -> dict[str, set[str]]:
+    """item id -> the texts of its candidates that are the first word of a product-type name
+    rather than a property: the candidate and the noun after it in the title make a compound
+    that the shop names as a category ("Variable | Resistors" under "... Resistors Variable
+    Resistors") or that the candidate nearly always makes, on many titles ("Hook-Up | Wire" in
+    every title that says "hook-up")."""
+    named = " | ".join(" ".join(_WORDS.findall(c.lower())) for c in set(categories.values()) if c)
+    after: dict[str, Counter[str]] = {}
+    for item_id, mentions in found.items():
+        for mention in mentions:
+            word = followers.get(item_id, {}).get(mention.text)
+            if word is not None:
+                after.setdefault(forms[mention.text], Counter())[word] += 1
+    fixed = {
+        form: word
+        for form, words in after.items()
+        for word, count in words.most_common(1)
+        if sum(words.values()) >= FIXED_COMPOUND_ITEMS
+        and count >= FIXED_COMPOUND_SHARE * sum(words.values())
+    }
+    out: dict[str, set[str]] = {}
+    for item_id, mentions in found.items():
+        for mention in mentions:
+            form = forms[mention.text]
+            word = followers.get(item_id, {}).get(mention.text)
+            if word is None:
+                continue
+            stem = word.removesuffix("es") if word.endswith("es") else word.removesuffix("s")
+            in_category = re.search(rf"\b{re.escape(form)} {re.escape(stem)}(?:e?s)?\b", named)
+            if fixed.get(form) == word or in_category is not None:
+                out.setdefault(item_id, set()).add(mention.text)
+    return out
+
+
 def discover(
-    items: Mapping[str, list[Mention]], categories: Mapping[str, str | None]
+    items: Mapping[str, list[Mention]],
+    categories: Mapping[str, str | None],
+    followers: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, list[Mention]]:
     """Every item's mentions with its discovery candidates replaced by those the shop's counts
-    make attributes (none of them a brand's name)."""
+    make attributes (none of them a brand's name, nor the first word of a product type's name,
+    where `followers` gives the word after each title candidate: item id -> text -> word)."""
     found = {
         item_id: [m for m in mentions if m.extractor == DISCOVERED]
         for item_id, mentions in items.items()
     }
     forms = {m.text: normal_form(m.text, m.kind) for ms in found.values() for m in ms}
+    if followers:
+        typed = type_words(found, forms, followers, categories)
+        found = {
+            item_id: [m for m in mentions if m.text not in typed.get(item_id, set())]
+            for item_id, mentions in found.items()
+        }
     brands = {normal_form(m.text, BRAND) for ms in items.values() for m in ms if m.kind == BRAND}
     shop = {item_id: categories.get(item_id) for item_id in items}
     promoted = promote(found, forms, shop, brands, _brand_led(items))

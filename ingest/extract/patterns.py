@@ -86,6 +86,7 @@ class PatternRules:
             reverse=True,
         )
         glued = rf"^{NUMBER}(?:{'|'.join(map(re.escape, units))})$"
+        self.glued = re.compile(glued)
         patterns.append([{"LOWER": {"REGEX": glued}}])
         self.matcher.add("size", patterns, greedy="LONGEST")
 
@@ -107,7 +108,8 @@ class PatternRules:
         for match_id, start, end in self.matcher(doc):
             label = doc.vocab.strings[match_id]
             if label == "size":
-                if self._is_size(doc, start, end):
+                start = fraction_start(doc, start)
+                if self._is_size(doc, start, end) and not self._in_code(doc, start):
                     found.append(Candidate("size", start, end, SIZE_CONFIDENCE, "rule"))
             elif label in ("free", "spf"):
                 if doc[start].lower_ not in NOT_FREE_FROM and _glued(doc, start, end):
@@ -136,6 +138,19 @@ class PatternRules:
             or any(token.text.endswith(TOLERANCE) for token in doc[max(0, start - 1) : start])
         )
 
+    def _in_code(self, doc: Doc, start: int) -> bool:
+        """Whether the number is the tail of a part or model code written as one word with it
+        ("P6/20L" is no 20 litres): a part before it, with no space between, mixes letters
+        and digits and is no size itself ("28.4g/1oz" is two sizes)."""
+        index = start
+        while index > 0 and not doc[index - 1].whitespace_:
+            index -= 1
+            word = doc[index].lower_
+            mixed = any(c.isalpha() for c in word) and any(c.isdigit() for c in word)
+            if mixed and not self.glued.match(word):
+                return True
+        return False
+
     def _type_qualifiers(self, doc: Doc, kind: str, start: int, end: int) -> Iterator[Candidate]:
         """One candidate per qualifier between "for" and the head word; the one right before
         the head takes it along ("Dry Hair"), the others stand alone ("Wet")."""
@@ -160,6 +175,30 @@ class PatternRules:
             if words in self.qualifiers:
                 return length
         return 0
+
+
+def fraction_start(doc: Doc, start: int) -> int:
+    """Where a size that starts at `start` really starts, when its number is the denominator of
+    a fraction the tokenizer split ("5/8-Inch" is 5/8 inch, not 8; "1-1/2 Inch" and
+    "2 1/2 inch" are one and a half and two and a half)."""
+
+    def glued(index: int) -> bool:
+        return not doc[index].whitespace_
+
+    if not (
+        start >= 2
+        and doc[start - 1].text == "/"
+        and doc[start - 2].like_num
+        and glued(start - 2)
+        and glued(start - 1)
+    ):
+        return start
+    start -= 2
+    if start >= 2 and doc[start - 1].text in DASHES and glued(start - 2) and glued(start - 1):
+        return start - 2 if doc[start - 2].is_digit else start
+    if start >= 1 and doc[start - 1].is_digit and doc[start - 1].whitespace_:
+        return start - 1
+    return start
 
 
 def joining_dash(doc: Doc, index: int, dashes: Collection[str] = ("-",)) -> bool:

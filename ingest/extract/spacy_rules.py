@@ -67,7 +67,7 @@ NAME_LABELS = frozenset(
 
 class SpacyExtractor:
     name = "spacy"
-    cache_tag = "context-8"  # bumped when the rules change what they find
+    cache_tag = "context-9"  # bumped when the rules change what they find
 
     def __init__(
         self,
@@ -81,6 +81,15 @@ class SpacyExtractor:
         nlp = self.pipeline.nlp
         gazetteers = load_gazetteers()
         self.terms = phrase_matcher(nlp, gazetteers.kinds)
+        # First words of the dictionary's phrases: "Stainless" alone is stainless steel cut
+        # short, not a property of its own.
+        self.openers = frozenset(
+            form.split()[0]
+            for entries in gazetteers.kinds.values()
+            for entry in entries
+            for form in entry.forms
+            if " " in form
+        )
         aspects: Mapping[str, Iterable[Entry]] = {
             **gazetteers.kinds,
             "feature": (*gazetteers.kinds["feature"], *gazetteers.review_aspects),
@@ -135,17 +144,26 @@ class SpacyExtractor:
             if source in DISCOVERY_FIELDS:
                 found = [c for c in chosen if c.confidence >= MIN_CONFIDENCE]
                 proposed = discovery.candidates(doc, found, self.polarity.valence)
-                chosen += [c for c in proposed if context.said_of_item(doc, c)]
+                chosen += [
+                    c
+                    for c in proposed
+                    if context.said_of_item(doc, c) and not self._shortened_term(doc, c)
+                ]
             attributes += [c.mention(doc, source) for c in chosen if not _inside(c, names)]
         brands = self.brands.find(item, docs, rule_starts, catalogue)
         return brands + [m for m in attributes if not _inside_brand(m, brands)]
+
+    def _shortened_term(self, doc: Doc, candidate: Candidate) -> bool:
+        """Whether a discovery candidate is the first word of a dictionary phrase, said alone."""
+        span = doc[candidate.start : candidate.end]
+        return len(span) == 1 and span.text.lower() in self.openers
 
     def _candidates(
         self, doc: Doc, terms: PhraseMatcher, source: SourceField
     ) -> tuple[list[Candidate], list[Candidate]]:
         """(gazetteer + pattern candidates, final candidates incl. noun-chunk features)."""
         terms_found = context.read(doc, self._terms(doc, terms, source))
-        rules = select([*terms_found, *self.rules(doc)])
+        rules = context.after_sizes(doc, select([*terms_found, *self.rules(doc)]))
         if not doc.has_annotation("DEP"):
             return rules, rules
         grown = self.chunks.expand(doc, rules)

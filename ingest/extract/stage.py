@@ -12,6 +12,7 @@ cannot settle them alone: titles are read against every brand the shop's brand f
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import version
 from itertools import chain
@@ -19,9 +20,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from ingest.extract import discovery
+from ingest.extract import discovery, scents
 from ingest.extract.base import BRAND, EntityExtractor, ItemText, Mention, ReviewText
-from ingest.extract.brands import is_opening, place_known_brands, usable_brand
+from ingest.extract.brands import is_opening, place_known_brands, title_words, usable_brand
 from ingest.extract.mention_cache import MentionCache
 from ingest.resolve import (
     MIN_CONFIDENCE,
@@ -100,6 +101,9 @@ class ExtractionStage:
         self.item_mentions: dict[str, list[Mention]] = {}
         self.known_mentions: dict[str, list[Mention]] = {}  # stated by the source, not extracted
         self.item_categories: dict[str, str | None] = {}
+        self.inside_titles: Counter[str] = Counter()  # word -> titles holding it after the first
+        self.scent_cued: set[str] = set()  # items whose text speaks of scent
+        self.followers: dict[str, dict[str, str]] = {}  # item -> discovery candidate -> next word
         self.review_mentions: dict[str, list[Mention]] = {}
         self.extracted = 0  # texts an extractor read this run
         self.cached = 0  # texts answered from the cache
@@ -108,6 +112,10 @@ class ExtractionStage:
 
     def add_item(self, item: ItemText) -> None:
         self.item_categories[item.item_id] = item.category
+        if item.title:
+            self.inside_titles.update(title_words(item.title))
+        if scents.cued(item):
+            self.scent_cued.add(item.item_id)
         self._items.append(item)
         if len(self._items) >= self.batch_size:
             self._flush_items()
@@ -127,8 +135,11 @@ class ExtractionStage:
         self._flush_items()
         self._flush_reviews()
         # Shop-wide steps: what one item's text cannot settle alone.
-        self.item_mentions = discovery.discover(
-            place_known_brands(self.item_mentions), self.item_categories
+        placed = place_known_brands(self.item_mentions, self.inside_titles)
+        self.item_mentions = scents.scented(
+            discovery.discover(placed, self.item_categories, self.followers),
+            self.scent_cued,
+            self.item_categories,
         )
         for item_id, known in self.known_mentions.items():
             self.item_mentions[item_id] = [*self.item_mentions.get(item_id, []), *known]
@@ -147,6 +158,15 @@ class ExtractionStage:
 
     def _flush_items(self) -> None:
         found = self._extract(self._items, lambda e, batch: e.extract_items(batch))
+        for item, mentions in zip(self._items, found, strict=True):
+            following = {
+                m.text: word
+                for m in mentions
+                if m.extractor == discovery.DISCOVERED and m.source == "title" and m.end is not None
+                and item.title and (word := discovery.following_word(item.title, m.end))
+            }  # fmt: skip
+            if following:
+                self.followers[item.item_id] = following
         self.item_mentions.update(zip((i.item_id for i in self._items), found, strict=True))
         self._items = []
 
