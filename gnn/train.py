@@ -128,6 +128,11 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)  # libraries underneath read the global state
 
 
+def interacted(train: sp.csr_matrix) -> np.ndarray:
+    """Per catalogue item (column of `train`), whether anyone interacted with it."""
+    return np.asarray(train.getnnz(axis=0)).ravel() > 0
+
+
 def build_model(dataset: RecDataset, config: TrainConfig, device: torch.device) -> KGRecModel:
     """A fresh model bound to the dataset's graph; id embeddings only for nodes seen in training
     (users and catalogue items with a training interaction, and every non-catalogue node)."""
@@ -136,7 +141,7 @@ def build_model(dataset: RecDataset, config: TrainConfig, device: torch.device) 
     train = dataset.interactions.train
     users = torch.from_numpy(np.asarray(train.sum(axis=1)).ravel() > 0)
     items = torch.ones(dataset.graph.num_nodes["item"], dtype=torch.bool)  # stubs: graph nodes
-    items[: dataset.n_items] = torch.from_numpy(np.asarray(train.sum(axis=0)).ravel() > 0)
+    items[: dataset.n_items] = torch.from_numpy(interacted(train))
     model.id_mask[model.index.slice("user")] = users.float().unsqueeze(1)
     model.id_mask[model.index.slice("item")] = items.float().unsqueeze(1)
     model.to(device)
@@ -203,7 +208,7 @@ def impute_cold_columns(
     EASE's weights) filled with the `borrow_weights` mean of its `neighbours` most similar
     trained items' columns (cosine of `items`, the items' text vectors; an item without text
     borrows nothing)."""
-    trained = np.asarray(train.getnnz(axis=0) > 0)
+    trained = interacted(train)
     cold, warm = np.flatnonzero(~trained), np.flatnonzero(trained)
     vectors = np.asarray(items, dtype=np.float32)
     borrowed = borrow_weights(vectors[cold], vectors[warm], neighbours).tocoo()
@@ -276,15 +281,17 @@ def tune_blend(
     if not interactions.valid.nnz:
         return Blend(), {}
     users, items = embeddings(model, dataset.n_items)
-    l2, ease = (kept.ease_l2 if kept else 0.0), None
-    if kept is None and any(config.ease_weights):
+    if kept is not None:
+        l2 = kept.ease_l2
+    elif any(config.ease_weights):
         picked = tune(EASE({"l2": config.ease_l2s}), interactions.train, interactions.valid)
         l2 = picked.best_params["l2"]
-    if l2 and (kept is None or kept.ease):
-        ease = ease_part(interactions.train, l2, dataset, config)
-    text = None
-    if kept is None or kept.text:
-        text = text_neighbour_matrix(dataset, config.text_neighbours)
+    else:
+        l2 = 0.0
+    # The parts the blends tried may use: every part for the grid, the kept blend's for it.
+    use_ease, use_text = (bool(kept.ease), bool(kept.text)) if kept else (True, True)
+    ease = ease_part(interactions.train, l2, dataset, config) if l2 and use_ease else None
+    text = text_neighbour_matrix(dataset, config.text_neighbours) if use_text else None
     found: dict[Blend, float] = {}
 
     def validate(blends: list[Blend]) -> Blend:
@@ -354,7 +361,7 @@ def negative_pool(train: sp.csr_matrix) -> torch.Tensor:
     no one has seen yet (a cold item, one added since) is unknown, not disliked: drawn as a
     negative and never as a positive, it would only ever be pushed down, and its text with it,
     which sinks every new item below the catalogue (the cold-item slice measured it)."""
-    seen = np.flatnonzero(np.asarray(train.getnnz(axis=0)) > 0)
+    seen = np.flatnonzero(interacted(train))
     return torch.from_numpy(seen.astype(np.int64)) if len(seen) else torch.arange(train.shape[1])
 
 

@@ -345,6 +345,15 @@ def test_a_part_or_model_number_is_no_brand(extractor: SpacyExtractor) -> None:
     assert usable_brand(long_field) is None  # a product title in the brand field
 
 
+def item_attributes(rows: list[Row], kind: str) -> set[tuple[str, str]]:
+    """(item id, attribute id) of the loaded item-attribute links of one kind."""
+    return {
+        (row.item_id, row.attribute_id)
+        for row in rows
+        if isinstance(row, ItemAttributeRow) and row.attribute_id.startswith(f"{kind}:")
+    }
+
+
 def test_a_scent_needs_a_scent_context(extractor: SpacyExtractor) -> None:
     """A scent word counts where the item or its product type speaks of scent: not in a
     toothpaste whose category never does, not before a material or "shaped"."""
@@ -362,11 +371,7 @@ def test_a_scent_needs_a_scent_context(extractor: SpacyExtractor) -> None:
                  category="Lab > Funnels"),
     ]  # fmt: skip
     rows = loaded(extractor, items)
-    scents = {
-        (row.item_id, row.attribute_id)
-        for row in rows
-        if isinstance(row, ItemAttributeRow) and row.attribute_id.startswith("scent:")
-    }
+    scents = item_attributes(rows, "scent")
     assert ("c1", "scent:cinnamon") in scents and ("c2", "scent:lavender") in scents
     assert not {item for item, _ in scents} & {"t1", "b1", "f1"}
 
@@ -430,11 +435,7 @@ def test_title_words_of_the_brand_fields_name_are_no_attributes(
         ItemText(item_id="d2", title="Brown Leather Tool Pouch", metadata_brand="Acme"),
     ]  # fmt: skip
     rows = loaded(extractor, items)
-    colours = {
-        (row.item_id, row.attribute_id)
-        for row in rows
-        if isinstance(row, ItemAttributeRow) and row.attribute_id.startswith("colour:")
-    }
+    colours = item_attributes(rows, "colour")
     assert ("d1", "colour:brown") not in colours
     assert {("d1", "colour:black"), ("d2", "colour:brown")} <= colours
     # The title's spelling is one more surface form of the field's brand, not a second brand.

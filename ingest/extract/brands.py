@@ -44,7 +44,7 @@ SPECIFICATIONS = frozenset({"2d", "3d", "4d", "4k", "5k", "8k", "hd", "uhd", "fh
 # A word with two or more digits is a part or model number ("F24675-0000", "18UL1007STRKIT",
 # "RD1503"), never a maker's name read from text ("3M" and "AMZ3D" have one digit).
 MODEL_NUMBER = re.compile(r"\d.*\d")
-OPENING_CONFIDENCE = 0.2
+OPENING_CONFIDENCE = 0.2  # a title's opening words: a brand only if the shop knows it
 MIN_MAKER_ITEMS = 2  # titles a maker the brand field never names must open
 MAX_MAKER_WORDS = 3
 # A parent company's items in a shop are mostly its makers' lines; a distributor of generic
@@ -58,7 +58,7 @@ NUMBER_WORDS = frozenset(
         "eleven", "twelve", "twenty", "fifty", "hundred", "dozen", "pair", "pack", "set",
     }
 )  # fmt: skip
-WORD_EDGES = "\"'()[]{},;:.!?|/*+"  # a title's opening words: a brand only if the shop knows it
+WORD_EDGES = "\"'()[]{},;:.!?|/*+"  # stripped off a title word before it is counted
 MAX_OPENING_WORDS = 4
 MAX_BY_WORDS = 3
 MAX_BRAND_WORDS = 6
@@ -333,7 +333,7 @@ def place_known_brands(
                 rest.append(best.model_copy(update={"confidence": KNOWN_CONFIDENCE}))
         spelled = _field_words(mentions)
         placed[item_id] = _outside_brands(rest, spelled)
-        if any(m.kind == BRAND and m.source == "metadata" for m in placed[item_id]):
+        if _field_brands(placed[item_id]):
             # The title's own spelling of the field's brand: one more surface form of it.
             placed[item_id] += [
                 m.model_copy(update={"confidence": CORROBORATED_CONFIDENCE})
@@ -343,15 +343,16 @@ def place_known_brands(
     return placed
 
 
+def _field_brands(mentions: Sequence[Mention]) -> list[Mention]:
+    """The brands the item's own brand field names."""
+    return [m for m in mentions if m.kind == BRAND and m.source == "metadata"]
+
+
 def _field_words(mentions: list[Mention]) -> list[Mention]:
     """The longest title opening that is part of the item's own brand field ("Brown & Sharpe"
     for the field "TESA Brown & Sharpe", "Durable" for "Durable Packaging"): words of the
     maker's name, whichever brand the item ends up with."""
-    fields = [
-        normal_form(m.text, BRAND).split()
-        for m in mentions
-        if m.kind == BRAND and m.source == "metadata"
-    ]
+    fields = [normal_form(m.text, BRAND).split() for m in _field_brands(mentions)]
     inside = [
         m
         for m in mentions
@@ -378,11 +379,7 @@ def _makers(
     groups: dict[str, dict[str, list[Mention]]] = defaultdict(dict)  # field brand -> items
     described: Counter[str] = Counter()  # attribute form -> items
     for item_id, mentions in items.items():
-        own = {
-            normal_form(m.text, BRAND)
-            for m in mentions
-            if m.kind == BRAND and m.source == "metadata"
-        }
+        own = {normal_form(m.text, BRAND) for m in _field_brands(mentions)}
         in_text = any(
             m.kind == BRAND and m.source != "metadata" and not is_opening(m) for m in mentions
         )
@@ -505,7 +502,7 @@ def _line_after(maker: Mention, mentions: list[Mention], shop: Mapping[str, int]
     opening its title: another brand, given in the title only after the maker, and named by
     the shop's brand field on fewer items. ("Travel Smart by Conair" with the brand field
     "Conair" stays Conair's: the line opens the title, but the shop names Conair more often.)"""
-    own = [m for m in mentions if m.kind == BRAND and m.source == "metadata"]
+    own = _field_brands(mentions)
     in_title = [m for m in mentions if m.kind == BRAND and m.source == "title"]
     items = shop[normal_form(maker.text, BRAND)]
     return (
