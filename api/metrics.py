@@ -28,6 +28,10 @@ class Metrics:
             "kgrec_unexplained_responses", "Answers without explanations (Neo4j unreachable)",
             registry=self.registry,
         )  # fmt: skip
+        self.explained = Counter(
+            "kgrec_explained_responses", "Explained answers by where their paths came from",
+            ("source",), registry=self.registry,
+        )  # fmt: skip
         self.items = Gauge("kgrec_items", "Recommendable items", registry=self.registry)
 
 

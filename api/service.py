@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 import numpy as np
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +29,7 @@ from api.engine import (
 )
 from api.explain import CANDIDATE_PATHS, NodeKey, explain
 from api.metrics import Metrics
+from api.projection import ProjectionKeeper
 from api.schemas import Event, Explanation, ItemAdded, NewItem
 from api.search import WEIGHTS, Searcher, fuse
 from gnn.dataset import item_text
@@ -51,6 +52,7 @@ from kg.embeddings import ensure_vector_index
 from kg.errors import GraphError, GraphQueryError, GraphTimeoutError
 from kg.export import relation_name
 from kg.paths import explanation_paths
+from kg.projection import PathProjection
 from kg.provision import resolve_connection
 from kg.records import (
     AttributeRow,
@@ -69,6 +71,7 @@ from kg.records import (
 )
 from kg.search import Candidates, ItemCandidates, item_candidates, query_words, search_candidates
 from kg.settings import Settings
+from kg.version import GraphStamp
 from kg.write import write_atomically
 
 log = logging.getLogger("kgrec.api")
@@ -81,6 +84,15 @@ NEIGHBOURS = 10  # trained items a new item's text finds, whose embeddings it mo
 PLACE_BATCH = 200  # items whose neighbours one query asks for, placing those a model lacks
 MAX_LINKS = 200  # links to related items (ALSO_BOUGHT & co.) one item may have, in all
 DRAIN_S = 30.0  # how long closing a service waits for its requests in flight
+
+
+class PathRequest(TypedDict):
+    """Where explanation paths start: the projection and Neo4j's query take the same."""
+
+    user_id: str | None
+    liked: Sequence[str]
+    entities: list[str]
+    per_item: int
 
 
 class ReloadError(RuntimeError):
@@ -245,6 +257,7 @@ class Service:
             query_timeout_s=settings.api_graph_timeout_s,
         )  # fmt: skip
         self.guard = GraphGuard(self.graph, settings.api_graph_retry_s)
+        self.paths = ProjectionKeeper(self.graph, settings)  # explanations' paths, in memory
         self._adding = threading.Lock()  # one new item at a time: spaCy is not thread-safe
         self._stop = threading.Event()
         self._loader: threading.Thread | None = None
@@ -358,6 +371,7 @@ class Service:
         self._stop.set()
         if self._loader is not None:
             self._loader.join(timeout=5)
+        self.paths.close()
         self.encoder.close()
         self.graph.close()
 
@@ -383,6 +397,7 @@ class Service:
             self._place_untrained()
             users = list(self.recommender.user_row)
             interactions = self.guard.load(lambda graph: read_untrained_interactions(graph, users))
+            self.guard.load(self.paths.load)
         except GraphDownError:
             return False
         self.recommender.fold_users(interactions)
@@ -433,26 +448,27 @@ class Service:
         liked: Sequence[str] = (),
         entities: Sequence[Entity] = (),
     ) -> tuple[dict[str, list[Explanation]] | None, list[str]]:
-        """Explanations per target (one graph round trip), or None and a warning when Neo4j
-        cannot be reached. A user the service does not know starts no path."""
+        """Explanations per target: their paths from the projection when it is current, else
+        from Neo4j (one round trip), or None and a warning when Neo4j cannot be reached. A
+        user the service does not know starts no path."""
         if not targets:
             return {}, []
         if user_id and not self.recommender.knows_user(user_id):
             user_id = None
+        request = PathRequest(user_id=user_id, liked=liked, per_item=CANDIDATE_PATHS,
+                              entities=[entity.id for entity in entities])  # fmt: skip
+        if (projection := self.paths.ready()) is not None:
+            found = explain(targets, projection.paths(targets, **request), self._unit_vectors)
+            self.metrics.explained.labels("projection").inc()
+            if served := next((told for told in found.values() if told), None):
+                self.paths.sample(served[0].cypher)
+            return found, []
         try:
-            paths = self.guard.call(
-                lambda graph: explanation_paths(
-                    graph,
-                    targets,
-                    user_id=user_id,
-                    liked=liked,
-                    entities=[entity.id for entity in entities],
-                    per_item=CANDIDATE_PATHS,
-                )
-            )
+            paths = self.guard.call(lambda graph: explanation_paths(graph, targets, **request))
         except GraphDownError as exc:
             self.metrics.unexplained.inc()
             return None, [f"{exc}: recommendations come without explanations"]
+        self.metrics.explained.labels("graph").inc()
         return explain(targets, paths, self._unit_vectors), []
 
     def _unit_vectors(self, keys: Sequence[NodeKey]) -> NDArray[np.float32]:
@@ -520,19 +536,29 @@ class Service:
         item_row = ItemRow(id=item.id, title=item.title, description=item.description,
                            price=item.price, text_embedding=text_vector.tolist())  # fmt: skip
         rows.insert(0, item_row)
-        written = self.guard.call(lambda graph: write_atomically(graph, rows))
         entities = [
             Entity(label=type(row).__name__.removesuffix("Row"), id=row.id, name=row.name)
             for row in rows
             if isinstance(row, BrandRow | CategoryRow | AttributeRow)
         ]
-        placed = PlacedItem(item.id, item.title, text_vector, _by_relation(_row_links(rows)),
+        linked = list(_row_links(rows))
+
+        def project(projection: PathProjection) -> None:  # the write's part in the projection
+            names = {(entity.label, entity.id): entity.name for entity in entities}
+            gone = [(rel_type, target) for _, rel_type, target in written.dropped_links]
+            projection.add_item(item.id, item_row.name or item_row.title, linked, names, gone)
+
+        with self.paths.writing():
+            written = self.guard.call(lambda graph: write_atomically(graph, rows))
+            self.paths.wrote(written.stamp, project)
+        placed = PlacedItem(item.id, item.title, text_vector, _by_relation(linked),
                             [c.id for c in categories], item_row.name)  # fmt: skip
         dropped = [Entity(label=ENTITY_LABELS[relation_name(rel_type)], id=target)
                    for _, rel_type, target in written.dropped_links]  # fmt: skip
         inductive = self._take_item(placed, entities, dropped)
 
         def replay(service: Service) -> None:
+            service.paths.wrote(written.stamp, project)
             with service._adding:  # placed again only if its catalogue read missed this write
                 if service._placed.get(placed.id) != placed.fingerprint():
                     service._take_item(placed, entities, dropped)
@@ -629,16 +655,19 @@ class Service:
                 rows.append(ReviewRow(id=review_id(event.user_id, event.item_id, ts),
                                       user_id=event.user_id, item_id=event.item_id,
                                       rating=event.rating, ts=ts, text=event.review))  # fmt: skip
-        written = self.guard.call(lambda graph: write_atomically(graph, rows))
-        new = written.new_interactions
+        with self.paths.writing():
+            written = self.guard.call(lambda graph: write_atomically(graph, rows))
+            new = written.new_interactions
+            self.paths.wrote(written.stamp, lambda projection: projection.add_interactions(new))
         for row in new:
             self.recommender.record_event(row.user_id, row.item_id, row.kind, row.rating)
-        self._applied(lambda service: service._replay_events(new))
+        self._applied(lambda service: service._replay_events(new, written.stamp))
         return sorted({row.user_id for row in new})
 
-    def _replay_events(self, rows: Sequence[InteractionRow]) -> None:
+    def _replay_events(self, rows: Sequence[InteractionRow], stamp: GraphStamp) -> None:
         """New interactions its predecessor recorded, except those this one's catalogue
-        read folded in already."""
+        read folded in already (the projection skips those it holds)."""
+        self.paths.wrote(stamp, lambda projection: projection.add_interactions(rows))
         for row in rows:
             key = (row.user_id, row.item_id, row.kind, row.ts)
             if key not in self._folded and self.recommender.knows_item(row.item_id):

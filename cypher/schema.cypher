@@ -9,6 +9,8 @@ CREATE CONSTRAINT category_id IF NOT EXISTS FOR (n:Category) REQUIRE n.id IS UNI
 CREATE CONSTRAINT attribute_id IF NOT EXISTS FOR (n:Attribute) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT review_id IF NOT EXISTS FOR (n:Review) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE;
+// The graph's version stamp (`kg.version`): one node, bumped by every kg.write transaction.
+CREATE CONSTRAINT graph_version_id IF NOT EXISTS FOR (n:GraphVersion) REQUIRE n.id IS UNIQUE;
 
 // Lookups by name (Browser exploration, resolving user input to entities).
 CREATE INDEX brand_name IF NOT EXISTS FOR (n:Brand) ON (n.name);

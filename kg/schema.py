@@ -8,6 +8,8 @@ from kg.connection import Graph
 
 # The labels and relationship types of DESIGN.md. Queries that cannot take a label as a
 # parameter (count store lookups) are built from these constants only, never from input.
+# Bookkeeping nodes are left out, so exports, counts and training never see them:
+# `(:GraphVersion)` (`kg.version`) and `(:ModelVersion)` (`kg.embeddings`).
 NODE_LABELS = ("User", "Item", "Brand", "Category", "Attribute", "Review", "Entity")
 RELATIONSHIP_TYPES = (
     "INTERACTED", "WROTE", "REVIEWS", "MENTIONS", "HAS_BRAND", "IN_CATEGORY",

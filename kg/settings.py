@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     # How often the API reads the models directory's SERVING pointer, to switch to the
     # version a promotion or rollback names (as POST /admin/reload does); 0: never.
     api_model_watch_s: float = Field(2.0, ge=0)
+    # Explanations search an in-memory projection of the graph's paths (`kg.projection`,
+    # `api/projection.py`); off: every explained request runs Neo4j's path query. The API
+    # reads the graph's version stamp this often, and reads the projection again when another
+    # writer moved it (explanations query Neo4j until then) ...
+    api_projection: bool = True
+    api_projection_check_s: float = Field(1.0, gt=0)
+    # ... and replays one served path in Neo4j every this many explained requests (0: never).
+    api_projection_sample: int = Field(100, ge=0)
 
     @property
     def api_url(self) -> str:

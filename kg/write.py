@@ -3,7 +3,9 @@
 Every writer is idempotent (MERGE on stable ids), so writing the same rows again changes
 nothing. Rows are validated per batch before it is sent: a batch holding a bad row is held
 back whole (nothing half-written), the other batches are written, and `InvalidRowsError`
-then names every bad row by position and id.
+then names every bad row by position and id. A transaction that creates a node or a
+relationship, and every `write_atomically`, bumps the graph's version stamp (`kg.version`) as
+its last statement, so that the API notices another writer's load.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from kg.records import (
     Row,
     UserRow,
 )
+from kg.version import GraphStamp, bump
 
 R = TypeVar("R", bound=Row)
 
@@ -360,7 +363,7 @@ class GraphWriter:
                 summary.errors.extend(errors)
                 summary.rejected_rows += len(batch)
                 continue
-            summary.add(self.graph.write_transaction(partial(_run_all, spec=spec, rows=valid)))
+            summary.add(self.graph.write_transaction(partial(_run_counted, spec=spec, rows=valid)))
             if self.on_batch:
                 self.on_batch(spec.name, len(batch))
         if summary.errors:
@@ -403,6 +406,16 @@ def _run_all(tx: ManagedTransaction, *, spec: WriteSpec[R], rows: list[R]) -> Wr
     return done
 
 
+def _run_counted(tx: ManagedTransaction, *, spec: WriteSpec[R], rows: list[R]) -> WriteSummary:
+    """`_run_all`, the graph's version stamp bumped in the same transaction when it created a
+    node or relationship (rows written again move nothing; a changed name alone does not
+    count: it changes no path, only how one is told)."""
+    done = _run_all(tx, spec=spec, rows=rows)
+    if done.nodes_created or done.relationships_created:
+        bump(tx)
+    return done
+
+
 # Every kind, nodes before the relationships that point at them.
 WRITE_ORDER: tuple[WriteSpec[Any], ...] = (
     USERS, ITEMS, BRANDS, CATEGORIES, ATTRIBUTES, ENTITIES, REVIEWS, INTERACTIONS, ITEM_LINKS,
@@ -435,6 +448,7 @@ class AtomicWrite:
 
     new_interactions: list[InteractionRow]  # the others were already there
     dropped_links: list[tuple[str, str, str]]  # (item id, relationship type, target id)
+    stamp: GraphStamp  # the graph's version stamp this write made (`kg.version`)
 
 
 def write_atomically(graph: Graph, rows: Sequence[Row]) -> AtomicWrite:
@@ -458,7 +472,8 @@ def write_atomically(graph: Graph, rows: Sequence[Row]) -> AtomicWrite:
         for spec in WRITE_ORDER:
             if spec is not INTERACTIONS and (batch := by_model.get(spec.model)):
                 _run_all(tx, spec=spec, rows=batch)
-        return AtomicWrite(_new_interactions(tx, interactions), dropped_links)
+        new = _new_interactions(tx, interactions)
+        return AtomicWrite(new, dropped_links, bump(tx))
 
     return graph.write_transaction(work)
 

@@ -53,11 +53,13 @@ def keyed(shop: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="module")
-def bridge(keyed: TestClient) -> str:
+def bridge(keyed: TestClient, open_reads: TestClient) -> str:
     events = [{"user_id": BRIDGE, "item_id": item, "kind": "purchase", "ts": 1_700_000_000}
               for item in ("g0", "t5")]  # fmt: skip
     response = keyed.post("/events", json={"events": events}, headers={"X-API-Key": WRITER})
     assert response.status_code == 201, response.text
+    # For the open app, another API's write: it sees it at its next graph version check.
+    open_reads.app.state.service.paths.check()  # type: ignore[attr-defined]
     return BRIDGE
 
 

@@ -144,11 +144,13 @@ def test_the_api_answers_in_time_while_neo4j_is_frozen(
             started = time.monotonic()
             body = client.get(path, params={"k": 3}).json()
             assert time.monotonic() - started < TIMEOUT_S + SLACK_S
-            assert [item["explanations"] for item in body["items"]] == [None] * 3
+            # Explanations come from the API's projection of the graph, with no round trip.
+            assert body["items"][0]["explanations"] and not body["warnings"]
             event = {"user_id": "t-user1", "item_id": "t7", "kind": "view"}
             refused = client.post("/events", json={"events": [event]}, headers={"X-API-Key": KEY})
             assert refused.status_code == 503
-            assert "nothing was written" in refused.json()["detail"]
+            # The API's first call to the frozen server: it timed out, so it may land yet.
+            assert "did not answer in time" in refused.json()["detail"]
             started = time.monotonic()
             assert client.get("/health/ready").status_code == 503
             assert time.monotonic() - started < TIMEOUT_S + SLACK_S

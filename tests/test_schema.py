@@ -4,6 +4,7 @@ from pathlib import Path
 
 from kg import Graph, Settings
 from kg.schema import NODE_LABELS, apply_schema, describe_schema, drop_schema, read_statements
+from kg.version import VERSION_LABEL
 
 
 def test_read_statements_skips_comments_and_splits_on_semicolons(tmp_path: Path) -> None:
@@ -35,7 +36,7 @@ def test_every_label_has_a_unique_id_constraint(graph: Graph) -> None:
         "WHERE type = 'UNIQUENESS' RETURN labelsOrTypes[0] AS label, properties AS props"
     )
     unique_ids = {row["label"] for row in rows if row["props"] == ["id"]}
-    assert unique_ids == set(NODE_LABELS)
+    assert unique_ids == {*NODE_LABELS, VERSION_LABEL}  # the version stamp's one node too
 
 
 def test_indexes_are_online_after_apply(graph: Graph) -> None:

@@ -1,0 +1,138 @@
+"""The API explains from its path projection and keeps it true to the graph (real app, Neo4j
+and model): its own writes show at once; another writer's, through `kg`, once the version
+check has seen them, Neo4j's query answering until the projection is read again; a deleted
+edge is never served."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.schemas import Explanation
+from api.service import Service
+from kg import Graph, Settings
+from kg.records import ItemBrandRow, ItemCategoryRow, ItemRow
+from kg.write import GraphWriter, write_atomically
+from tests.api_shop import KEY
+
+Hop = tuple[str | None, str, str | None]  # (start id, type, end id) of one relationship
+
+
+@pytest.fixture(scope="module")
+def settings(shop: Settings) -> Settings:
+    # The background check never runs by itself here: the tests call it, as it would.
+    return shop.model_copy(update={"api_graph_timeout_s": 10.0, "api_projection_check_s": 3600.0,
+                                   "api_projection": True})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as running:
+        yield running
+
+
+@pytest.fixture()
+def graph(settings: Settings) -> Iterator[Graph]:
+    with Graph.connect(settings, wait_s=30) as connected:
+        yield connected
+
+
+def service_of(client: TestClient) -> Service:
+    service: Service = client.app.state.service  # type: ignore[attr-defined]
+    return service
+
+
+def hops(explanation: Explanation) -> set[Hop]:
+    nodes = explanation.path.nodes
+    return {(nodes[rel.start].id, rel.type, nodes[rel.end].id)
+            for rel in explanation.path.relationships}  # fmt: skip
+
+
+def explained(service: Service, user: str, target: str) -> set[Hop]:
+    found, warnings = service.explanations([target], user_id=user)
+    assert found is not None and not warnings
+    return set().union(*(hops(e) for e in found[target]))
+
+
+def from_projection(service: Service) -> float:
+    """How many answers the service explained from its projection."""
+    value = service.metrics.registry.get_sample_value(
+        "kgrec_explained_responses_total", {"source": "projection"}
+    )
+    return value or 0.0
+
+
+def settled(service: Service) -> None:
+    """What the background thread does once the check found the projection stale."""
+    deadline = time.monotonic() + 30
+    while service.paths.ready() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert service.paths.ready() is not None
+
+
+def test_api_writes_show_in_the_projection_at_once(client: TestClient) -> None:
+    service = service_of(client)
+    assert service.paths.ready() is not None
+    assert ("t3", "ALSO_BOUGHT", "t4") not in explained(service, "g-user0", "t4")
+    event: dict[str, Any] = {"user_id": "g-user0", "item_id": "t3", "kind": "purchase"}
+    posted = client.post("/events", json={"events": [event]}, headers={"X-API-Key": KEY})
+    assert posted.status_code == 201, posted.text
+    before = from_projection(service)
+    assert ("t3", "ALSO_BOUGHT", "t4") in explained(service, "g-user0", "t4")
+    assert from_projection(service) == before + 1  # not from Neo4j's query
+    item = {
+        "id": "g-new",
+        "title": "Rose lip oil",
+        "brand": "GlowCo",
+        "links": {"ALSO_BOUGHT": ["t9"]},
+    }
+    assert client.post("/items", json=item, headers={"X-API-Key": KEY}).status_code == 201
+    found, _ = service.explanations(["t9"], liked=["g-new"])
+    assert found is not None and ("g-new", "ALSO_BOUGHT", "t9") in set().union(
+        *map(hops, found["t9"])
+    )
+    assert service.paths.ready() is not None
+
+
+def test_another_writers_edge_is_explained_once_the_check_has_seen_it(
+    client: TestClient, graph: Graph
+) -> None:
+    service = service_of(client)
+    assert ("g0", "ALSO_VIEWED", "t7") not in explained(service, "g-user0", "t7")
+    GraphWriter(graph).item_links([{"source_id": "g0", "target_id": "t7", "type": "ALSO_VIEWED"}])
+    service.paths.check()  # what the background thread does every api_projection_check_s
+    assert service.paths.ready() is None  # stale: Neo4j's query answers until it is read again
+    assert ("g0", "ALSO_VIEWED", "t7") in explained(service, "g-user0", "t7")
+    settled(service)
+    assert ("g0", "ALSO_VIEWED", "t7") in explained(service, "g-user0", "t7")
+
+
+def test_an_edge_another_writer_deleted_is_never_served(client: TestClient, graph: Graph) -> None:
+    service = service_of(client)
+    gone = ("t6", "HAS_BRAND", "toolco")
+    projection = service.paths.ready()
+    assert projection is not None
+    candidates = projection.paths(["t9"], user_id="t-user6", per_item=100)["t9"]
+    assert any(node[1] == "t6" for raw in candidates for node in raw.nodes[1:2])
+    # t6 written again through kg with another brand: its ToolCo link is deleted.
+    written = write_atomically(graph, [
+        ItemRow(id="t6", title="Socket wrench set"),
+        ItemBrandRow(item_id="t6", brand_id="glowco", source="metadata", extractor="metadata"),
+        ItemCategoryRow(item_id="t6", category_id="tools > hand tools", source="metadata",
+                        extractor="metadata"),
+    ])  # fmt: skip
+    assert ("t6", "HAS_BRAND", "toolco") in written.dropped_links
+    service.paths.check()
+    for _ in range(2):  # from Neo4j while stale, then from the projection read again
+        for user in ("t-user4", "t-user5", "t-user6"):
+            assert gone not in explained(service, user, "t9")
+        settled(service)
+    projection = service.paths.ready()
+    assert projection is not None
+    fresh = projection.paths(["t9"], user_id="t-user6", per_item=100)["t9"]
+    assert not any(["HAS_BRAND", "t6", None, None] in raw.relationships for raw in fresh)
