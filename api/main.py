@@ -18,6 +18,7 @@ from api.engine import UnknownError
 from api.errors import unreadable_body, validation_body
 from api.limits import BodySizeLimit
 from api.metrics import Metrics, MetricsMiddleware
+from api.parts import SharedParts
 from api.ratelimit import RateLimit
 from api.reload import ModelWatcher
 from api.routes import admin, events, explain, health, items, recommendations, search, ui
@@ -32,15 +33,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Held by app.state only (no local here): a reload replaces it, and a service this
-        # generator kept alive would keep every successor alive through `_successor`.
-        app.state.service = Service(settings, LoadedModel.load(settings.models_dir), metrics)
-        app.state.service.start()
-        settle_heap()
-        # Follows `kgrec models promote|rollback`; stopped before the last service closes.
-        with ModelWatcher(app, settings.models_dir, settings.api_model_watch_s):
-            yield
-        app.state.service.close()
+        with SharedParts(settings) as parts:  # closed after the last service
+            # Held by app.state only (no local here): a reload replaces it, and a service this
+            # generator kept alive would keep every successor alive through `_successor`.
+            app.state.service = Service(
+                settings, LoadedModel.load(settings.models_dir), metrics, parts
+            )
+            app.state.service.start()
+            settle_heap()
+            # Follows `kgrec models promote|rollback`; stopped before the last service closes.
+            with ModelWatcher(app, settings.models_dir, settings.api_model_watch_s):
+                yield
+            app.state.service.close()
         gc.unfreeze()  # let shutdown collect it all; native extensions report what it cannot
 
     app = FastAPI(

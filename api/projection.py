@@ -1,6 +1,8 @@
 """The service's path projection (`kg.projection`) and how it stays true to the graph.
 
-Read with the catalogue, together with the graph's version stamp (`kg.version`). The API's
+Read with the catalogue, together with the graph's version stamp (`kg.version`); one keeper
+serves every service of the app (`api.parts`), so a reload reads it again only when the graph
+holds a version the projection does not. The API's
 own writes update it at once, each noting the stamp its transaction made: while every version
 past the projection's is one of the API's own, the projection is current. A check in the
 background every `api_projection_check_s` reads the stamp; a version the API did not make (a
@@ -44,6 +46,7 @@ class ProjectionKeeper:
         self._pending: int | None = None  # a version seen while writes were in flight
         self._stale = False
         self._rebuilding: list[tuple[GraphStamp, Update]] | None = None
+        self._reading = threading.Lock()
         self._served = itertools.count(1)
         self._replay: str | None = None  # a served path's Cypher, to replay in Neo4j
         self._wake = threading.Event()
@@ -51,12 +54,18 @@ class ProjectionKeeper:
         self._thread: threading.Thread | None = None
 
     def load(self, graph: Graph) -> None:
-        """Read the projection (with the catalogue); start checking it."""
+        """Read the projection (with the catalogue) unless it holds the graph's version
+        already (a reload's catalogue read: the services before it kept it current); start
+        checking it."""
         if not self._enabled:
             return
-        stamp, projection = read_stamp(graph), PathProjection.read(graph)
+        if self._projection is not None:
+            stamp = read_stamp(graph)
+            with self._lock:
+                self._compare(stamp)
+        if self.ready() is None:
+            self._read(graph)
         with self._lock:
-            self._swap(stamp, projection)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._keep, daemon=True)
                 self._thread.start()
@@ -128,7 +137,8 @@ class ProjectionKeeper:
             self._stale = True  # the database was emptied or first stamped: read it all
             self._wake.set()
             return
-        self._own.add(stamp.version)
+        if stamp.version > known.version:  # a write replayed after a read that saw it: known
+            self._own.add(stamp.version)
         version = known.version
         while version + 1 in self._own:
             version += 1
@@ -155,12 +165,18 @@ class ProjectionKeeper:
 
     # -- the background thread ------------------------------------------------------------
 
-    def _rebuild(self) -> None:
+    def _read(self, graph: Graph) -> None:
+        """Read the projection and swap it in, with the API's writes made meanwhile; one read
+        at a time (a reload's and the background thread's), none once another made it current."""
+        with self._reading:
+            if self.ready() is None:
+                self._read_now(graph)
+
+    def _read_now(self, graph: Graph) -> None:
         started = time.perf_counter()
         with self._lock:
             self._rebuilding = []
         try:
-            graph = self._graph.with_timeout(None)
             stamp, projection = read_stamp(graph), PathProjection.read(graph)
         except BaseException:
             with self._lock:
@@ -173,7 +189,7 @@ class ProjectionKeeper:
                 update(projection)
                 if written.version > stamp.version:
                     self._note(written)
-        log.info("path projection read again in %.1f s", time.perf_counter() - started)
+        log.info("path projection read in %.1f s", time.perf_counter() - started)
 
     def _keep(self) -> None:
         last = time.monotonic()
@@ -184,7 +200,7 @@ class ProjectionKeeper:
                 return
             if self._stale:
                 try:
-                    self._rebuild()
+                    self._read(self._graph.with_timeout(None))
                 except Exception:  # stale still: explanations ask Neo4j; tried again
                     log.exception("could not read the path projection again")
             elif self._replay is not None or time.monotonic() - last >= self._check_s:

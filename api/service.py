@@ -1,5 +1,6 @@
-"""Everything a request needs, built once in the app's lifespan: the recommender (the model in
-memory), Neo4j behind a guard, the text encoder and the entity extractors."""
+"""Everything a request needs: the recommender (the model in memory), Neo4j behind a guard,
+and the parts every service of the app shares (`api.parts`: text encoder, entity extractors,
+path projection). One service per model; a reload hands over to the next."""
 
 from __future__ import annotations
 
@@ -29,16 +30,14 @@ from api.engine import (
 )
 from api.explain import CANDIDATE_PATHS, NodeKey, explain
 from api.metrics import Metrics
-from api.projection import ProjectionKeeper
+from api.parts import SharedParts, api_graph
 from api.schemas import Event, Explanation, ItemAdded, NewItem
 from api.search import WEIGHTS, Searcher, fuse
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
-from gnn.text import TextEncoder
 from gnn.vectors import l2_normalised
 from ingest.categories import category_rows
 from ingest.extract.base import ItemText
-from ingest.extract.stage import ExtractionStage, build_extractors
 from ingest.records import CategoryPartSetAside
 from kg.catalogue import (
     Catalogue,
@@ -53,7 +52,6 @@ from kg.errors import GraphError, GraphQueryError, GraphTimeoutError
 from kg.export import relation_name
 from kg.paths import explanation_paths
 from kg.projection import PathProjection
-from kg.provision import resolve_connection
 from kg.records import (
     AttributeRow,
     BrandRow,
@@ -71,7 +69,6 @@ from kg.records import (
 )
 from kg.search import Candidates, ItemCandidates, item_candidates, query_words, search_candidates
 from kg.settings import Settings
-from kg.version import GraphStamp
 from kg.write import write_atomically
 
 log = logging.getLogger("kgrec.api")
@@ -241,28 +238,22 @@ class GraphGuard:
 
 
 class Service:
-    def __init__(self, settings: Settings, model: LoadedModel, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, model: LoadedModel, metrics: Metrics, parts: SharedParts
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.parts = parts
+        self.paths = parts.paths
         self.recommender = Recommender(model)
         self.searcher = Searcher(self.recommender)
-        # Before the driver: if one fails to load, no connection pool is left open.
-        self.encoder = TextEncoder(settings)
-        self.extractors = build_extractors(settings)
-        info = resolve_connection(settings)
-        self.graph = Graph(
-            info.uri, info.user, info.password, settings.neo4j_database,
-            max_retry_time_s=settings.api_graph_timeout_s,
-            connection_timeout_s=settings.api_graph_timeout_s,
-            query_timeout_s=settings.api_graph_timeout_s,
-        )  # fmt: skip
+        self.graph = api_graph(settings)
         self.guard = GraphGuard(self.graph, settings.api_graph_retry_s)
-        self.paths = ProjectionKeeper(self.graph, settings)  # explanations' paths, in memory
-        self._adding = threading.Lock()  # one new item at a time: spaCy is not thread-safe
+        self._adding = threading.Lock()  # one placement at a time: each grows the item matrix
         self._stop = threading.Event()
         self._loader: threading.Thread | None = None
         # Requests and writes in flight, counted so that a reload can hand over to the next
-        # service and close this one without pulling Neo4j or the encoder from under them.
+        # service and close this one without pulling Neo4j from under them.
         self._state = threading.Condition()
         self._requests = 0
         self._closing = False
@@ -357,7 +348,7 @@ class Service:
 
     def close(self) -> None:
         """Take no more requests, wait (at most DRAIN_S) for those in flight, then let go of
-        Neo4j and the encoder."""
+        Neo4j (the shared parts stay with the app)."""
         with self._state:
             self._closing = True
             self._drained = self._state.wait_for(lambda: self._requests == 0, DRAIN_S)
@@ -371,8 +362,6 @@ class Service:
         self._stop.set()
         if self._loader is not None:
             self._loader.join(timeout=5)
-        self.paths.close()
-        self.encoder.close()
         self.graph.close()
 
     def _replays_ended(self) -> None:
@@ -391,7 +380,7 @@ class Service:
             # Search's semantic half queries it; items get their vectors from `kgrec train`
             # and from POST /items.
             self.guard.load(lambda graph: ensure_vector_index(
-                graph, "Item", self.encoder.dim, prop="text_embedding"))  # fmt: skip
+                graph, "Item", self.parts.encoder.dim, prop="text_embedding"))  # fmt: skip
             # Items first: the catalogue's interactions with them count as seen, and users
             # fold them in.
             self._place_untrained()
@@ -495,7 +484,7 @@ class Service:
     # -- writes ---------------------------------------------------------------------------
 
     def text_vector(self, text: str) -> Vector:
-        vector: Vector = self.encoder.encode([text])[0]
+        vector: Vector = self.parts.encoder.encode([text])[0]
         return vector
 
     @contextmanager
@@ -518,15 +507,12 @@ class Service:
     def _add_item(self, item: NewItem) -> ItemAdded:
         links = self._checked_links(item)
         created = not self.recommender.knows_item(item.id)
-        stage = ExtractionStage(self.extractors)
-        stage.add_item(ItemText(item_id=item.id, title=item.title, description=item.description,
-                                features=item.features, metadata_brand=item.brand))  # fmt: skip
-        rows: list[Row] = []
         # Parts that are no category names are left out (the answer lists the categories kept).
-        rows += [row for row in category_rows(item.id, item.categories)
-                 if not isinstance(row, CategoryPartSetAside)]  # fmt: skip
-        for group in stage.rows():
-            rows += group
+        rows: list[Row] = [row for row in category_rows(item.id, item.categories)
+                           if not isinstance(row, CategoryPartSetAside)]  # fmt: skip
+        rows += self.parts.extract(ItemText(
+            item_id=item.id, title=item.title, description=item.description,
+            features=item.features, metadata_brand=item.brand))  # fmt: skip
         rows += [ItemLinkRow(source_id=item.id, target_id=target, type=link)
                  for link, targets in links.items() for target in targets]  # fmt: skip
         brands = [row.name for row in rows if isinstance(row, BrandRow)]
@@ -557,8 +543,7 @@ class Service:
                    for _, rel_type, target in written.dropped_links]  # fmt: skip
         inductive = self._take_item(placed, entities, dropped)
 
-        def replay(service: Service) -> None:
-            service.paths.wrote(written.stamp, project)
+        def replay(service: Service) -> None:  # the projection, shared, has it already
             with service._adding:  # placed again only if its catalogue read missed this write
                 if service._placed.get(placed.id) != placed.fingerprint():
                     service._take_item(placed, entities, dropped)
@@ -661,13 +646,12 @@ class Service:
             self.paths.wrote(written.stamp, lambda projection: projection.add_interactions(new))
         for row in new:
             self.recommender.record_event(row.user_id, row.item_id, row.kind, row.rating)
-        self._applied(lambda service: service._replay_events(new, written.stamp))
+        self._applied(lambda service: service._replay_events(new))
         return sorted({row.user_id for row in new})
 
-    def _replay_events(self, rows: Sequence[InteractionRow], stamp: GraphStamp) -> None:
-        """New interactions its predecessor recorded, except those this one's catalogue
-        read folded in already (the projection skips those it holds)."""
-        self.paths.wrote(stamp, lambda projection: projection.add_interactions(rows))
+    def _replay_events(self, rows: Sequence[InteractionRow]) -> None:
+        """New interactions its predecessor recorded (the projection, shared, has them),
+        except those this one's catalogue read folded in already."""
         for row in rows:
             key = (row.user_id, row.item_id, row.kind, row.ts)
             if key not in self._folded and self.recommender.knows_item(row.item_id):
@@ -680,7 +664,9 @@ def successor_of(current: Service) -> Service:
     says why not; `current` serves on."""
     directory = current.settings.models_dir
     try:
-        fresh = Service(current.settings, LoadedModel.load(directory), current.metrics)
+        fresh = Service(
+            current.settings, LoadedModel.load(directory), current.metrics, current.parts
+        )
     except Exception as exc:  # whatever is wrong with the files: say it, keep serving
         raise ReloadError(f"could not load a model from {directory}: {exc}") from exc
     try:

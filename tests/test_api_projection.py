@@ -136,3 +136,25 @@ def test_an_edge_another_writer_deleted_is_never_served(client: TestClient, grap
     assert projection is not None
     fresh = projection.paths(["t9"], user_id="t-user6", per_item=100)["t9"]
     assert not any(["HAS_BRAND", "t6", None, None] in raw.relationships for raw in fresh)
+
+
+def test_a_reload_shares_the_parts_and_reads_the_projection_only_when_behind(
+    client: TestClient, graph: Graph
+) -> None:
+    def reload() -> Service:
+        answer = client.post("/admin/reload", headers={"X-API-Key": KEY})
+        assert answer.status_code == 200, answer.text
+        return service_of(client)
+
+    before = service_of(client)
+    projection = before.paths.ready()
+    assert projection is not None
+    after = reload()
+    # The encoder, spaCy and the projection are not built again: the graph is where it was.
+    assert after is not before and after.parts is before.parts
+    assert after.paths.ready() is projection
+    assert ("g0", "ALSO_VIEWED", "t8") not in explained(after, "g-user0", "t8")
+    GraphWriter(graph).item_links([{"source_id": "g0", "target_id": "t8", "type": "ALSO_VIEWED"}])
+    behind = reload()  # another writer's version, not seen by a check yet: read with the model
+    assert behind.paths.ready() not in (None, projection)
+    assert ("g0", "ALSO_VIEWED", "t8") in explained(behind, "g-user0", "t8")

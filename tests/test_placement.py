@@ -14,6 +14,7 @@ import pytest
 import api.service
 from api.engine import Vector
 from api.metrics import Metrics
+from api.parts import SharedParts
 from api.schemas import Event
 from api.service import NEIGHBOURS, PLACE_BATCH, PlacedItem, Service, _by_relation
 from gnn.infer import LoadedModel
@@ -61,6 +62,12 @@ def added(shop: Settings) -> list[str]:
     return [f"added-{n}" for n in range(N)]
 
 
+@pytest.fixture(scope="module")
+def parts(patient: Settings) -> Iterator[SharedParts]:
+    with SharedParts(patient) as shared:
+        yield shared
+
+
 @pytest.fixture()
 def graph(shop: Settings) -> Iterator[Graph]:
     with Graph.connect(shop, wait_s=30) as connected:
@@ -75,6 +82,7 @@ def placed(item: StoredItem) -> PlacedItem:
 def test_the_items_added_since_training_are_placed_in_a_few_round_trips_as_one_by_one(
     patient: Settings,
     model: LoadedModel,
+    parts: SharedParts,
     added: list[str],
     graph: Graph,
     monkeypatch: pytest.MonkeyPatch,
@@ -93,8 +101,8 @@ def test_the_items_added_since_training_are_placed_in_a_few_round_trips_as_one_b
         return found
 
     monkeypatch.setattr(api.service, "item_candidates", counted)
-    batch = Service(patient, model, Metrics())
-    single = Service(patient, model, Metrics())
+    batch = Service(patient, model, Metrics(), parts)
+    single = Service(patient, model, Metrics(), parts)
     try:
         batch._place_untrained()
         assert asked == [PLACE_BATCH] * (N // PLACE_BATCH) + [N % PLACE_BATCH]
@@ -139,11 +147,11 @@ def test_the_items_added_since_training_are_placed_in_a_few_round_trips_as_one_b
 
 
 def test_a_reloaded_service_forgets_what_it_folded_once_no_predecessor_can_replay(
-    patient: Settings, model: LoadedModel, added: list[str]
+    patient: Settings, model: LoadedModel, parts: SharedParts, added: list[str]
 ) -> None:
     """The interactions a successor's read folded in are kept only to recognise a replayed
     event; once its predecessor (and each one before that) has closed, none can come."""
-    first, second, third = (Service(patient, model, Metrics()) for _ in range(3))
+    first, second, third = (Service(patient, model, Metrics(), parts) for _ in range(3))
     running = [first, second, third]
 
     def close(service: Service) -> None:
