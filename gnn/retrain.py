@@ -16,11 +16,12 @@
   the evaluation picked. That is the model that serves; its card names the evaluation.
 
 A warm start copies the serving model's parameters by node id: each text projection whole, and
-the id embedding of every user, item, brand, category and attribute it knows; a new node keeps
-the random initial embedding `kgrec train` gives it (and starts from its text and links, as in
-cold start). It also keeps the serving model's blend: validation measures it instead of
-searching the grid again, whose EASE fits (one per lambda) and scored grid points would cost
-more than the fine-tuning itself; `--full` searches the grid as `kgrec train` does.
+the id embedding of every user, item, brand, category and attribute it knows; a new node starts
+from its text and links, as in cold start: its id embedding is the mean of its known neighbours'
+copied ones in the training graph (zero, text alone, where it has none). It also keeps the
+serving model's blend: validation measures it instead of searching the grid again, whose EASE
+fits (one per lambda) and scored grid points would cost more than the fine-tuning itself;
+`--full` searches the grid as `kgrec train` does.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
+from torch import Tensor
 
 from gnn.artifacts import CONFIG, IDS, WEIGHTS
 from gnn.data import interaction_matrix
@@ -150,8 +152,28 @@ def warm_config(config: TrainConfig) -> TrainConfig:
                    lr=config.lr * WARM_LR_SHARE)  # fmt: skip
 
 
+def known_neighbour_mean(adjacency: Tensor, ids: Tensor, known: Tensor) -> Tensor:
+    """Per node not `known`, the mean of `ids` over its `known` neighbours in `adjacency` (each
+    neighbour once, whatever links them); zero rows for known nodes and for nodes with none.
+    One sparse product: the adjacency's pattern, row-normalised over known columns."""
+    n = len(known)
+    crow, cols = adjacency.crow_indices(), adjacency.col_indices()
+    rows = torch.repeat_interleave(torch.arange(n, device=cols.device), crow.diff())
+    linked = ~known[rows] & known[cols]
+    rows, cols = rows[linked], cols[linked]
+    share = 1 / torch.bincount(rows, minlength=n)[rows].to(ids.dtype)
+    averaging = torch.sparse_coo_tensor(
+        torch.stack([rows, cols]), share, (n, n), check_invariants=False
+    )
+    return averaging @ ids
+
+
 def warm_start(model_dir: Path) -> Initialise:
-    """Copies the parameters of the model in `model_dir` into a fresh model by node id."""
+    """Copies the parameters of the model in `model_dir` into a fresh model by node id. A new
+    node's id embedding starts at the mean of its known neighbours' copied ones in the graph the
+    model trains on (training interactions only), zero without any: its links say where it
+    belongs, as in cold start, where a random start is noise that a warm start's few epochs at
+    a tenth of the learning rate barely move."""
     weights = torch.load(model_dir / WEIGHTS, map_location="cpu", weights_only=True)
     old_ids: dict[str, list[str]] = json.loads((model_dir / IDS).read_text())
     old_index = NodeIndex(json.loads((model_dir / CONFIG).read_text())["num_nodes"])
@@ -166,7 +188,8 @@ def warm_start(model_dir: Path) -> Initialise:
                 "retrain from scratch with `kgrec retrain --full`"
             )
         start = {f"project.{kind}.weight": weights[f"project.{kind}.weight"] for kind in NODE_TYPES}
-        ids = model.ids.weight.detach().clone()  # new nodes keep their random initial rows
+        ids = torch.zeros_like(model.ids.weight.detach())
+        known = torch.zeros(len(ids), dtype=torch.bool, device=ids.device)
         for kind in NODE_TYPES:
             old_row = {node: row for row, node in enumerate(old_ids[kind])}
             pairs = [(new, old_row[node]) for new, node in enumerate(dataset.ids[kind])
@@ -175,6 +198,8 @@ def warm_start(model_dir: Path) -> Initialise:
                 new, old = (torch.tensor(rows) for rows in zip(*pairs, strict=True))
                 source = weights["ids.weight"][old + old_index.offset[kind]]
                 ids[new + model.index.offset[kind]] = source.to(ids)
+                known[new + model.index.offset[kind]] = True
+        ids += known_neighbour_mean(model.adjacency, ids, known)
         model.load_state_dict({**start, "ids.weight": ids}, strict=False)
 
     return initialise

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from gnn import cli, models_cli
 from gnn.artifacts import CARD, CONFIG, IDS, METRICS, WEIGHTS, load_scoring, resolve_model_dir
-from gnn.dataset import build_dataset
-from gnn.model import NodeIndex
+from gnn.dataset import RecDataset, build_dataset
+from gnn.model import KGRecModel, NodeIndex
 from gnn.registry import Registry
 from gnn.retrain import parse_period, retrain_lock, run_every, warm_start
 from gnn.text import TextEncoder
@@ -74,35 +74,101 @@ def grown(v1: Path, neo4j_settings: Settings) -> Path:
     return v1
 
 
-def test_a_warm_start_copies_what_the_serving_model_learned_by_id(
-    grown: Path, neo4j_settings: Settings
-) -> None:
-    served = resolve_model_dir(grown)
+def warm_started(models: Path, neo4j_settings: Settings) -> tuple[RecDataset, KGRecModel]:
+    """The graph's dataset as `kgrec retrain` splits it, and a model on it as `kgrec train`
+    builds it, warm-started from the serving model in `models`."""
     with Graph.connect(neo4j_settings, wait_s=30) as graph, TextEncoder(neo4j_settings) as text:
         dataset = build_dataset(export_graph(graph), text.encode)
     model = build_model(dataset, SMALL, torch.device("cpu"))
-    initial = model.ids.weight.detach().clone()
+    warm_start(resolve_model_dir(models))(model, dataset)
+    return dataset, model
 
-    warm_start(served)(model, dataset)
 
-    saved = torch.load(served / WEIGHTS, weights_only=True)
-    saved_ids = json.loads((served / IDS).read_text())
-    saved_index = NodeIndex(json.loads((served / CONFIG).read_text())["num_nodes"])
-    now = model.state_dict()
+def id_row(model: KGRecModel, dataset: RecDataset, kind: str, node: str) -> torch.Tensor:
+    """`node`'s id embedding in `model`."""
+    return model.ids.weight.detach()[dataset.ids[kind].index(node) + model.index.offset[kind]]
 
-    def row(ids: dict[str, list[str]], index: NodeIndex, kind: str, node: str) -> int:
-        return ids[kind].index(node) + index.offset[kind]
 
+def served_id_row(models: Path, kind: str, node: str) -> torch.Tensor:
+    """`node`'s id embedding in the serving model, as saved."""
+    served = resolve_model_dir(models)
+    saved: torch.Tensor = torch.load(served / WEIGHTS, weights_only=True)["ids.weight"]
+    ids: dict[str, list[str]] = json.loads((served / IDS).read_text())
+    index = NodeIndex(json.loads((served / CONFIG).read_text())["num_nodes"])
+    return saved[ids[kind].index(node) + index.offset[kind]]
+
+
+def test_a_warm_start_copies_what_the_serving_model_learned_by_id(
+    grown: Path, neo4j_settings: Settings
+) -> None:
+    dataset, model = warm_started(grown, neo4j_settings)
+
+    served = resolve_model_dir(grown)
     # "g-new" sorts first, so every known item moved a row: the copy goes by id.
-    assert dataset.ids["item"].index("g5") != saved_ids["item"].index("g5")
+    saved_items = json.loads((served / IDS).read_text())["item"]
+    assert dataset.ids["item"].index("g5") != saved_items.index("g5")
     for kind, node in [("user", "g-user3"), ("item", "g5"), ("brand", "toolco"),
                        ("category", "beauty > lips")]:  # fmt: skip
-        learned = saved["ids.weight"][row(saved_ids, saved_index, kind, node)]
-        assert torch.equal(now["ids.weight"][row(dataset.ids, model.index, kind, node)], learned)
-    for kind, node in [("user", "newcomer"), ("item", "g-new")]:  # as `kgrec train` starts it
-        at = row(dataset.ids, model.index, kind, node)
-        assert torch.equal(now["ids.weight"][at], initial[at])
-    assert torch.equal(now["project.item.weight"], saved["project.item.weight"])
+        assert torch.equal(id_row(model, dataset, kind, node), served_id_row(grown, kind, node))
+    saved = torch.load(served / WEIGHTS, weights_only=True)
+    assert torch.equal(model.state_dict()["project.item.weight"], saved["project.item.weight"])
+
+
+def test_a_new_node_starts_at_the_mean_of_its_known_neighbours(
+    grown: Path, neo4j_settings: Settings
+) -> None:
+    dataset, model = warm_started(grown, neo4j_settings)
+
+    # g-new's links in training: GlowCo and Beauty > Lips, both known (its two purchases are
+    # its buyers' latest, held out as test).
+    expected = (served_id_row(grown, "brand", "glowco")
+                + served_id_row(grown, "category", "beauty > lips")) / 2  # fmt: skip
+    torch.testing.assert_close(id_row(model, dataset, "item", "g-new"), expected)
+
+
+def test_a_new_node_with_no_known_neighbour_starts_from_its_text_alone(
+    grown: Path, neo4j_settings: Settings
+) -> None:
+    # A new item of a new brand: each one's only neighbour is the other, unknown too.
+    provenance = {"source": "metadata", "extractor": "metadata"}
+    with Graph.connect(neo4j_settings, wait_s=30) as graph:
+        write_atomically(graph, [
+            ItemRow(id="g-lone", title="Lone lip balm", description="A lone lip balm."),
+            ItemBrandRow(item_id="g-lone", brand_id="loneco", **provenance),
+        ])  # fmt: skip
+
+    dataset, model = warm_started(grown, neo4j_settings)
+
+    for kind, node in [("brand", "loneco"), ("item", "g-lone")]:
+        assert not id_row(model, dataset, kind, node).any()
+
+
+def test_held_out_interactions_do_not_feed_a_new_nodes_start(
+    grown: Path, neo4j_settings: Settings
+) -> None:
+    dataset, model = warm_started(grown, neo4j_settings)
+
+    # The newcomer bought g0, then g1 (validation), then g-new (test); g-user0's purchase of
+    # g-new is its test interaction.
+    user, item = dataset.ids["user"].index, dataset.ids["item"].index
+    valid, test = dataset.interactions.valid, dataset.interactions.test
+    assert valid[user("newcomer"), item("g1")] and test[user("newcomer"), item("g-new")]
+    assert test[user("g-user0"), item("g-new")]
+    glowco, lips, buyer, g0, g1 = (
+        served_id_row(grown, kind, node)
+        for kind, node in [("brand", "glowco"), ("category", "beauty > lips"),
+                           ("user", "g-user0"), ("item", "g0"), ("item", "g1")]
+    )  # fmt: skip
+    torch.testing.assert_close(id_row(model, dataset, "user", "newcomer"), g0)
+    torch.testing.assert_close(id_row(model, dataset, "item", "g-new"), (glowco + lips) / 2)
+    # With nothing held out (the fit that serves), the same interactions feed them.
+    everything = dataset.with_nothing_held_out()
+    fitted = build_model(everything, SMALL, torch.device("cpu"))
+    warm_start(resolve_model_dir(grown))(fitted, everything)
+    torch.testing.assert_close(id_row(fitted, everything, "user", "newcomer"), (g0 + g1) / 2)
+    torch.testing.assert_close(
+        id_row(fitted, everything, "item", "g-new"), (glowco + lips + buyer) / 3
+    )
 
 
 def test_retrain_promotes_a_fit_that_knows_what_arrived_since(grown: Path) -> None:
