@@ -336,6 +336,37 @@ def test_a_maker_the_brand_field_never_names_opens_the_titles(extractor: SpacyEx
     assert {("m8", "acme holdings"), ("m9", "acme holdings")} <= links
 
 
+def test_a_makers_spellings_decide_alike_whichever_item_comes_first() -> None:
+    """Two titles of one brand field open with one form spelt apart ("No Rinse Shampoo",
+    "No-Rinse Body Bath"): one spelling reads as a name, the other holds a word many titles
+    use. The verdict takes the most common spelling, the first in sorted order on a tie, so
+    it never depends on which item a set of ids yields first (that follows the hash seed: a
+    Beauty load got the brand field's "Clean Life Products" on some runs, a maker on others).
+    Many id pairs, each in both arrangements of the spellings, all decide alike."""
+    from ingest.extract.brands import OPENING_CONFIDENCE, place_known_brands
+
+    def mentions(opening: str) -> list[Mention]:
+        field = Mention(kind=BRAND, text="Clean Life Products", source="metadata",
+                        extractor="metadata", confidence=0.9)  # fmt: skip
+        return [field, *(
+            Mention(kind=BRAND, text=text, source="title", extractor="rule",
+                    confidence=OPENING_CONFIDENCE, start=0, end=len(text))
+            for text in ("No", opening)
+        )]  # fmt: skip
+
+    inside_titles = {"rinse": 7, "shampoo": 1, "body": 3}  # "rinse": not a maker's word
+    for n in range(32):
+        for spellings in (("No Rinse", "No-Rinse"), ("No-Rinse", "No Rinse")):
+            ids = (f"B{n:03d}A", f"B{n:03d}B")
+            items = {item_id: mentions(text) for item_id, text in zip(ids, spellings, strict=True)}
+            placed = place_known_brands(items, inside_titles)
+            brands = {
+                item_id: tuple(sorted(m.text for m in found if m.kind == BRAND))
+                for item_id, found in placed.items()
+            }
+            assert brands == dict.fromkeys(ids, ("Clean Life Products",)), (ids, spellings)
+
+
 def test_a_part_or_model_number_is_no_brand(extractor: SpacyExtractor) -> None:
     from ingest.extract.brands import model_number, usable_brand
 

@@ -403,7 +403,11 @@ def _makers(
                 mention_of[item_id, form] = opening
         for form, covered in with_opening.items():
             longer = [o for o in with_opening if o.startswith(form + " ")]
-            text = mention_of[next(iter(covered)), form].text
+            # The titles may spell one form apart ("No Rinse", "No-Rinse"), and `_name_like`
+            # reads the spelling: take the most common one, ties to the first in sorted order,
+            # never the one a set of item ids happens to yield first (that follows the hash
+            # seed, so the same shop loaded twice could find the maker once and not once).
+            text = _most_common(mention_of[item_id, form].text for item_id in covered)
             if (
                 len(covered) < max(MIN_MAKER_ITEMS, MIN_MAKER_SHARE * len(members))
                 or form in shop
@@ -417,6 +421,13 @@ def _makers(
                 if item_id not in found or rank > found[item_id][0]:
                     found[item_id] = (rank, mention_of[item_id, form])
     return {item_id: mention for item_id, (_, mention) in found.items()}
+
+
+def _most_common(texts: Iterable[str]) -> str:
+    """The most frequent of `texts`, the first in sorted order on a tie: whatever order the
+    texts come in."""
+    counts = Counter(texts)
+    return min(counts, key=lambda text: (-counts[text], text))
 
 
 def _name_like(
