@@ -110,10 +110,9 @@ class Recommender:
     # -- state from the graph -------------------------------------------------------------
 
     def load_catalogue(self, catalogue: Catalogue) -> None:
-        seen: dict[str, set[int]] = {}
-        for user, item in catalogue.interactions:
-            if (row := self.item_row.get(item)) is not None:
-                seen.setdefault(user, set()).add(row)
+        row_of = self.item_row
+        seen = {user: rows for user, items in catalogue.user_items.items()
+                if (rows := {row_of[item] for item in items if item in row_of})}  # fmt: skip
         popularity = np.zeros(len(self.item_ids), dtype=np.float32)
         for rows in seen.values():
             popularity[list(rows)] += 1

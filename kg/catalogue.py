@@ -7,28 +7,35 @@ trained."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
 from kg.connection import Graph
 from kg.records import InteractionKind
 
+# Each query collects its rows into one record: the driver reads a record in one or two small
+# socket reads, and on a busy API each read waits for the GIL; a reload reads this while the
+# API serves (Beauty's 200k interactions as records: 30 s of a reload under load).
 TITLES = (
     "MATCH (i:Item) WHERE i.title IS NOT NULL OR i.name IS NOT NULL "
-    "RETURN i.id AS id, i.title AS title, i.name AS name"
+    "RETURN collect([i.id, i.title, i.name])"
 )
-INTERACTIONS = "MATCH (u:User)-[:INTERACTED]->(i:Item) RETURN DISTINCT u.id AS user, i.id AS item"
+USER_ITEMS = (
+    "MATCH (u:User)-[:INTERACTED]->(i:Item) WITH u, collect(DISTINCT i.id) AS items "
+    "RETURN collect([u.id, items])"
+)
 CATEGORY_ITEMS = (
     "MATCH (i:Item)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category) "
-    "RETURN c.id AS category, collect(DISTINCT i.id) AS items"
+    "WITH c, collect(DISTINCT i.id) AS items RETURN collect([c.id, items])"
 )
 ENTITY_ITEMS = (
     "MATCH (i:Item)-[:HAS_BRAND|HAS_ATTRIBUTE]->(e) "
-    "RETURN labels(e)[0] AS label, e.id AS id, collect(DISTINCT i.id) AS items"
+    "WITH e, collect(DISTINCT i.id) AS items RETURN collect([labels(e)[0], e.id, items])"
 )
 ENTITIES = (
     "MATCH (n) WHERE n:Brand OR n:Category OR n:Attribute "
-    "RETURN labels(n)[0] AS label, n.id AS id, n.name AS name"
+    "RETURN collect([labels(n)[0], n.id, n.name])"
 )
 
 # Items with a text vector that a model does not hold: added since it was trained.
@@ -53,7 +60,7 @@ class Entity(BaseModel):
 class Catalogue(BaseModel):
     titles: dict[str, str]  # item id -> title (related-product stubs have none)
     names: dict[str, str]  # item id -> display name: its `name`, else its title
-    interactions: list[tuple[str, str]]  # distinct (user id, item id)
+    user_items: dict[str, list[str]]  # user id -> the items they interacted with, each once
     category_items: dict[str, list[str]]  # category id -> items in it or below it
     # (Brand or Attribute, its id) -> its items
     entity_items: dict[tuple[str, str], list[str]]
@@ -61,15 +68,26 @@ class Catalogue(BaseModel):
 
 
 def read_catalogue(graph: Graph) -> Catalogue:
-    titled = graph.read(TITLES)
+    titled = _collected(graph, TITLES)
     return Catalogue(
-        titles={row["id"]: row["title"] for row in titled if row["title"] is not None},
-        names={row["id"]: row["name"] or row["title"] for row in titled},
-        interactions=[(row["user"], row["item"]) for row in graph.read(INTERACTIONS)],
-        category_items={row["category"]: row["items"] for row in graph.read(CATEGORY_ITEMS)},
-        entity_items={(row["label"], row["id"]): row["items"] for row in graph.read(ENTITY_ITEMS)},
-        entities=[Entity.model_validate(row) for row in graph.read(ENTITIES)],
+        titles={item: title for item, title, _ in titled if title is not None},
+        names={item: name or title for item, title, name in titled},
+        user_items=dict(_collected(graph, USER_ITEMS)),
+        category_items=dict(_collected(graph, CATEGORY_ITEMS)),
+        entity_items={
+            (label, entity): items for label, entity, items in _collected(graph, ENTITY_ITEMS)
+        },
+        entities=[
+            Entity(label=label, id=entity, name=name)
+            for label, entity, name in _collected(graph, ENTITIES)
+        ],
     )
+
+
+def _collected(graph: Graph, query: str) -> list[Any]:
+    """The list a query collected into its one record."""
+    [[rows]] = graph.read_values(query)
+    return list(rows)
 
 
 class StoredItem(BaseModel):
