@@ -6,7 +6,7 @@ trained."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -40,14 +40,14 @@ ENTITIES = (
 
 # Items with a text vector that a model does not hold: added since it was trained.
 UNTRAINED_ITEMS = """MATCH (i:Item) WHERE i.text_embedding IS NOT NULL AND NOT i.id IN $known
-RETURN i.id AS id, i.title AS title, i.text_embedding AS text_vector,
-  [(i)-[r:HAS_BRAND|IN_CATEGORY|HAS_ATTRIBUTE|ALSO_BOUGHT|ALSO_VIEWED|BOUGHT_TOGETHER]->(x)
-   | [type(r), x.id]] AS links,
-  [(i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c) | c.id] AS categories"""
+RETURN collect({id: i.id, title: i.title, text_vector: i.text_embedding,
+  links: [(i)-[r:HAS_BRAND|IN_CATEGORY|HAS_ATTRIBUTE|ALSO_BOUGHT|ALSO_VIEWED|BOUGHT_TOGETHER]->(x)
+          | [type(r), x.id]],
+  categories: [(i)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c) | c.id]})"""
 # The interactions of users a model does not hold: they came (through the API, say) since.
 UNTRAINED_USER_INTERACTIONS = (
     "MATCH (u:User)-[r:INTERACTED]->(i:Item) WHERE NOT u.id IN $known "
-    "RETURN u.id AS user, i.id AS item, r.kind AS kind, r.ts AS ts, r.rating AS rating"
+    "RETURN collect({user: u.id, item: i.id, kind: r.kind, ts: r.ts, rating: r.rating})"
 )
 
 
@@ -84,9 +84,9 @@ def read_catalogue(graph: Graph) -> Catalogue:
     )
 
 
-def _collected(graph: Graph, query: str) -> list[Any]:
+def _collected(graph: Graph, query: str, parameters: Mapping[str, Any] | None = None) -> list[Any]:
     """The list a query collected into its one record."""
-    [[rows]] = graph.read_values(query)
+    [[rows]] = graph.read_values(query, parameters)
     return list(rows)
 
 
@@ -103,7 +103,7 @@ class StoredItem(BaseModel):
 
 def read_untrained_items(graph: Graph, known: Sequence[str]) -> list[StoredItem]:
     """Items with a text vector whose ids are not `known` (the model's items)."""
-    rows = graph.read(UNTRAINED_ITEMS, {"known": list(known)})
+    rows = _collected(graph, UNTRAINED_ITEMS, {"known": list(known)})
     return [StoredItem.model_validate(row) for row in rows]
 
 
@@ -117,5 +117,5 @@ class UserInteraction(BaseModel):
 
 def read_untrained_interactions(graph: Graph, known: Sequence[str]) -> list[UserInteraction]:
     """The interactions of the users whose ids are not `known` (the model's users)."""
-    rows = graph.read(UNTRAINED_USER_INTERACTIONS, {"known": list(known)})
+    rows = _collected(graph, UNTRAINED_USER_INTERACTIONS, {"known": list(known)})
     return [UserInteraction.model_validate(row) for row in rows]
