@@ -79,6 +79,7 @@ InteractionKey = tuple[str, str, str, int]  # (user, item, kind, ts): one INTERA
 ENTITY_LABELS = {relation: label for label, relation in ENTITY_RELATIONS.items()}
 NEIGHBOURS = 10  # trained items a new item's text finds, whose embeddings it moves towards
 PLACE_BATCH = 200  # items whose neighbours one query asks for, placing those a model lacks
+M_ARENA_MAX, MALLOC_ARENAS = -8, 2  # glibc's mallopt parameter, and the cap `kgrec serve` sets
 MAX_LINKS = 200  # links to related items (ALSO_BOUGHT & co.) one item may have, in all
 DRAIN_S = 30.0  # how long closing a service waits for its requests in flight
 
@@ -170,6 +171,14 @@ def settle_heap() -> None:
     gc.collect()
     gc.freeze()
     _release_freed_pages()
+
+
+def limit_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas at MALLOC_ARENAS (its default: 8 per core) before the
+    server's threads start: each request thread otherwise allocates in an arena of its own,
+    and pages freed across many arenas are handed back to the system piecemeal, if at all."""
+    with suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, MALLOC_ARENAS)
 
 
 def _release_freed_pages() -> None:
