@@ -18,7 +18,8 @@ with (or liked), so this part moves online too. A request with no such items is 
 vector. `similar` weighs the vectors fully whatever the blend: validation measured rankings
 from a user's history, and an item's likeness (a new item's too) is what its vector says. A
 new item borrows the term of its nearest trained items, as training fills the columns of
-items without interactions.
+items without interactions, and gets the blend's cold offset, as trained items without
+interactions do.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class Recommender:
         # (new items x trained items): whose term each item added since training borrows.
         self.borrowed = sp.csr_matrix((0, n_items), dtype=np.float32)
         self.cold_neighbours = int(model.config.get("ease_cold_neighbours", COLD_NEIGHBOURS))
+        # The cold offset of each trained item, then (last) that of every item added since.
+        trained = model.scorer.offsets
+        self.offsets = None if trained is None else np.append(trained, model.blend.cold)
         self.node_row = {
             kind: {node: model.index.offset[kind] + row for row, node in enumerate(ids)}
             for kind, ids in model.ids.items()
@@ -226,14 +230,16 @@ class Recommender:
             if vector is None:
                 scores = popularity[: len(items)].copy()
             else:
-                scores = blended(items @ vector, self.item_item_scores(history, rows), weight)
+                scores = blended(items @ vector, self.item_item_scores(history, rows), weight,
+                                 self.item_offsets(rows))  # fmt: skip
             scores[exclude] = -np.inf
         else:
             rows = within[within < len(items)]
             if vector is None:
                 scores = popularity[rows]
             else:
-                scores = blended(items[rows] @ vector, self.item_item_scores(history, rows), weight)
+                scores = blended(items[rows] @ vector, self.item_item_scores(history, rows),
+                                 weight, self.item_offsets(rows))  # fmt: skip
             if exclude:
                 scores = np.where(np.isin(rows, exclude), -np.inf, scores)
         k = min(k, len(rows))
@@ -252,6 +258,13 @@ class Recommender:
         spread = np.append(spread, np.float32(0))  # for an item added but not yet borrowing
         linked: Vector = spread[np.minimum(rows, len(spread) - 1)]
         return linked
+
+    def item_offsets(self, rows: NDArray[np.int64]) -> Vector | None:
+        """The blend's cold offset of the item `rows`, None without one."""
+        if self.offsets is None:
+            return None
+        offsets: Vector = self.offsets[np.minimum(rows, self.trained_items)]
+        return offsets
 
     def seen_rows(self, user_id: str | None) -> set[int]:
         return self.seen.get(user_id, set()) if user_id else set()

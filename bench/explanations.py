@@ -41,7 +41,7 @@ from api.main import create_app
 from gnn.baselines.kg_ease import link_transition
 from gnn.dataset import RELATIONS, RecDataset, TrainingGraph
 from gnn.model import KGRecModel
-from gnn.scoring import blended
+from gnn.scoring import blended, cold_offsets
 from kg import Graph
 from kg.export import relation_name
 
@@ -81,6 +81,7 @@ class Propagation:
         links = final.interactions.item_links
         self.links = links if isinstance(links, dict) else {}
         self.base = self._embeddings(self.final.graph)
+        self.offsets = cold_offsets(model.blend, final.interactions.train, final.n_items)
 
     def _embeddings(self, graph: TrainingGraph) -> torch.Tensor:
         self.model.attach(graph, self.final.features)
@@ -95,7 +96,8 @@ class Propagation:
         offset = self.model.index.offset
         gnn = float(embeddings[offset["user"] + u] @ embeddings[offset["item"] + i])
         term = None if self.term is None else np.array([self.item_item(u, i, removed)], np.float32)
-        score = blended(np.array([gnn], np.float32), term, self.model.blend.vector_weight)
+        cold = None if self.offsets is None else self.offsets[i : i + 1]
+        score = blended(np.array([gnn], np.float32), term, self.model.blend.vector_weight, cold)
         return float(score[0]), gnn
 
     def item_item(self, user: int, item: int, removed: Edges) -> float:

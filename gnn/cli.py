@@ -370,6 +370,7 @@ def results(
         "best_epoch": result.best_epoch,
         "blend": blend.to_dict(),
         "blend_valid_ndcg10": {b.describe(): v for b, v in result.blend_valid.items()},
+        "cold_offset_ndcg10": {f"{offset:.4g}": v for offset, v in result.cold_valid.items()},
         "test_gnn_only": result.test_gnn_only,
         "baselines": (
             {name: vars(r) for name, r in comparison.results.items()} if comparison else None
@@ -388,8 +389,10 @@ def results(
 def result_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float], str, str]]:
     """(name, test metrics, validation NDCG@10, cold-item Recall@20) of ours, the GNN alone
     and each baseline, in the order the table shows them."""
-    blend = Blend(**summary["blend"]).describe()
-    picked = summary["blend_valid_ndcg10"].get(blend)
+    served = Blend(**summary["blend"])
+    blend = served.describe()
+    # Validation scored the blend before its cold offset, which has a slice of its own.
+    picked = summary["blend_valid_ndcg10"].get(replace(served, cold=0.0).describe())
     rows = [
         (f"ours, served ({blend})", summary["ours"], picked, summary["cold_items"]),
         ("ours: GNN alone", summary["test_gnn_only"], summary["best_valid"]["ndcg@10"], None),

@@ -172,7 +172,7 @@ def build_dataset(
         )
     cold_items = None
     if cold_item_fraction > 0:
-        train, valid, test, cold_items = _hold_out_cold_items(
+        train, valid, test, cold_items = hold_out_cold_items(
             train, valid, test, cold_item_fraction, seed
         )
     interactions = Interactions(
@@ -268,7 +268,7 @@ def _minus(matrix: sp.csr_matrix, other: sp.csr_matrix) -> sp.csr_matrix:
     return binarise(matrix - matrix.multiply(other))
 
 
-def _hold_out_cold_items(
+def hold_out_cold_items(
     train: sp.csr_matrix,
     valid: sp.csr_matrix,
     test: sp.csr_matrix,

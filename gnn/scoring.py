@@ -13,7 +13,10 @@ they still rank everything for a user or a request with no history at all.
 
 An item without interactions (a cold item in training, an item added since) has no column of
 its own in EASE's weights: it borrows the columns of the trained items nearest its vector
-(`borrow_weights`).
+(`borrow_weights`). Borrowed, its term is a mean over neighbours and so lower than a trained
+item's, which would keep it out of every top list; the blend's `cold` offset, added to such an
+item's score when a history is spread, is picked on a slice of trained items made cold for the
+purpose (`gnn.train.tune_cold`).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Blend:
     ease: float = 0.0
     ease_l2: float = 0.0
     text: float = 0.0
+    cold: float = 0.0  # added to the score of an item without interactions (with a history)
 
     @property
     def vector_weight(self) -> float:
@@ -58,6 +62,8 @@ class Blend:
     def describe(self) -> str:
         ease = f"EASE {self.ease:g}" + (f" (lambda {self.ease_l2:g})" if self.ease else "")
         parts = [f"GNN {self.gnn:g}", f"item links {self.link:g}", ease, f"text {self.text:g}"]
+        if self.cold:
+            parts.append(f"cold items +{self.cold:.3g}")
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, float]:
@@ -97,14 +103,26 @@ class ItemItemTerm:
         return np.concatenate([spread, np.asarray(borrowed @ spread, dtype=np.float32)])
 
 
-def blended(dots: Scores, spread: Scores | None, vector_weight: float) -> Scores:
+def blended(
+    dots: Scores, spread: Scores | None, vector_weight: float, offsets: Scores | None = None
+) -> Scores:
     """The score out of its parts: the dot products (times `vector_weight`, normally the
-    blend's) plus the item-item term's `spread`. Without a spread (no term, or no history to
-    spread) the dot products are the score as they are: the weight would not change the order."""
+    blend's) plus the item-item term's `spread` plus the items' `offsets` (`cold_offsets`).
+    Without a spread (no term, or no history to spread) the dot products are the score as they
+    are: the weight would not change the order, and the offsets were picked beside a spread."""
     if spread is None:
         return dots
     score: Scores = dots * np.float32(vector_weight) + spread
-    return score
+    return score if offsets is None else score + offsets
+
+
+def cold_offsets(blend: Blend, history: sp.spmatrix | None, n_items: int) -> Scores | None:
+    """Per catalogue item, the blend's `cold` offset where no one in `history` (users x
+    catalogue: what the term spreads) interacted with it, 0 elsewhere; None without an offset."""
+    if not blend.cold or history is None:
+        return None
+    untouched = np.asarray(history.getnnz(axis=0)).ravel()[:n_items] == 0
+    return np.where(untouched, np.float32(blend.cold), np.float32(0)).astype(np.float32)
 
 
 def history_row(items: Sequence[int], n_items: int) -> sp.csr_matrix:
@@ -132,6 +150,11 @@ class ModelScorer:
         """Catalogue item id -> row, built once."""
         return {item: row for row, item in enumerate(self.item_ids)}
 
+    @cached_property
+    def offsets(self) -> Scores | None:
+        """The blend's cold offset per catalogue item (`cold_offsets`), built once."""
+        return cold_offsets(self.blend, self.history, len(self.items))
+
     def __call__(self, users: NDArray[np.int64] | Sequence[int]) -> Scores:
         rows = np.asarray(users, dtype=np.int64)
         spread = None
@@ -140,7 +163,8 @@ class ModelScorer:
             known = rows < self.history.shape[0]
             spread = self.term.spread(self.history[np.where(known, rows, 0)])
             spread[~known] = 0.0
-        return blended(self.users[rows] @ self.items.T, spread, self.blend.vector_weight)
+        dots = self.users[rows] @ self.items.T
+        return blended(dots, spread, self.blend.vector_weight, self.offsets)
 
 
 def borrow_weights(

@@ -6,10 +6,12 @@ score training measured must be the score a loaded model and the API serve, new 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from api.engine import Recommender
 from gnn.artifacts import save_model
@@ -17,7 +19,7 @@ from gnn.baselines import EASE
 from gnn.dataset import RecDataset, build_dataset
 from gnn.infer import LoadedModel
 from gnn.model import ModelConfig
-from gnn.scoring import TIE_BREAK, Blend, ModelScorer
+from gnn.scoring import TIE_BREAK, Blend, ItemItemTerm, ModelScorer, blended
 from gnn.text import TextEncoder
 from gnn.train import TrainConfig, TrainResult, final_data, model_scorer, train
 from gnn.tuning import tune
@@ -75,7 +77,7 @@ def test_where_the_graph_carries_nothing_the_served_blend_is_no_worse_than_ease(
     interactions = dataset.interactions
     ease = tune(EASE({"l2": CONFIG.ease_l2s}), interactions.train, interactions.valid)
     blends = result.blend_valid
-    served = result.model.blend
+    served = replace(result.model.blend, cold=0.0)  # the cold offset is picked after
     assert served == max(blends, key=lambda blend: blends[blend])
     assert any(not blend.gnn and not blend.link and blend.ease for blend in blends)  # EASE alone
     assert blends[served] >= ease.best_score
@@ -118,7 +120,33 @@ def test_a_new_item_is_scored_as_the_trained_item_it_twins(
         items = list(loaded.user_items[user].indices)
         served = dict(recommender.top_k(recommender.users[user], len(recommender.item_ids),
                                         history=items))  # fmt: skip
-        assert served["twin"] == pytest.approx(served[recommender.item_ids[twin_of]], rel=1e-5)
+        # An item added since training has no interactions: it gets the blend's cold offset.
+        twin = served[recommender.item_ids[twin_of]] + loaded.blend.cold
+        assert served["twin"] == pytest.approx(twin, rel=1e-5)
+
+
+def test_the_cold_offset_is_picked_on_items_made_cold(
+    shop: tuple[RecDataset, TrainResult],
+) -> None:
+    _, result = shop
+    offsets = result.cold_valid
+    assert 0.0 in offsets and len(offsets) == len(CONFIG.cold_offsets)
+    assert result.model.blend.cold == max(offsets, key=lambda offset: offsets[offset])
+
+
+def test_only_items_without_interactions_get_the_cold_offset_and_only_beside_a_history() -> None:
+    users = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    items = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]], dtype=np.float32)
+    history = sp.csr_matrix(np.array([[1, 1, 0], [0, 0, 0]], dtype=np.float32))  # item 2: cold
+    term = ItemItemTerm(sp.csr_matrix(np.full((3, 3), 0.5, dtype=np.float32)))
+    plain = ModelScorer(users, items, Blend(ease=1.0), term, history)
+    cold = ModelScorer(users, items, Blend(ease=1.0, cold=0.25), term, history)
+    np.testing.assert_allclose(cold([0]) - plain([0]), [[0.0, 0.0, 0.25]])
+    assert cold.offsets is not None and plain.offsets is None
+    # The API: a user without items is ranked by the vector alone, offsets or not.
+    np.testing.assert_array_equal(
+        blended(users @ items.T, None, 1.0, cold.offsets), users @ items.T
+    )
 
 
 def test_without_the_gnn_the_dot_products_only_break_ties() -> None:

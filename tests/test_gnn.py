@@ -183,7 +183,8 @@ def test_the_blend_is_picked_on_validation_saved_and_reloaded(
     assert set(valid) == {*grid, (*best_of_grid[:3], 0.5)}
     assert valid[1.0, 1.0, 0.0, 0.0] > valid[1.0, 0.0, 0.0, 0.0]
     blend = result.model.blend
-    assert blend == max(result.blend_valid, key=lambda b: result.blend_valid[b])
+    best = max(result.blend_valid, key=lambda b: result.blend_valid[b])
+    assert blend == replace(best, cold=blend.cold)  # the cold offset is picked after
     assert result.model.item_item is not None
     assert blend.ease_l2 in config.ease_l2s or not blend.ease
     assert result.test_gnn_only.keys() == result.test.keys()
@@ -208,7 +209,7 @@ def test_the_blend_is_picked_on_validation_saved_and_reloaded(
     assert (loaded.item_item.matrix != both.matrix).nnz == 0
     assert loaded.blend == picked
     assert loaded.config["blend"] == {"gnn": 1.0, "link": 1.0, "ease": 0.5, "ease_l2": 10.0,
-                                      "text": 0.0}  # fmt: skip
+                                      "text": 0.0, "cold": 0.0}  # fmt: skip
     batch = np.arange(shop.interactions.n_users)
     with_term = ModelScorer(users, items, picked, both, final.interactions.train)(batch)
     assert np.array_equal(loaded.score(batch), with_term)
