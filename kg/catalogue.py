@@ -6,8 +6,7 @@ trained."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 
@@ -68,26 +67,20 @@ class Catalogue(BaseModel):
 
 
 def read_catalogue(graph: Graph) -> Catalogue:
-    titled = _collected(graph, TITLES)
+    titled = graph.read_collected(TITLES)
     return Catalogue(
         titles={item: title for item, title, _ in titled if title is not None},
         names={item: name or title for item, title, name in titled},
-        user_items=dict(_collected(graph, USER_ITEMS)),
-        category_items=dict(_collected(graph, CATEGORY_ITEMS)),
+        user_items=dict(graph.read_collected(USER_ITEMS)),
+        category_items=dict(graph.read_collected(CATEGORY_ITEMS)),
         entity_items={
-            (label, entity): items for label, entity, items in _collected(graph, ENTITY_ITEMS)
+            (label, entity): items for label, entity, items in graph.read_collected(ENTITY_ITEMS)
         },
         entities=[
             Entity(label=label, id=entity, name=name)
-            for label, entity, name in _collected(graph, ENTITIES)
+            for label, entity, name in graph.read_collected(ENTITIES)
         ],
     )
-
-
-def _collected(graph: Graph, query: str, parameters: Mapping[str, Any] | None = None) -> list[Any]:
-    """The list a query collected into its one record."""
-    [[rows]] = graph.read_values(query, parameters)
-    return list(rows)
 
 
 class StoredItem(BaseModel):
@@ -103,7 +96,7 @@ class StoredItem(BaseModel):
 
 def read_untrained_items(graph: Graph, known: Sequence[str]) -> list[StoredItem]:
     """Items with a text vector whose ids are not `known` (the model's items)."""
-    rows = _collected(graph, UNTRAINED_ITEMS, {"known": list(known)})
+    rows = graph.read_collected(UNTRAINED_ITEMS, {"known": list(known)})
     return [StoredItem.model_validate(row) for row in rows]
 
 
@@ -117,5 +110,5 @@ class UserInteraction(BaseModel):
 
 def read_untrained_interactions(graph: Graph, known: Sequence[str]) -> list[UserInteraction]:
     """The interactions of the users whose ids are not `known` (the model's users)."""
-    rows = _collected(graph, UNTRAINED_USER_INTERACTIONS, {"known": list(known)})
+    rows = graph.read_collected(UNTRAINED_USER_INTERACTIONS, {"known": list(known)})
     return [UserInteraction.model_validate(row) for row in rows]

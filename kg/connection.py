@@ -190,6 +190,14 @@ class Graph:
         whose queries return only lists, maps and scalars."""
         return [record.values() for record in self._execute(query, parameters, write=False)]
 
+    def read_collected(self, query: str, parameters: Mapping[str, Any] | None = None) -> list[Any]:
+        """The list a query `collect`s into its one record. For large reads: the driver pays a
+        socket read or two per record, and while the API serves, each waits for the GIL behind
+        the request threads, so one record is far faster than many (Beauty's catalogue under
+        load: 5.8 s as rows, 0.9 s collected)."""
+        [[rows]] = self.read_values(query, parameters)
+        return list(rows)
+
     def _execute(
         self, query: str, parameters: Mapping[str, Any] | None, write: bool
     ) -> list[neo4j.Record]:

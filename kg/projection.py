@@ -44,17 +44,24 @@ HAS_TYPES = ("HAS_BRAND", "IN_CATEGORY", "HAS_ATTRIBUTE")
 FACT_LABELS = ("Brand", "Category", "Attribute")
 CAP = 256  # an item's users (or links) one request looks at, at most
 NAME = "toString(coalesce(n.name, n.title))"  # what the paths query returns as a node's name
+# Each query collects its rows into one record (`Graph.read_collected`).
 NODES = {
-    "User": f"MATCH (n:User) RETURN 'User', n.id, {NAME}",
-    "Item": f"MATCH (n:Item) RETURN 'Item', n.id, {NAME}",
+    "User": f"MATCH (n:User) RETURN collect(['User', n.id, {NAME}])",
+    "Item": f"MATCH (n:Item) RETURN collect(['Item', n.id, {NAME}])",
     "Fact": "MATCH (n) WHERE n:Brand OR n:Category OR n:Attribute "
-    f"RETURN labels(n)[0], n.id, {NAME}",
-    "Entity": f"MATCH (n:Entity) RETURN 'Entity', n.id, {NAME}",
+    f"RETURN collect([labels(n)[0], n.id, {NAME}])",
+    "Entity": f"MATCH (n:Entity) RETURN collect(['Entity', n.id, {NAME}])",
 }
-# Edges grouped by their start node (a few hundred thousand rows, not millions): its id, then
-# the end's id and the relationship's properties per edge.
-INTERACTED = "MATCH (u:User)-[r:INTERACTED]->(i:Item) RETURN u.id, collect([i.id, r.kind, r.ts])"
-LINKED = "MATCH (a:Item)-[r:{type}]->(b:{label}) RETURN a.id, collect([b.id, r.relation])"
+# Edges grouped by their start node: its id, then the end's id and the relationship's
+# properties per edge.
+INTERACTED = (
+    "MATCH (u:User)-[r:INTERACTED]->(i:Item) WITH u, collect([i.id, r.kind, r.ts]) AS edges "
+    "RETURN collect([u.id, edges])"
+)
+LINKED = (
+    "MATCH (a:Item)-[r:{type}]->(b:{label}) WITH a, collect([b.id, r.relation]) AS edges "
+    "RETURN collect([a.id, edges])"
+)
 
 
 class Nodes:
@@ -236,12 +243,13 @@ class PathProjection:
 
     @classmethod
     def read(cls, graph: Graph) -> PathProjection:
-        """The projection of the graph as it is now: one read per node table and edge type."""
+        """The projection of the graph as it is now: one read (one record) per node table and
+        edge type."""
         projection = cls()
         tables = {"User": projection.users, "Item": projection.items,
                   "Fact": projection.facts, "Entity": projection.entities}  # fmt: skip
         for name, table in tables.items():
-            for row in graph.read_values(NODES[name]):
+            for row in graph.read_collected(NODES[name]):
                 table.add(*row)
         read = partial(projection._read_edges, graph)
         user, item, kind, ts = read(INTERACTED, projection.users, "User", "Item")
@@ -283,7 +291,7 @@ class PathProjection:
         )
         found: list[tuple[int, int, int, int]] = []
         code = self.strings.code
-        for start_id, edges in graph.read_values(query):
+        for start_id, edges in graph.read_collected(query):
             start = starts.add(start_label, start_id)
             for end_id, prop, *ts in edges:
                 found.append((start, ends.add(end_label, end_id), code(prop), ts[0] if ts else 0))
