@@ -205,9 +205,10 @@ class GraphGuard:
     recovers by itself when Neo4j is back. A query Neo4j refuses is logged as the bug it is
     and fails that call alone. Callers see GraphDownError only, never a 500."""
 
-    def __init__(self, graph: Graph, retry_s: float) -> None:
+    def __init__(self, graph: Graph, retry_s: float, load_timeout_s: float) -> None:
         self.graph = graph
         self.retry_s = retry_s
+        self.load_timeout_s = load_timeout_s
         self._down_until = 0.0
 
     @property
@@ -233,8 +234,9 @@ class GraphGuard:
             raise GraphDownError(f"Neo4j at {self.graph.uri} is unreachable") from exc
 
     def load(self, work: Callable[[Graph], T]) -> T:
-        """`call` without the query timeout: for reading the whole catalogue at start."""
-        return self.call(lambda graph: work(graph.with_timeout(None)))
+        """`call` with the (long) load timeout instead of the query timeout: for reading the
+        whole catalogue."""
+        return self.call(lambda graph: work(graph.with_timeout(self.load_timeout_s)))
 
     def ping(self) -> bool:
         """Ask the server now (even while marked down); readiness probes use this."""
@@ -257,7 +259,7 @@ class Service:
         self.recommender = Recommender(model)
         self.searcher = Searcher(self.recommender)
         self.graph = api_graph(settings)
-        self.guard = GraphGuard(self.graph, settings.api_graph_retry_s)
+        self.guard = GraphGuard(self.graph, settings.api_graph_retry_s, settings.api_load_timeout_s)
         self._adding = threading.Lock()  # one placement at a time: each grows the item matrix
         self._stop = threading.Event()
         self._loader: threading.Thread | None = None

@@ -90,8 +90,12 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(1_000_000, ge=1024)
     # A graph query of a request slower than this is given up (answers come without
     # explanations, writes get 503): the server ends it, and the API stops waiting even on a
-    # server that hangs. Reading the catalogue at start has no such limit ...
+    # server that hangs ...
     api_graph_timeout_s: float = Field(0.5, gt=0)
+    # ... and reading the whole catalogue (at start, on a reload) this one, far longer than a
+    # large shop's read takes: a server that hangs, or shuts down while it is read, fails the
+    # reload (409) instead of holding it until the server is gone.
+    api_load_timeout_s: float = Field(60.0, gt=0)
     # ... and after a failure, Neo4j is left alone this long before it is tried again.
     api_graph_retry_s: float = Field(5.0, gt=0)
     # How often the API reads the models directory's SERVING pointer, to switch to the

@@ -16,7 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.service import GraphDownError, GraphGuard
 from kg import Graph, GraphQueryError, GraphTimeoutError, GraphUnavailableError, Settings, provision
+from kg.catalogue import read_catalogue
 from kg.connection import PLANNING_S
 from kg.provision.local import LocalNeo4j
 from tests.api_shop import KEY, trained_shop
@@ -185,3 +187,14 @@ def test_a_reload_while_neo4j_is_frozen_is_refused_and_the_serving_model_keeps_i
             assert time.monotonic() < deadline, reload.text
             time.sleep(0.2)
         assert client.get(newcomer, params={"k": 3}).json()["strategy"] == "personalised"
+
+
+def test_a_catalogue_read_on_a_frozen_server_ends_at_the_load_timeout(own_server: Settings) -> None:
+    with Graph.connect(own_server, wait_s=30) as graph:
+        guard = GraphGuard(graph.with_timeout(TIMEOUT_S), retry_s=5.0, load_timeout_s=1.0)
+        assert guard.load(read_catalogue).titles is not None  # a load is not held to TIMEOUT_S
+        with frozen(own_server):
+            started = time.monotonic()
+            with pytest.raises(GraphDownError, match="did not answer in time"):
+                guard.load(read_catalogue)
+            assert 1.0 <= time.monotonic() - started < 1.0 + SLACK_S
