@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import torch
 import typer
 import uvicorn
 from threadpoolctl import threadpool_limits
 
-from kg.settings import get_settings
+from kg.settings import Settings, get_settings
 
 SERVE_HELP = (
     "Serve recommendations over HTTP: loads the model KGREC_MODELS_DIR serves (the version its "
@@ -41,8 +41,18 @@ def main(
     # One request, one core: BLAS threads per request only fight each other and Neo4j.
     threadpool_limits(1)
     torch.set_num_threads(1)
-    uvicorn.run(
-        "api.main:create_app", factory=True,
-        host=host or settings.api_host, port=port or settings.api_port,
-        log_level="info", access_log=False,
-    )  # fmt: skip
+    config = server_config(settings, host=host or settings.api_host, port=port or settings.api_port)
+    uvicorn.Server(config).run()
+
+
+def server_config(
+    settings: Settings, app: Any = "api.main:create_app", **options: Any
+) -> uvicorn.Config:
+    """How kgrec serves `app` (an import string of the app factory, or an app) with uvicorn,
+    `options` on top. An idle connection is kept `api_keep_alive_s`: longer than clients and
+    load balancers keep theirs (httpx 5 s, uvicorn's own default 5 s), so that the client is
+    the one to close it; with equal times a request sent as the server closes is lost."""
+    defaults = {"factory": isinstance(app, str), "host": settings.api_host,
+                "port": settings.api_port, "log_level": "info", "access_log": False,
+                "timeout_keep_alive": settings.api_keep_alive_s}  # fmt: skip
+    return uvicorn.Config(app, **{**defaults, **options})

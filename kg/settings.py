@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # HTTP API (`kgrec serve`). Lists are JSON: KGREC_API_KEYS='["key-1", "key-2"]'.
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
+    # Seconds `kgrec serve` keeps an idle client connection open (`api.cli.server_config`).
+    api_keep_alive_s: float = Field(75.0, gt=0)
     # Keys by what they may do (header X-API-Key): api_keys everything (read, write, admin),
     # api_write_keys read and write, api_read_keys read only. No key that may write: writes
     # refuse all.

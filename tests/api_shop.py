@@ -5,13 +5,18 @@ ToolCo, a model trained on it, and settings for an API over both. Its fixtures (
 from __future__ import annotations
 
 import itertools
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from api.cli import server_config
 from api.main import create_app
 from gnn.artifacts import save_model
 from gnn.dataset import RecDataset, build_dataset
@@ -102,3 +107,23 @@ def client(shop: Settings) -> Iterator[TestClient]:
     """The real app (lifespan included) over the shop."""
     with TestClient(create_app(shop)) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def served(shop: Settings) -> Iterator[str]:
+    """The app over the shop as `kgrec serve` serves it (`server_config`: uvicorn), on a free
+    loopback port, in a thread; its base URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(server_config(shop, create_app(shop), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+    listener.close()

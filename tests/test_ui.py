@@ -8,42 +8,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from api.main import create_app
-from kg import Settings
 from tests.api_shop import KEY, LIPS, TOOLS
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = "KGREC_TEST_SCREENSHOTS"
-
-
-@pytest.fixture(scope="module")
-def served(shop: Settings) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port, in a thread; its base URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(shop), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    listener.close()
 
 
 @pytest.fixture(scope="module")
