@@ -119,10 +119,11 @@ def main(
     blend = ours.model.blend
     console.print("  blends on validation, NDCG@10 %: " + ", ".join(
         f"[{b.describe()}] {100 * v:.3f}" for b, v in ours.blend_valid.items()))  # fmt: skip
-    if ours.cold_valid:
-        console.print("  cold offsets on validation with items made cold, NDCG@10 % warm/cold: "
-                      + ", ".join(f"[+{offset:.3g}] {100 * t.warm:.3f}/{100 * t.cold:.3f}"
-                                  for offset, t in ours.cold_valid.items()))  # fmt: skip
+    if tuning := ours.cold_valid:
+        console.print(f"  cold offsets on validation with items made cold (cold weight "
+                      f"{tuning.weight:.4f}), NDCG@10 % warm/cold: " + ", ".join(
+            f"[+{offset:.3g}] {100 * t.warm:.3f}/{100 * t.cold:.3f}"
+            for offset, t in tuning.trials.items()))  # fmt: skip
     # "ours" is the blend validation picked; the GNN alone gets its own row so its
     # contribution stays visible.
     ours_name = f"ours ({blend.describe()})"

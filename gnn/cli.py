@@ -370,9 +370,14 @@ def results(
         "best_epoch": result.best_epoch,
         "blend": blend.to_dict(),
         "blend_valid_ndcg10": {b.describe(): v for b, v in result.blend_valid.items()},
-        "cold_offset_ndcg10": {
-            f"{offset:.4g}": trial._asdict() for offset, trial in result.cold_valid.items()
-        },
+        "cold_offset_ndcg10": (
+            {
+                "cold_weight": tuning.weight,
+                **{f"{offset:.4g}": trial._asdict() for offset, trial in tuning.trials.items()},
+            }
+            if (tuning := result.cold_valid)
+            else {}
+        ),
         "test_gnn_only": result.test_gnn_only,
         "baselines": (
             {name: vars(r) for name, r in comparison.results.items()} if comparison else None

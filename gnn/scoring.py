@@ -121,8 +121,13 @@ def cold_offsets(blend: Blend, history: sp.spmatrix | None, n_items: int) -> Sco
     catalogue: what the term spreads) interacted with it, 0 elsewhere; None without an offset."""
     if not blend.cold or history is None:
         return None
-    untouched = np.asarray(history.getnnz(axis=0)).ravel()[:n_items] == 0
+    untouched = ~interacted(history)[:n_items]
     return np.where(untouched, np.float32(blend.cold), np.float32(0)).astype(np.float32)
+
+
+def interacted(history: sp.spmatrix) -> NDArray[np.bool_]:
+    """Per catalogue item (column of `history`), whether anyone interacted with it."""
+    return np.asarray(history.getnnz(axis=0)).ravel() > 0
 
 
 def history_row(items: Sequence[int], n_items: int) -> sp.csr_matrix:

@@ -129,13 +129,12 @@ def test_the_cold_offset_is_picked_on_items_made_cold(
     shop: tuple[RecDataset, TrainResult],
 ) -> None:
     _, result = shop
-    trials = result.cold_valid
-    assert 0.0 in trials and len(trials) == len(CONFIG.cold_offsets)
-    # The cold items' best among the offsets that keep the warm items within the tolerance.
-    floor = (1 - CONFIG.cold_warm_tolerance) * trials[0.0].warm
-    served = trials[result.model.blend.cold]
-    assert served.warm >= floor
-    assert all(t.cold <= served.cold for t in trials.values() if t.warm >= floor)
+    tuning = result.cold_valid
+    assert tuning is not None and 0.0 in tuning.trials
+    assert len(tuning.trials) == len(CONFIG.cold_offsets)
+    assert 0.0 <= tuning.weight <= 1.0
+    served = tuning.score(result.model.blend.cold)
+    assert all(tuning.score(offset) <= served for offset in tuning.trials)
 
 
 def test_only_items_without_interactions_get_the_cold_offset_and_only_beside_a_history() -> None:
