@@ -135,6 +135,11 @@ def test_the_cold_offset_is_picked_on_items_made_cold(
     assert 0.0 <= tuning.weight <= 1.0
     served = tuning.score(result.model.blend.cold)
     assert all(tuning.score(offset) <= served for offset in tuning.trials)
+    # Every item of this shop has interactions, so a test holds no cold item: the slice's
+    # made-cold positives weigh nothing and the offset is the one the warm items like best.
+    assert tuning.weight == 0.0
+    warm = tuning.trials[result.model.blend.cold].warm
+    assert warm == max(trial.warm for trial in tuning.trials.values())
 
 
 def test_only_items_without_interactions_get_the_cold_offset_and_only_beside_a_history() -> None:
