@@ -8,7 +8,10 @@ data, .kgrec/bench-models/), starts `kgrec serve` (uvicorn, one process) on a fr
 port and drives it with an async HTTP client over random users. The client shares the machine
 with the server and Neo4j, as a sidecar would. Beside latency it reports the CPU each process
 (server, Neo4j when it runs locally, the client) spent per request, which says where the time
-goes and what throughput the cores allow. Last line: one JSON object.
+goes and what throughput the cores allow. With `--profile FILE`, one more round at
+concurrency 8 with explanations, after the measured ones, runs under py-spy: the server's
+sampled stacks go to FILE (collapsed, one stack a line, for flame-graph tools) and the functions
+that hold the CPU are printed. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -115,6 +119,37 @@ async def drive(
     }  # fmt: skip
 
 
+def profiled(base: str, users: list[str], server_pid: int, out: Path) -> None:
+    """A round at concurrency 8 with explanations while py-spy samples the server (every
+    thread, idle ones left out) into `out`; then the top functions by own and total samples."""
+    spy = subprocess.Popen(
+        [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server_pid),
+         "--format", "raw", "--rate", "250", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(2)  # py-spy attaches
+    asyncio.run(drive(base, users, 8, True))
+    spy.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
+    if spy.wait(timeout=60) != 0 or not out.exists():
+        message = spy.stderr.read().decode()[-500:] if spy.stderr else ""
+        raise RuntimeError(f"py-spy failed (pip install py-spy; it needs ptrace): {message}")
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for line in out.read_text().splitlines():
+        stack, _, sampled = line.rpartition(" ")
+        frames = stack.split(";")
+        own[frames[-1]] += int(sampled)
+        total.update(dict.fromkeys(frames, int(sampled)))  # a recursive frame counts once
+    samples = sum(own.values())
+    for title, counts in (("own", own), ("total", total)):
+        table = Table(title=f"Server CPU by function ({title} samples of {samples:,})")
+        table.add_column("share", justify="right")
+        table.add_column("function (file:line)")
+        for frame, count in counts.most_common(25):
+            table.add_row(f"{100 * count / samples:.1f}%", frame)
+        console.print(table)
+
+
 def new_item_live_s(base: str, category_path: list[str], brand: str) -> tuple[float, int]:
     """Median seconds from POST /items to a request whose context is the item's own text and
     links returning it; and how many of the new items it returned."""
@@ -143,6 +178,10 @@ def main(
     requests: Annotated[int, typer.Option(help="Requests per concurrency level and mode.")] = 800,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     wipe: Annotated[bool, typer.Option(help="Allow clearing an external/Docker database.")] = False,
+    profile: Annotated[
+        Path | None,
+        typer.Option(help="Also profile the server with py-spy; its stacks go to this file."),
+    ] = None,
 ) -> None:
     """Latency and throughput of recommendations with and without explanations."""
     rng = np.random.default_rng(seed)
@@ -171,6 +210,9 @@ def main(
                             "explain": asyncio.run(drive(base, sample, level, True, processes)),
                         }
                 print_table(results)
+                if profile is not None:
+                    with console.status("Profiling the server at concurrency 8..."):
+                        profiled(base, list(rng.choice(users, requests)), server.pid, profile)
                 with console.status("New items..."):
                     live_s, found = new_item_live_s(
                         base, ["Beauty", "Skin Care", "Face", "Toners & Astringents"], "Thayers"
