@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -43,6 +44,7 @@ console = Console(width=140)
 LEVELS = (1, 8, 32)
 KEY = "bench-api-key"
 NEW_ITEMS = 5
+LINE = re.compile(r":\d+\)$")  # a py-spy frame's line number
 TARGETS = {"p50_ms": 20.0, "p99_ms": 100.0, "rps": 150.0}  # with explanations, concurrency 8
 
 
@@ -133,18 +135,20 @@ def profiled(base: str, users: list[str], server_pid: int, out: Path) -> None:
     if spy.wait(timeout=60) != 0 or not out.exists():
         message = spy.stderr.read().decode()[-500:] if spy.stderr else ""
         raise RuntimeError(f"py-spy failed (pip install py-spy; it needs ptrace): {message}")
-    own: Counter[str] = Counter()
-    total: Counter[str] = Counter()
+    own: Counter[str] = Counter()  # by line: where the time is spent
+    total: Counter[str] = Counter()  # by function, its callees included
     for line in out.read_text().splitlines():
         stack, _, sampled = line.rpartition(" ")
         frames = stack.split(";")
         own[frames[-1]] += int(sampled)
-        total.update(dict.fromkeys(frames, int(sampled)))  # a recursive frame counts once
+        functions = {LINE.sub(")", frame) for frame in frames}  # a recursive one counts once
+        total.update(dict.fromkeys(functions, int(sampled)))
     samples = sum(own.values())
-    for title, counts in (("own", own), ("total", total)):
-        table = Table(title=f"Server CPU by function ({title} samples of {samples:,})")
+    for title, counts, column in (("own", own, "line (file:line)"),
+                                  ("total", total, "function (file)")):  # fmt: skip
+        table = Table(title=f"Server CPU ({title} samples of {samples:,})")
         table.add_column("share", justify="right")
-        table.add_column("function (file:line)")
+        table.add_column(column)
         for frame, count in counts.most_common(25):
             table.add_row(f"{100 * count / samples:.1f}%", frame)
         console.print(table)
