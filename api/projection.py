@@ -24,6 +24,7 @@ from contextlib import contextmanager
 
 from kg.connection import Graph
 from kg.errors import GraphError
+from kg.paths import GraphPath, path_cypher, path_query
 from kg.projection import PathProjection
 from kg.settings import Settings
 from kg.version import GraphStamp, read_stamp
@@ -48,7 +49,7 @@ class ProjectionKeeper:
         self._rebuilding: list[tuple[GraphStamp, Update]] | None = None
         self._reading = threading.Lock()
         self._served = itertools.count(1)
-        self._replay: str | None = None  # a served path's Cypher, to replay in Neo4j
+        self._replay: GraphPath | None = None  # a served path, to replay in Neo4j
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -97,10 +98,10 @@ class ProjectionKeeper:
                 self._rebuilding.append((stamp, update))
             self._note(stamp)
 
-    def sample(self, cypher: str) -> None:
+    def sample(self, path: GraphPath) -> None:
         """A served path: every `api_projection_sample`-th one is replayed in Neo4j."""
         if self._sample_every and next(self._served) % self._sample_every == 0:
-            self._replay = cypher
+            self._replay = path
             self._wake.set()
 
     def close(self) -> None:
@@ -114,11 +115,11 @@ class ProjectionKeeper:
         again in the background (explanations ask Neo4j meanwhile). The background thread
         calls this every `api_projection_check_s`; tests call it to not wait for that."""
         try:
-            if (cypher := self._replay) is not None:
+            if (path := self._replay) is not None:
                 self._replay = None
-                if not self._graph.read(cypher):
+                if not self._graph.read(*path_query(path)):
                     log.warning("a served explanation path is not in Neo4j; reading the "
-                                "projection again: %s", cypher)  # fmt: skip
+                                "projection again: %s", path_cypher(path))  # fmt: skip
                     self._stale = True
             stamp = read_stamp(self._graph)
         except GraphError as exc:  # stays as it is; the next check tries again

@@ -461,7 +461,7 @@ class Service:
             found = explain(targets, projection.paths(targets, **request), self._unit_vectors)
             self.metrics.explained.labels("projection").inc()
             if served := next((told for told in found.values() if told), None):
-                self.paths.sample(served[0].cypher)
+                self.paths.sample(served[0].path)
             return found, []
         try:
             paths = self.guard.call(lambda graph: explanation_paths(graph, targets, **request))

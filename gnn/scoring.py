@@ -97,9 +97,17 @@ class ItemItemTerm:
     def spread_to_new(self, items: Sequence[int], borrowed: sp.csr_matrix) -> Scores:
         """One history's spread over the catalogue and then over the items added since
         training, each of which takes its `borrowed` (new x catalogue) share of the spread
-        to the trained items it resembles."""
-        n_catalogue = self.matrix.shape[0]
-        spread = self.spread(history_row(items, n_catalogue))[0]
+        to the trained items it resembles. The rows of its items are summed straight from the
+        matrix: a request pays no sparse products for its one history."""
+        matrix = self.matrix
+        rows = np.unique(np.asarray(items, dtype=np.int64))
+        starts, counts = matrix.indptr[rows], np.diff(matrix.indptr)[rows]
+        entries = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        summed = np.bincount(matrix.indices[entries], weights=matrix.data[entries],
+                             minlength=matrix.shape[1])  # fmt: skip
+        spread: Scores = summed.astype(np.float32) * np.float32(self.weight)
+        if not borrowed.shape[0]:
+            return spread
         return np.concatenate([spread, np.asarray(borrowed @ spread, dtype=np.float32)])
 
 
@@ -128,14 +136,6 @@ def cold_offsets(blend: Blend, history: sp.spmatrix | None, n_items: int) -> Sco
 def interacted(history: sp.spmatrix) -> NDArray[np.bool_]:
     """Per catalogue item (column of `history`), whether anyone interacted with it."""
     return np.asarray(history.getnnz(axis=0)).ravel() > 0
-
-
-def history_row(items: Sequence[int], n_items: int) -> sp.csr_matrix:
-    """One user's items as a 1 x n_items binary row, what `ItemItemTerm.spread` takes."""
-    columns = np.unique(np.asarray(items, dtype=np.int64))
-    values = np.ones(len(columns), dtype=np.float32)
-    return sp.csr_matrix((values, (np.zeros(len(columns), dtype=np.int64), columns)),
-                         shape=(1, n_items))  # fmt: skip
 
 
 @dataclass

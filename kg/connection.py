@@ -37,9 +37,10 @@ T = TypeVar("T")
 # What a `write_transaction` work function receives: run queries with `tx.run(...)`.
 Transaction: TypeAlias = ManagedTransaction
 
-# The client waits this much longer than the query timeout, so that a server that still
-# answers ends the transaction itself (and the connection stays usable).
-CLIENT_MARGIN_S = 0.05
+# The server is asked to end a transaction this much before the caller stops waiting (at the
+# query timeout), so that a server that still answers ends it itself (and the connection stays
+# usable), while the caller never waits past the timeout it set.
+SERVER_HEADSTART_S = 0.05
 # Neo4j plans (and compiles) a query text on its first run and keeps the plan; on a cold server
 # that takes up to seconds (0.7-1.6 s for the explanation queries on a busy 2-core machine), so
 # a call that timed out running a text for the first time is run once more with this much more.
@@ -48,6 +49,11 @@ PLANNING_S = 5.0
 # it is used, so one the server or network dropped without a word is replaced, not queried and
 # waited on. (After a restart, the first broken connection makes the driver drop all idle ones.)
 LIVENESS_CHECK_S = 1.0
+
+
+def _server_timeout(timeout_s: float | None) -> float | None:
+    """The transaction timeout to send for a caller that waits `timeout_s` (None: no limit)."""
+    return None if timeout_s is None else max(timeout_s - SERVER_HEADSTART_S, timeout_s / 2)
 
 
 def _connection_lost(exc: BaseException) -> bool:
@@ -82,9 +88,9 @@ class Graph:
     """A connected Neo4j database. Transactions retry on transient errors (deadlocks,
     leader switches, a server that is still starting) for up to `max_retry_time_s`.
 
-    With `query_timeout_s`, no call waits longer than that (plus a few ms): the server ends a
-    transaction that runs past it, and the caller stops waiting even on a server that stopped
-    answering, getting `GraphTimeoutError`. Only a call that runs a query text for the first
+    With `query_timeout_s`, no call waits longer than that: the server ends a transaction that
+    runs past it (less `SERVER_HEADSTART_S`), and the caller stops waiting even on a server that
+    stopped answering, getting `GraphTimeoutError`. Only a call that runs a query text for the first
     time here may take `PLANNING_S` longer (see `_planning`).
     A write that timed out may still land later; kg's writes are idempotent, so running it
     again is safe. None: no limit, for batch work."""
@@ -204,7 +210,7 @@ class Graph:
         def attempt(timeout_s: float | None) -> list[neo4j.Record]:
             def execute() -> list[neo4j.Record]:
                 records, _, _ = self.driver.execute_query(
-                    Query(query, timeout=timeout_s),
+                    Query(query, timeout=_server_timeout(timeout_s)),
                     parameters_=dict(parameters or {}),
                     database_=self.database,
                     routing_=RoutingControl.WRITE if write else RoutingControl.READ,
@@ -223,7 +229,7 @@ class Graph:
             def noted(tx: Transaction) -> T:
                 return work(cast(Transaction, _Noting(tx, ran)))
 
-            timed = unit_of_work(timeout=timeout_s)(noted)
+            timed = unit_of_work(timeout=_server_timeout(timeout_s))(noted)
 
             def execute() -> T:
                 with self.driver.session(database=self.database) as session:
@@ -270,7 +276,7 @@ class Graph:
             raise self._error(exc) from exc
 
     def _within(self, work: Callable[[], T], timeout_s: float) -> T:
-        """`work()` in a thread of its own, waited for at most `timeout_s` (+ the margin). The
+        """`work()` in a thread of its own, waited for at most `timeout_s`. The
         driver has no read timeout, so a call on a stopped server would wait until it resumes:
         that thread is left to it (it ends when the server answers or the connection breaks)."""
         outcome: Future[T] = Future()
@@ -282,7 +288,7 @@ class Graph:
                 outcome.set_exception(exc)
 
         threading.Thread(target=run, name="kgrec-neo4j-call", daemon=True).start()
-        if not wait([outcome], timeout=timeout_s + CLIENT_MARGIN_S).done:
+        if not wait([outcome], timeout=timeout_s).done:
             raise GraphTimeoutError(
                 f"Neo4j at {self.uri} did not answer within {timeout_s:g} s: it is overloaded, "
                 "stopped or unreachable (`kgrec neo4j status` tells which)."

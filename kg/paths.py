@@ -22,7 +22,7 @@ its query) for callers who may not see them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -176,16 +176,34 @@ def path_cypher(path: GraphPath) -> str:
     """A query that returns this path in Neo4j Browser; ids are quoted Cypher literals, labels
     and types come from the kgrec schema only. A node without an id matches any node of its
     label other than the start (another customer): the query returns one such path."""
-    parts = [_node_pattern(0, path.nodes[0])]
+    return _path_match(path, cypher_string)
+
+
+def path_query(path: GraphPath) -> tuple[str, dict[str, str]]:
+    """`path_cypher`'s query with its ids and properties as parameters: one text per shape,
+    which Neo4j plans once (each literal text is planned anew), for checks run by the many."""
+    parameters: dict[str, str] = {}
+
+    def parameter(value: str) -> str:
+        name = f"v{len(parameters)}"
+        parameters[name] = value
+        return f"${name}"
+
+    return _path_match(path, parameter), parameters
+
+
+def _path_match(path: GraphPath, value: Callable[[str], str]) -> str:
+    """The path's MATCH query, each id and property value written by `value`."""
+    parts = [_node_pattern(0, path.nodes[0], value)]
     for hop, rel in enumerate(path.relationships):
         if rel.type not in RELATIONSHIP_TYPES:
             raise ValueError(f"not a kgrec relationship type: {rel.type!r}")
         properties = {"kind": rel.kind, "relation": rel.relation}
-        given = ", ".join(f"{key}: {cypher_string(v)}" for key, v in properties.items() if v)
+        given = ", ".join(f"{key}: {value(v)}" for key, v in properties.items() if v)
         detail = f" {{{given}}}" if given else ""
         forward = rel.start == hop
         arrow = f"-[:{rel.type}{detail}]->" if forward else f"<-[:{rel.type}{detail}]-"
-        parts.append(arrow + _node_pattern(hop + 1, path.nodes[hop + 1]))
+        parts.append(arrow + _node_pattern(hop + 1, path.nodes[hop + 1], value))
     anonymous = [f"n{hop} <> n0" for hop, node in enumerate(path.nodes) if node.id is None]
     if anonymous:
         return f"MATCH p = {''.join(parts)} WHERE {' AND '.join(anonymous)} RETURN p LIMIT 1"
@@ -198,9 +216,9 @@ def cypher_string(value: str) -> str:
     return f"'{escaped}'"
 
 
-def _node_pattern(position: int, node: PathNode) -> str:
+def _node_pattern(position: int, node: PathNode, value: Callable[[str], str]) -> str:
     if node.label not in NODE_LABELS:
         raise ValueError(f"not a kgrec node label: {node.label!r}")
     if node.id is None:
         return f"(n{position}:{node.label})"
-    return f"(n{position}:{node.label} {{id: {cypher_string(node.id)}}})"
+    return f"(n{position}:{node.label} {{id: {value(node.id)}}})"

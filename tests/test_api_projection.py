@@ -1,7 +1,7 @@
 """The API explains from its path projection and keeps it true to the graph (real app, Neo4j
 and model): its own writes show at once; another writer's, through `kg`, once the version
 check has seen them, Neo4j's query answering until the projection is read again; a deleted
-edge is never served."""
+edge is never served, and one deleted behind kg's back is caught by replaying a served path."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ Hop = tuple[str | None, str, str | None]  # (start id, type, end id) of one rela
 @pytest.fixture(scope="module")
 def settings(shop: Settings) -> Settings:
     # The background check never runs by itself here: the tests call it, as it would.
+    # Every served path is sampled for the check to replay.
     return shop.model_copy(update={"api_graph_timeout_s": 10.0, "api_projection_check_s": 3600.0,
-                                   "api_projection": True})  # fmt: skip
+                                   "api_projection": True, "api_projection_sample": 1})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +159,27 @@ def test_a_reload_shares_the_parts_and_reads_the_projection_only_when_behind(
     behind = reload()  # another writer's version, not seen by a check yet: read with the model
     assert behind.paths.ready() not in (None, projection)
     assert ("g0", "ALSO_VIEWED", "t8") in explained(behind, "g-user0", "t8")
+
+
+def test_a_served_path_deleted_behind_kgs_back_is_caught_by_its_replay(
+    client: TestClient, graph: Graph
+) -> None:
+    service = service_of(client)
+    before = service.paths.ready()
+    found, _ = service.explanations(["t9"], user_id="t-user6")
+    assert before is not None and found and found["t9"]
+    served = found["t9"][0].path  # the one sampled: the first path of the answer
+    last = served.relationships[-1]
+    start, end = served.nodes[last.start].id, served.nodes[last.end].id
+    # Deleted with plain Cypher: no kg write, so no version stamp tells the check.
+    deleted = graph.run(f"MATCH ({{id: $start}})-[r:{last.type}]->({{id: $end}}) DELETE r "
+                        "RETURN count(*) AS n", {"start": start, "end": end})  # fmt: skip
+    assert deleted[0]["n"] >= 1
+    # Served once more from memory, and sampled: the background thread replays it at once.
+    again, _ = service.explanations(["t9"], user_id="t-user6")
+    assert again and again["t9"][0].path == served
+    deadline = time.monotonic() + 30
+    while service.paths.ready() in (None, before):  # found stale, then read again
+        assert time.monotonic() < deadline, "the replay did not find the path gone"
+        time.sleep(0.05)
+    assert (start, last.type, end) not in explained(service, "t-user6", "t9")

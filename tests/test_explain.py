@@ -19,6 +19,7 @@ from kg.paths import (
     cypher_string,
     explanation_paths,
     path_cypher,
+    path_query,
 )
 from kg.write import GraphWriter
 
@@ -182,8 +183,12 @@ def test_paths_through_entities_come_from_the_graph_and_name_the_relation(graph:
         assert sorted(sentence(p) for p in paths) == [
             f'{opening} "The Dark Knight"; {rest}' for rest in expected
         ]
-        for graph_path in paths:  # the Browser query finds exactly this path
+        for graph_path in paths:  # the Browser query finds exactly this path, as does the check's
             assert len(graph.read(path_cypher(graph_path))) == 1
+            text, parameters = path_query(graph_path)
+            assert "'" not in text and graph.read(text, parameters) == graph.read(
+                path_cypher(graph_path)
+            )
 
 
 # What each stored edge (a)-[type]->(b) says, written out here apart from api.explain's tables.

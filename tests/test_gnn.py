@@ -29,7 +29,7 @@ from gnn.dataset import (
 )
 from gnn.infer import LoadedModel
 from gnn.model import ModelConfig
-from gnn.scoring import Blend, ModelScorer
+from gnn.scoring import Blend, ItemItemTerm, ModelScorer
 from gnn.text import TextEncoder
 from gnn.train import (
     TrainConfig,
@@ -228,6 +228,20 @@ def test_the_blend_is_picked_on_validation_saved_and_reloaded(
     served = recommender.item_item_scores(history, rows)
     assert served is not None and served[0] > 0
     assert served[1] == pytest.approx(served[0], rel=1e-5)
+
+
+def test_one_history_spreads_as_a_batch_of_histories_does() -> None:
+    # What a request computes for one user, without sparse products, and what training and
+    # evaluation compute for many must agree.
+    matrix = sp.random(30, 30, density=0.2, format="csr", random_state=0, dtype=np.float32)
+    term = ItemItemTerm(sp.csr_matrix(matrix), weight=0.5)
+    history = sp.csr_matrix((np.ones(3), ([0, 0, 0], [3, 7, 12])), shape=(1, 30))
+    batch = term.spread(history)[0]
+    borrowed = sp.csr_matrix(([0.25, 0.75], ([0, 0], [3, 7])), shape=(1, 30))
+    served = term.spread_to_new([7, 3, 12, 7], borrowed)  # a repeated item counts once
+    assert np.allclose(served[:30], batch) and batch.any()
+    assert served[30] == pytest.approx(0.25 * batch[3] + 0.75 * batch[7], rel=1e-5)
+    assert np.array_equal(term.spread_to_new([7, 3, 12], sp.csr_matrix((0, 30))), served[:30])
 
 
 def test_negatives_are_drawn_only_from_items_someone_interacted_with() -> None:
