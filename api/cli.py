@@ -35,9 +35,9 @@ def main(
     except (FileNotFoundError, ValueError) as exc:  # no model; a pointer edited by hand
         typer.secho(f"{exc}", fg="red", err=True)
         raise typer.Exit(2) from None
-    from api.service import limit_malloc_arenas
+    from api.memory import tune_malloc
 
-    limit_malloc_arenas()  # before any thread allocates
+    tune_malloc()  # before any thread allocates
     # One request, one core: BLAS threads per request only fight each other and Neo4j.
     threadpool_limits(1)
     torch.set_num_threads(1)

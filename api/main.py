@@ -17,12 +17,13 @@ from api.deps import AdminKey, ReadAccess
 from api.engine import UnknownError
 from api.errors import unreadable_body, validation_body
 from api.limits import BodySizeLimit
+from api.memory import settle_heap
 from api.metrics import Metrics, MetricsMiddleware
 from api.parts import SharedParts
 from api.ratelimit import RateLimit
 from api.reload import ModelWatcher
 from api.routes import admin, events, explain, health, items, recommendations, search, ui
-from api.service import GraphDownError, Service, settle_heap
+from api.service import GraphDownError, Service
 from gnn.infer import LoadedModel
 from kg.settings import Settings, get_settings
 

@@ -11,7 +11,8 @@ from types import TracebackType
 
 from fastapi import FastAPI
 
-from api.service import ReloadError, Service, settle_heap, successor_of
+from api.memory import settle_heap
+from api.service import ReloadError, Service, successor_of
 from gnn.artifacts import serving_version
 
 log = logging.getLogger("kgrec.api")

@@ -4,14 +4,12 @@ path projection). One service per model; a reload hands over to the next."""
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TypedDict, TypeVar
@@ -29,6 +27,7 @@ from api.engine import (
     normalise,
 )
 from api.explain import CANDIDATE_PATHS, NodeKey, explain
+from api.memory import settle_heap
 from api.metrics import Metrics
 from api.parts import SharedParts, api_graph
 from api.schemas import Event, Explanation, ItemAdded, NewItem
@@ -79,7 +78,6 @@ InteractionKey = tuple[str, str, str, int]  # (user, item, kind, ts): one INTERA
 ENTITY_LABELS = {relation: label for label, relation in ENTITY_RELATIONS.items()}
 NEIGHBOURS = 10  # trained items a new item's text finds, whose embeddings it moves towards
 PLACE_BATCH = 200  # items whose neighbours one query asks for, placing those a model lacks
-M_ARENA_MAX, MALLOC_ARENAS = -8, 2  # glibc's mallopt parameter, and the cap `kgrec serve` sets
 MAX_LINKS = 200  # links to related items (ALSO_BOUGHT & co.) one item may have, in all
 DRAIN_S = 30.0  # how long closing a service waits for its requests in flight
 
@@ -161,32 +159,6 @@ def _invalid_links(message: str) -> RequestValidationError:
     return RequestValidationError(
         [{"loc": ("body", "links"), "msg": message, "type": "value_error"}]
     )
-
-
-def settle_heap() -> None:
-    """Collect once, then exempt everything alive (imports, model, catalogue: some 600k
-    objects) from the collector's full passes, which otherwise stall every request in flight
-    for a few hundred ms at a time. Unfreezing first lets a replaced model's cycles go."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-    _release_freed_pages()
-
-
-def limit_malloc_arenas() -> None:
-    """Cap glibc's malloc arenas at MALLOC_ARENAS (its default: 8 per core) before the
-    server's threads start: each request thread otherwise allocates in an arena of its own,
-    and pages freed across many arenas are handed back to the system piecemeal, if at all."""
-    with suppress(OSError, AttributeError):  # not glibc
-        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, MALLOC_ARENAS)
-
-
-def _release_freed_pages() -> None:
-    """Hand the C heap's free pages back to the system (glibc's malloc_trim; elsewhere
-    nothing): a replaced model's arrays are freed, but without this their pages stay with the
-    process and its RSS climbs with every reload."""
-    with suppress(OSError, AttributeError):  # not glibc
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class GraphDownError(RuntimeError):
