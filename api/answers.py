@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from fastapi import Response
+
+from api.explain import answer_as_seen
 from api.schemas import Explanation, Recommendation, Recommendations, Strategy
 from api.search import hit_explanations
 from api.service import Service
 from kg.catalogue import Entity
 
 POPULAR_NOTE = "nothing is known about this user yet: these are the most popular items"
+
+
+def seen_json(body: Recommendations, *, admin: bool) -> Response:
+    """The answer as the caller may see it (`answer_as_seen`), as JSON made in the route's
+    worker thread. FastAPI sends a Response as it is; a model returned by a route would be
+    validated again first, in one more hop to a worker thread, which cost every read about as
+    much CPU as ranking it. The routes name `Recommendations` as their response model, for the
+    OpenAPI."""
+    seen = answer_as_seen(body, admin=admin)
+    return Response(seen.model_dump_json(), media_type="application/json")
 
 
 def answer(

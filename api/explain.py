@@ -115,9 +115,9 @@ def answer_as_seen(body: Recommendations, *, admin: bool) -> Recommendations:
 def without_other_customers(explanation: Explanation) -> Explanation:
     """Another customer on the path keeps no id, in the path or in its Cypher (which then
     matches any such customer); the sentence never names them."""
+    if all(node.label != "User" for node in explanation.path.nodes[1:]):
+        return explanation  # no other customer on it
     path = explanation.path.without_other_users()
-    if path == explanation.path:  # no other customer on it
-        return explanation
     return explanation.model_copy(update={"path": path, "cypher": path_cypher(path)})
 
 

@@ -263,6 +263,11 @@ def test_the_openapi_lists_every_status_code_with_its_body(client: TestClient) -
             model = ("Readiness" if path == "/health/ready"
                      else "ValidationErrorBody" if code == "422" else "ErrorBody")  # fmt: skip
             assert schema["schema"] == {"$ref": f"#/components/schemas/{model}"}, (path, code)
+    # The read routes answer a Response they serialise themselves; their 200 is still the model.
+    for method, path in [("get", "/users/{user_id}/recommendations"), ("post", "/recommendations"),
+                         ("get", "/search")]:  # fmt: skip
+        ok = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+        assert ok["schema"] == {"$ref": "#/components/schemas/Recommendations"}, path
     schemas = spec["components"]["schemas"]
     assert "HTTPValidationError" not in schemas  # FastAPI's 422 shape is not what we answer
     assert set(schemas["ValidationErrorBody"]["required"]) == {"detail", "message"}

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from api.answers import answer, search_answer
+from api.answers import answer, search_answer, seen_json
 from api.deps import CallerDep, RecommenderDep, ServiceDep, require_known_user
 from api.errors import BODY, CALLER, responses
-from api.explain import answer_as_seen
 from api.schemas import ContextRequest, Recommendations
 
 router = APIRouter(tags=["recommendations"])
 
 
 @router.get(
-    "/users/{user_id:path}/recommendations", responses=responses(*CALLER, 404, 422)
+    "/users/{user_id:path}/recommendations",
+    response_model=Recommendations,
+    responses=responses(*CALLER, 404, 422),
 )  # ids may hold "/"
 def recommend_for_user(
     service: ServiceDep,
@@ -29,7 +30,7 @@ def recommend_for_user(
     category: Annotated[
         str | None, Query(max_length=1024, description="only items in this category (id or name)")
     ] = None,
-) -> Recommendations:
+) -> Response:
     """The k best items for a user the graph knows, from their trained embedding moved by
     every event since training; each with up to 3 graph paths that explain it. A user it does
     not know: the most popular items, as for a known user with no history (404 where reads
@@ -45,13 +46,15 @@ def recommend_for_user(
         service, scored, user_id=user_id,
         strategy="personalised" if vector is not None else "popular", explain=explain,
     )  # fmt: skip
-    return answer_as_seen(body, admin=caller.admin)
+    return seen_json(body, admin=caller.admin)
 
 
-@router.post("/recommendations", responses=responses(*CALLER, *BODY, 404))
+@router.post(
+    "/recommendations", response_model=Recommendations, responses=responses(*CALLER, *BODY, 404)
+)
 def recommend_from_context(
     service: ServiceDep, recommender: RecommenderDep, caller: CallerDep, request: ContextRequest
-) -> Recommendations:
+) -> Response:
     """For anyone, unknown users included: a free-text `query`, `liked_items`, `attributes`
     (brands, categories, attributes by name or id) and/or a `user_id`. A query is searched
     as `GET /search` does, the rest bending its ranking; without one they are combined into
@@ -63,7 +66,7 @@ def recommend_from_context(
             liked=request.liked_items, entities=entities, category=request.category,
             exclude_seen=request.exclude_seen, explain=request.explain,
         )  # fmt: skip
-        return answer_as_seen(found, admin=caller.admin)
+        return seen_json(found, admin=caller.admin)
     text = recommender.entity_text(entities) if entities else None
     vector = recommender.context_vector(
         service.text_vector(text) if text else None, request.liked_items, entities,
@@ -81,4 +84,4 @@ def recommend_from_context(
         strategy="context" if vector is not None else "popular", explain=request.explain,
         liked=request.liked_items, entities=entities,
     )  # fmt: skip
-    return answer_as_seen(body, admin=caller.admin)
+    return seen_json(body, admin=caller.admin)

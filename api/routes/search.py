@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from api.answers import search_answer
+from api.answers import search_answer, seen_json
 from api.deps import CallerDep, ServiceDep
 from api.errors import CALLER, responses
-from api.explain import answer_as_seen
 from api.schemas import Recommendations
 
 router = APIRouter(tags=["search"])
 
 
-@router.get("/search", responses=responses(*CALLER, 404, 422))
+@router.get("/search", response_model=Recommendations, responses=responses(*CALLER, 404, 422))
 def search(
     service: ServiceDep,
     caller: CallerDep,
@@ -29,11 +28,11 @@ def search(
     ] = None,
     explain: Annotated[bool, Query(description="say why each item was found")] = True,
     exclude_seen: Annotated[bool, Query(description="leave out the user's items")] = True,
-) -> Recommendations:
+) -> Response:
     """Items for a text query: those whose title or description hold its words (full-text,
     BM25), whose text is closest in meaning (MiniLM vectors), and those of the brands,
     categories and attributes it names, fused by reciprocal rank; with a known `user_id`,
     bent towards what the model predicts for them. Each item says why it was found."""
     found = search_answer(service, q, k, user_id=user_id, category=category,
                           exclude_seen=exclude_seen, explain=explain)  # fmt: skip
-    return answer_as_seen(found, admin=caller.admin)
+    return seen_json(found, admin=caller.admin)
