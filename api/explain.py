@@ -7,12 +7,14 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
 
 from api.schemas import Explanation, Recommendations
 from kg.paths import GraphPath, PathNode, PathRelationship, RawPath, path_cypher
+from kg.projection import Candidates, NodeKey
 
 MAX_EXPLANATIONS = 3
 CANDIDATE_PATHS = 8  # per item, fetched from the graph and ranked; more costs latency
@@ -45,7 +47,6 @@ VERBS = frozenset({"has", "is"})
 RELATION_TAIL = re.compile(r"[^./#:]+$")
 CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
-NodeKey = tuple[str, str]  # (label, id)
 # Unit embedding vectors of these nodes, one row each; a zero row for a node the model lacks.
 UnitVectors = Callable[[Sequence[NodeKey]], NDArray[np.float32]]
 
@@ -58,19 +59,50 @@ def explain(
     (two customers who bought the same pair, say) is left out: each fact is told once."""
     flat = [(target, raw) for target in targets for raw in candidates.get(target, ())]
     scores = path_scores([raw for _, raw in flat], units)
-    ranked: dict[str, list[tuple[float, int, RawPath]]] = {target: [] for target in targets}
-    for order, ((target, raw), score) in enumerate(zip(flat, scores, strict=True)):
-        ranked[target].append((-float(score), order, raw))
-    return {target: _distinct(sorted(entries)) for target, entries in ranked.items()}
+    built = [(target, float(score), partial(_as_is, raw))
+             for (target, raw), score in zip(flat, scores, strict=True)]  # fmt: skip
+    return _told(targets, built)
 
 
-def _distinct(ranked: Sequence[tuple[float, int, RawPath]]) -> list[Explanation]:
+def explain_candidates(
+    targets: Sequence[str], candidates: Candidates, units: UnitVectors
+) -> dict[str, list[Explanation]]:
+    """`explain` over the projection's candidates: scored from their hops, and only those it
+    tells built into paths."""
+    scores = hop_scores(len(candidates), candidates.keys, candidates.hops, units)
+    return _told(targets, [(target, float(score), partial(candidates.build, n))
+                           for n, (target, score) in enumerate(zip(candidates.targets, scores,
+                                                                   strict=True))])  # fmt: skip
+
+
+def _as_is(raw: RawPath) -> RawPath:
+    return raw
+
+
+def _told(
+    targets: Sequence[str], candidates: Sequence[tuple[str, float, Callable[[], RawPath]]]
+) -> dict[str, list[Explanation]]:
+    """Per target, its (target, score, path builder) candidates ranked and told (in order)."""
+    ranked: dict[str, list[tuple[float, int, Callable[[], RawPath]]]] = {t: [] for t in targets}
+    for order, (target, score, build) in enumerate(candidates):
+        ranked[target].append((-score, order, build))
+    return {target: _distinct(sorted(entries, key=_rank)) for target, entries in ranked.items()}
+
+
+def _rank(entry: tuple[float, int, Callable[[], RawPath]]) -> tuple[float, int]:
+    return entry[0], entry[1]
+
+
+def _distinct(ranked: Sequence[tuple[float, int, Callable[[], RawPath]]]) -> list[Explanation]:
     told: dict[str, Explanation] = {}
-    for negative, _, raw in ranked:
-        explanation = _explanation(raw, -negative)
-        told.setdefault(explanation.sentence, explanation)
-        if len(told) == MAX_EXPLANATIONS:
-            break
+    for negative, _, build in ranked:
+        path = GraphPath.from_raw(build())
+        said = sentence(path)
+        if said not in told:
+            told[said] = Explanation(sentence=said, score=round(-negative, 4),
+                                     cypher=path_cypher(path), path=path)  # fmt: skip
+            if len(told) == MAX_EXPLANATIONS:
+                break
     return list(told.values())
 
 
@@ -83,20 +115,24 @@ def path_scores(paths: Sequence[RawPath], units: UnitVectors) -> NDArray[np.floa
     for index, path in enumerate(paths):
         nodes = [rows.setdefault((label, node_id), len(rows)) for label, node_id, _ in path.nodes]
         hops.extend((index, a, b) for a, b in itertools.pairwise(nodes))
-    scores = np.ones(len(paths))
-    if hops:
-        vectors = units(list(rows))
-        index, a, b = np.array(hops).T
+    path_index, a, b = np.array(hops, dtype=np.int64).reshape(-1, 3).T
+    return hop_scores(len(paths), list(rows), (path_index, a, b), units)
+
+
+def hop_scores(
+    n_paths: int,
+    keys: Sequence[NodeKey],
+    hops: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]],
+    units: UnitVectors,
+) -> NDArray[np.float64]:
+    """`path_scores` of paths given as hops: (path, node, next node), nodes indexing `keys`."""
+    scores = np.ones(n_paths)
+    path, a, b = hops
+    if len(path):
+        vectors = units(keys)
         similarity = np.einsum("ij,ij->i", vectors[a], vectors[b])
-        np.multiply.at(scores, index, np.maximum(similarity, 0.0))
+        np.multiply.at(scores, path, np.maximum(similarity, 0.0))
     return scores
-
-
-def _explanation(raw: RawPath, score: float) -> Explanation:
-    path = GraphPath.from_raw(raw)
-    return Explanation(
-        sentence=sentence(path), score=round(score, 4), cypher=path_cypher(path), path=path
-    )
 
 
 def as_seen(explanations: list[Explanation] | None, *, admin: bool) -> list[Explanation] | None:

@@ -26,7 +26,7 @@ from api.engine import (
     Vector,
     normalise,
 )
-from api.explain import CANDIDATE_PATHS, NodeKey, explain
+from api.explain import CANDIDATE_PATHS, explain, explain_candidates
 from api.memory import settle_heap
 from api.metrics import Metrics
 from api.parts import SharedParts, api_graph
@@ -50,7 +50,7 @@ from kg.embeddings import ensure_vector_index
 from kg.errors import GraphError, GraphQueryError, GraphTimeoutError
 from kg.export import relation_name
 from kg.paths import explanation_paths
-from kg.projection import PathProjection
+from kg.projection import NodeKey, PathProjection
 from kg.records import (
     AttributeRow,
     BrandRow,
@@ -430,7 +430,8 @@ class Service:
         request = PathRequest(user_id=user_id, liked=liked, per_item=CANDIDATE_PATHS,
                               entities=[entity.id for entity in entities])  # fmt: skip
         if (projection := self.paths.ready()) is not None:
-            found = explain(targets, projection.paths(targets, **request), self._unit_vectors)
+            found = explain_candidates(targets, projection.candidates(targets, **request),
+                                       self._unit_vectors)  # fmt: skip
             self.metrics.explained.labels("projection").inc()
             if served := next((told for told in found.values() if told), None):
                 self.paths.sample(served[0].path)

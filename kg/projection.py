@@ -23,6 +23,7 @@ Writes swap in new arrays (copy on write, under a lock): a request reads one con
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -39,6 +40,10 @@ from kg.records import InteractionRow
 Ints = NDArray[np.int64]
 # The nodes and relationships of a path up to and including its item m.
 Opening = tuple[list[list[Any]], list[list[Any]]]
+# A shape's candidates node by node along the path: the table of the node at that position and
+# each candidate's row in it.
+Positions = list[tuple["Nodes", "Ints"]]
+NodeKey = tuple[str, str]  # (label, id)
 LINK_TYPES = ("ALSO_BOUGHT", "ALSO_VIEWED", "BOUGHT_TOGETHER", "RELATED")
 HAS_TYPES = ("HAS_BRAND", "IN_CATEGORY", "HAS_ATTRIBUTE")
 FACT_LABELS = ("Brand", "Category", "Attribute")
@@ -199,7 +204,30 @@ class Found:
     """One shape's candidate paths, as row arrays, and how to turn row j into a RawPath."""
 
     targets: Ints  # the target item of each candidate
+    nodes: Positions
     build: Callable[[int], RawPath]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The candidate paths a search keeps, numbered shape by shape in the graph's order: each
+    one's target, its hops as pairs of nodes (indexes into `keys`, each node once), and how to
+    build it. Ranking needs only the hops; only the paths it picks are built."""
+
+    targets: list[str]
+    keys: list[NodeKey]
+    hops: tuple[Ints, Ints, Ints]  # (candidate, node, next node) per hop
+    build: Callable[[int], RawPath]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def by_target(self) -> dict[str, list[RawPath]]:
+        """Every candidate built, per target in order."""
+        answer: dict[str, list[RawPath]] = {}
+        for n, target in enumerate(self.targets):
+            answer.setdefault(target, []).append(self.build(n))
+        return answer
 
 
 def _zeros(*like: Ints) -> Ints:
@@ -379,6 +407,20 @@ class PathProjection:
         """What `kg.paths.explanation_paths` answers, from memory: up to `per_item` candidate
         paths to each target, the shapes in the query's order; a target no path reaches is
         absent."""
+        found = self.candidates(targets, user_id=user_id, liked=liked, entities=entities,
+                                per_item=per_item)  # fmt: skip
+        return found.by_target()
+
+    def candidates(
+        self,
+        targets: Sequence[str],
+        *,
+        user_id: str | None = None,
+        liked: Sequence[str] = (),
+        entities: Sequence[str] = (),
+        per_item: int = 30,
+    ) -> Candidates:
+        """The candidates `paths` answers, not yet built."""
         edges = self.edges  # one snapshot for the whole search
         goal = self.items.rows("Item", targets)
         found: list[Found] = []
@@ -387,13 +429,15 @@ class PathProjection:
             _, interactions = edges.interacted.expand(np.array([user]))
             start = edges.interacted.other[interactions]
             opening = partial(self._opening, user, interactions, edges.interacted)
-            found += self._from_items(edges, start, goal, opening)
+            found += self._from_items(edges, start, goal, opening, partial(self._user_items,
+                                                                          user, start))  # fmt: skip
             found.append(self._co_customers(edges, user, interactions, goal))
         if liked and len(goal):
             likes = self.items.rows("Item", liked)
             found += self._from_items(
-                edges, likes, goal, lambda j: ([self.items.raw(likes[j])], [])
-            )
+                edges, likes, goal, lambda j: ([self.items.raw(likes[j])], []),
+                lambda origin: [(self.items, likes[origin])],
+            )  # fmt: skip
         if entities and len(goal):
             chosen = np.array(sorted({row for label in FACT_LABELS for node_id in entities
                                       if (row := self.facts.index.get((label, node_id)))
@@ -401,13 +445,10 @@ class PathProjection:
             found += self._from_entities(edges, chosen, goal)
         return self._capped(found, goal, per_item)
 
-    def _capped(
-        self, found: Sequence[Found], goal: Ints, per_item: int
-    ) -> dict[str, list[RawPath]]:
-        """The first `per_item` candidates of each target, shape by shape; only those kept
-        become RawPaths."""
+    def _capped(self, found: Sequence[Found], goal: Ints, per_item: int) -> Candidates:
+        """The first `per_item` candidates of each target, shape by shape."""
         taken = np.zeros(len(goal), dtype=np.int64)
-        answer: dict[str, list[RawPath]] = {}
+        kept: list[Ints] = []
         for shape in found:
             position = np.searchsorted(goal, shape.targets)
             order = np.argsort(position, kind="stable")
@@ -416,10 +457,38 @@ class PathProjection:
             rank[order] = np.arange(len(position)) - np.searchsorted(ordered, ordered)
             keep = np.flatnonzero(rank + taken[position] < per_item)
             taken += np.bincount(position[keep], minlength=len(goal))
-            for j in keep:
-                target = self.items.keys[shape.targets[j]][1]
-                answer.setdefault(target, []).append(shape.build(int(j)))
-        return answer
+            kept.append(keep)
+        starts = np.cumsum([0] + [len(keep) for keep in kept])
+        # Each node once: its table's number and its row as one code. `columns`: per shape and
+        # position on the path, the code of each kept candidate's node there.
+        tables = [self.users, self.items, self.facts, self.entities]
+        stride = max(map(len, tables)) + 1
+        number = {id(table): n for n, table in enumerate(tables)}
+        columns = [number[id(table)] * stride + rows[keep]
+                   for shape, keep in zip(found, kept, strict=True)
+                   for table, rows in shape.nodes]  # fmt: skip
+        codes, index = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *columns]),
+                                 return_inverse=True)  # fmt: skip
+        keys = [tables[code // stride].keys[code % stride] for code in codes.tolist()]
+        along = iter(np.split(index, np.cumsum([len(column) for column in columns])[:-1]))
+        hops: list[tuple[Ints, Ints, Ints]] = [(np.zeros(0, dtype=np.int64),) * 3]
+        for shape, start, keep in zip(found, starts, kept, strict=False):
+            nodes = [next(along) for _ in shape.nodes]
+            candidate = start + np.arange(len(keep))
+            hops += [(candidate, a, b) for a, b in itertools.pairwise(nodes)]
+        path, a, b = (np.concatenate([hop[c] for hop in hops]) for c in range(3))
+
+        def build(n: int) -> RawPath:
+            shape = int(np.searchsorted(starts, n, "right")) - 1
+            return found[shape].build(int(kept[shape][n - starts[shape]]))
+
+        targets = [self.items.keys[row][1] for shape, keep in zip(found, kept, strict=True)
+                   for row in shape.targets[keep].tolist()]  # fmt: skip
+        return Candidates(targets, keys, (path, a, b), build)
+
+    def _user_items(self, user: int, start: Ints, origin: Ints) -> Positions:
+        """The opening's nodes, (u) and (m), of candidates from the user's `start[origin]`."""
+        return [(self.users, np.full(len(origin), user)), (self.items, start[origin])]
 
     def _opening(self, user: int, interactions: Ints, adjacency: Adjacency, j: int) -> Opening:
         """(u)-[:INTERACTED]->(m), the user's j-th interaction: its nodes and relationship."""
@@ -436,7 +505,12 @@ class PathProjection:
         return [LINK_TYPES[kind // 2], self.items.keys[start][1], None, relation]
 
     def _from_items(
-        self, edges: Edges, start: Ints, goal: Ints, opening: Callable[[int], Opening]
+        self,
+        edges: Edges,
+        start: Ints,
+        goal: Ints,
+        opening: Callable[[int], Opening],
+        opening_nodes: Callable[[Ints], Positions],
     ) -> list[Found]:
         """The shapes from items m (the user's, each after its opening hop, or liked ones):
         (m)-[link]-(t), (m)-[:HAS_...]->(x)<-[:HAS_...]-(t), (m)-[r]->(:Entity)<-[r]-(t)."""
@@ -453,10 +527,11 @@ class PathProjection:
                 [*nodes, target], [*rels, self._link(int(start[origin[j]]), edge, edges.links)]
             )
 
+        t = edges.links.other[link]
         return [
-            Found(edges.links.other[link], linked),
-            self._shared(edges.has, self.facts, start, goal, opening),
-            self._shared(edges.related, self.entities, start, goal, opening),
+            Found(t, [*opening_nodes(origin), (self.items, t)], linked),
+            self._shared(edges.has, self.facts, start, goal, opening, opening_nodes),
+            self._shared(edges.related, self.entities, start, goal, opening, opening_nodes),
         ]
 
     def _shared(
@@ -466,6 +541,7 @@ class PathProjection:
         start: Ints,
         goal: Ints,
         opening: Callable[[int], Opening],
+        opening_nodes: Callable[[Ints], Positions],
     ) -> Found:
         """(m)-[a]->(x)<-[b]-(t), m <> t: two HAS_... edges to a brand, category or attribute,
         or two RELATED edges to an entity with the same relation; joined on x from both item
@@ -497,7 +573,8 @@ class PathProjection:
                 [*rels, hop(m, int(a[n])), hop(target, int(b[n]))],
             )
 
-        return Found(t, shared)
+        positions = [*opening_nodes(origin), (middle, adjacency.other[a]), (self.items, t)]
+        return Found(t, positions, shared)
 
     def _co_customers(self, edges: Edges, user: int, interactions: Ints, goal: Ints) -> Found:
         """(u)-[:INTERACTED]->(m)<-[:INTERACTED]-(v)-[:INTERACTED]->(t), v <> u, m <> t:
@@ -518,7 +595,9 @@ class PathProjection:
                    for edge in (r1[n], r2[n])]  # fmt: skip
             return RawPath([*nodes, other, self.items.raw(int(t[n]))], [*rels, *did])
 
-        return Found(t, co_customer)
+        positions = [(self.users, np.full(len(t), user)), (self.items, start[origin]),
+                     (self.users, users.other[r1]), (self.items, t)]  # fmt: skip
+        return Found(t, positions, co_customer)
 
     def _from_entities(self, edges: Edges, chosen: Ints, goal: Ints) -> list[Found]:
         """(e)<-[:HAS_...]-(t) and (e)<-[:HAS_...]-(x:Item)-[link]-(t), x <> t, e a brand,
@@ -548,4 +627,9 @@ class PathProjection:
             nodes = [self.facts.raw(int(has.other[edge])), self.items.raw(x_row), self.items.raw(t)]
             return RawPath(nodes, [hop, self._link(t, int(link[from_x[n]]), links)])
 
-        return [Found(goal[from_t], own), Found(goal[from_t2[from_x]], via)]
+        owned, reached = goal[from_t], goal[from_t2[from_x]]
+        return [
+            Found(owned, [(self.facts, has.other[h]), (self.items, owned)], own),
+            Found(reached, [(self.facts, has.other[h2]), (self.items, x[from_x]),
+                            (self.items, reached)], via),
+        ]  # fmt: skip

@@ -26,9 +26,8 @@ Hop = tuple[str | None, str, str | None]  # (start id, type, end id) of one rela
 @pytest.fixture(scope="module")
 def settings(shop: Settings) -> Settings:
     # The background check never runs by itself here: the tests call it, as it would.
-    # Every served path is sampled for the check to replay.
     return shop.model_copy(update={"api_graph_timeout_s": 10.0, "api_projection_check_s": 3600.0,
-                                   "api_projection": True, "api_projection_sample": 1})  # fmt: skip
+                                   "api_projection": True})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +161,7 @@ def test_a_reload_shares_the_parts_and_reads_the_projection_only_when_behind(
 
 
 def test_a_served_path_deleted_behind_kgs_back_is_caught_by_its_replay(
-    client: TestClient, graph: Graph
+    client: TestClient, graph: Graph, settings: Settings
 ) -> None:
     service = service_of(client)
     before = service.paths.ready()
@@ -175,9 +174,11 @@ def test_a_served_path_deleted_behind_kgs_back_is_caught_by_its_replay(
     deleted = graph.run(f"MATCH ({{id: $start}})-[r:{last.type}]->({{id: $end}}) DELETE r "
                         "RETURN count(*) AS n", {"start": start, "end": end})  # fmt: skip
     assert deleted[0]["n"] >= 1
-    # Served once more from memory, and sampled: the background thread replays it at once.
-    again, _ = service.explanations(["t9"], user_id="t-user6")
-    assert again and again["t9"][0].path == served
+    # Served again from memory until it is sampled (one in api_projection_sample served
+    # paths): the background thread replays it at once.
+    for _ in range(settings.api_projection_sample):
+        again, _ = service.explanations(["t9"], user_id="t-user6")
+        assert again and again["t9"][0].path == served
     deadline = time.monotonic() + 30
     while service.paths.ready() in (None, before):  # found stale, then read again
         assert time.monotonic() < deadline, "the replay did not find the path gone"

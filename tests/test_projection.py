@@ -7,9 +7,13 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from api.explain import hop_scores, path_scores
 from kg import Graph
 from kg.paths import RawPath, explanation_paths
-from kg.projection import PathProjection
+from kg.projection import NodeKey, PathProjection
 from kg.records import BrandRow, InteractionRow, ItemBrandRow, ItemRow
 from kg.version import read_stamp
 from kg.write import GraphWriter, write_atomically
@@ -23,6 +27,15 @@ def as_set(found: Mapping[str, Sequence[RawPath]]) -> dict[str, set[PathKey]]:
         target: {(tuple(map(tuple, p.nodes)), tuple(map(tuple, p.relationships))) for p in paths}
         for target, paths in found.items()
     }
+
+
+def unit_vectors(keys: Sequence[NodeKey]) -> NDArray[np.float32]:
+    """A fixed random unit vector per node, as the model's would be."""
+    vectors = [np.random.default_rng(list(map(ord, f"{label}:{node_id}"))).normal(size=8)
+               for label, node_id in keys]  # fmt: skip
+    matrix = np.array(vectors, dtype=np.float32).reshape(-1, 8)
+    units: NDArray[np.float32] = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return units
 
 
 def write_shop(graph: Graph) -> None:
@@ -132,6 +145,12 @@ def test_the_projection_matches_the_query_on_a_random_shop(graph: Graph) -> None
         for target, paths in capped.items():
             assert as_set({target: paths})[target] <= expected[target]
             assert len(paths) == min(3, len(everything[target]))
+        # Ranked from their hops, unbuilt, the candidates score as the built paths do.
+        found = projection.candidates(targets, per_item=3, **request)
+        built = [found.build(n) for n in range(len(found))]
+        assert as_set(found.by_target()) == as_set(capped) and len(built) > 10
+        from_hops = hop_scores(len(found), found.keys, found.hops, unit_vectors)
+        assert np.allclose(from_hops, path_scores(built, unit_vectors))
 
 
 def test_api_writes_update_the_projection_like_a_fresh_read(graph: Graph) -> None:
