@@ -182,15 +182,24 @@ class Recommender:
             rows = self.category_rows.get(entity.id, np.zeros(0, dtype=np.int64))
         return rows
 
-    def node_vector(self, label: str, node_id: str) -> Vector | None:
-        """A node's embedding (users and items with their online state), None if unknown."""
-        if label == "User":
-            return self.user_vector(node_id)
-        if label == "Item" and (row := self.item_row.get(node_id)) is not None:
-            vector: Vector = self.items[row]
-            return vector
-        global_row = self.node_row.get(node_type(label), {}).get(node_id)
-        return None if global_row is None else self.nodes[global_row]
+    def node_vectors(self, keys: Sequence[tuple[str, str]]) -> NDArray[np.float32]:
+        """The embeddings of these (label, id) nodes, users and items with their online state,
+        one row each; a zero row for a node the model does not know."""
+        vectors = np.zeros((len(keys), self.items.shape[1]), dtype=np.float32)
+        items: dict[int, int] = {}  # key's position -> row of `items`
+        others: dict[int, int] = {}  # key's position -> row of `nodes`
+        for n, (label, node_id) in enumerate(keys):
+            if label == "User":
+                if (user := self.user_vector(node_id)) is not None:
+                    vectors[n] = user
+            elif label == "Item":
+                if (row := self.item_row.get(node_id)) is not None:
+                    items[n] = row
+            elif (row := self.node_row.get(node_type(label), {}).get(node_id)) is not None:
+                others[n] = row
+        vectors[list(items)] = self.items[list(items.values())]
+        vectors[list(others)] = self.nodes[list(others.values())]
+        return vectors
 
     def user_vector(self, user_id: str) -> Vector | None:
         row = self.user_row.get(user_id)

@@ -446,10 +446,7 @@ class Service:
 
     def _unit_vectors(self, keys: Sequence[NodeKey]) -> NDArray[np.float32]:
         """The nodes' embeddings scaled to unit length; zero rows for nodes the model lacks."""
-        missing = np.zeros(self.recommender.items.shape[1], dtype=np.float32)
-        vectors = [self.recommender.node_vector(label, node_id) for label, node_id in keys]
-        matrix = np.stack([missing if vector is None else vector for vector in vectors])
-        units: NDArray[np.float32] = l2_normalised(matrix)
+        units: NDArray[np.float32] = l2_normalised(self.recommender.node_vectors(keys))
         return units
 
     # -- search ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -184,3 +185,15 @@ def test_a_served_path_deleted_behind_kgs_back_is_caught_by_its_replay(
         assert time.monotonic() < deadline, "the replay did not find the path gone"
         time.sleep(0.05)
     assert (start, last.type, end) not in explained(service, "t-user6", "t9")
+
+
+def test_paths_are_scored_with_each_nodes_served_vector(client: TestClient) -> None:
+    recommender = service_of(client).recommender
+    brand = next(iter(recommender.node_row["brand"]))
+    keys = [("Item", "t9"), ("User", "t-user6"), ("Brand", brand), ("Item", "no-such-item")]
+    vectors = recommender.node_vectors(keys)
+    assert np.array_equal(vectors[0], recommender.items[recommender.item_row["t9"]])
+    user = recommender.user_vector("t-user6")
+    assert user is not None and np.array_equal(vectors[1], user)
+    assert np.array_equal(vectors[2], recommender.nodes[recommender.node_row["brand"][brand]])
+    assert not vectors[3].any() and vectors[:3].any(axis=1).all()
