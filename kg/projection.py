@@ -6,10 +6,11 @@ attribute and entity (id and name) and the relationships the shapes of `kg.paths
 CSR adjacency by row node: a user's INTERACTED edges (with kind), an item's INTERACTED edges
 from its users, its item links (ALSO_BOUGHT|ALSO_VIEWED|BOUGHT_TOGETHER|RELATED, either
 direction, the direction kept), its HAS_BRAND|IN_CATEGORY|HAS_ATTRIBUTE edges and its RELATED
-edges to entities (with relation). `paths` searches the same shapes with the same exclusions
-over it in numpy, each shape joining its start side and its item side on the middle node as
-the query does (a category's thousands of items are never expanded), and answers in the same
-raw form, so ranking and rendering do not know where a path came from. Every path it returns
+edges to entities (with relation). `candidates` searches the same shapes with the same
+exclusions over it in numpy, each shape joining its start side and its item side on the middle
+node as the query does (a category's thousands of items are never expanded). It answers with
+each candidate's nodes as index arrays, so that ranking (`api.explain`) scores them all in numpy
+and builds only the few it tells, in the query's raw form. Every path it returns
 is one the graph held when it was read (or that the API wrote since: `add_interactions`,
 `add_item`), so its Cypher replays.
 
@@ -395,22 +396,6 @@ class PathProjection:
 
     # -- search ---------------------------------------------------------------------------
 
-    def paths(
-        self,
-        targets: Sequence[str],
-        *,
-        user_id: str | None = None,
-        liked: Sequence[str] = (),
-        entities: Sequence[str] = (),
-        per_item: int = 30,
-    ) -> dict[str, list[RawPath]]:
-        """What `kg.paths.explanation_paths` answers, from memory: up to `per_item` candidate
-        paths to each target, the shapes in the query's order; a target no path reaches is
-        absent."""
-        found = self.candidates(targets, user_id=user_id, liked=liked, entities=entities,
-                                per_item=per_item)  # fmt: skip
-        return found.by_target()
-
     def candidates(
         self,
         targets: Sequence[str],
@@ -420,7 +405,9 @@ class PathProjection:
         entities: Sequence[str] = (),
         per_item: int = 30,
     ) -> Candidates:
-        """The candidates `paths` answers, not yet built."""
+        """What `kg.paths.explanation_paths` answers, from memory, not yet built: up to
+        `per_item` candidate paths to each target, the shapes in the query's order; a target
+        no path reaches has none."""
         edges = self.edges  # one snapshot for the whole search
         goal = self.items.rows("Item", targets)
         found: list[Found] = []

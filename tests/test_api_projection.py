@@ -118,7 +118,7 @@ def test_an_edge_another_writer_deleted_is_never_served(client: TestClient, grap
     gone = ("t6", "HAS_BRAND", "toolco")
     projection = service.paths.ready()
     assert projection is not None
-    candidates = projection.paths(["t9"], user_id="t-user6", per_item=100)["t9"]
+    candidates = projection.candidates(["t9"], user_id="t-user6", per_item=100).by_target()["t9"]
     assert any(node[1] == "t6" for raw in candidates for node in raw.nodes[1:2])
     # t6 written again through kg with another brand: its ToolCo link is deleted.
     written = write_atomically(graph, [
@@ -135,7 +135,7 @@ def test_an_edge_another_writer_deleted_is_never_served(client: TestClient, grap
         settled(service)
     projection = service.paths.ready()
     assert projection is not None
-    fresh = projection.paths(["t9"], user_id="t-user6", per_item=100)["t9"]
+    fresh = projection.candidates(["t9"], user_id="t-user6", per_item=100).by_target()["t9"]
     assert not any(["HAS_BRAND", "t6", None, None] in raw.relationships for raw in fresh)
 
 

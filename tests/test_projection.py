@@ -100,7 +100,7 @@ def test_the_projection_finds_the_paths_the_query_finds(graph: Graph) -> None:
     shapes: set[tuple[str, ...]] = set()
     for request in REQUESTS:
         expected = as_set(explanation_paths(graph, TARGETS, per_item=EVERYTHING, **request))
-        got = projection.paths(TARGETS, per_item=EVERYTHING, **request)
+        got = projection.candidates(TARGETS, per_item=EVERYTHING, **request).by_target()
         assert as_set(got) == expected, request
         shapes |= {tuple(n[0] for n in p.nodes) for paths in got.values() for p in paths}
     assert shapes >= {
@@ -138,9 +138,12 @@ def test_the_projection_matches_the_query_on_a_random_shop(graph: Graph) -> None
                                    "entities": ["b1"]}  # fmt: skip
         everything = explanation_paths(graph, targets, per_item=EVERYTHING, **request)
         expected = as_set(everything)
-        assert as_set(projection.paths(targets, per_item=EVERYTHING, **request)) == expected
+        assert (
+            as_set(projection.candidates(targets, per_item=EVERYTHING, **request).by_target())
+            == expected
+        )
         # Capped: as many paths a target as the query gives, each one of the query's.
-        capped = projection.paths(targets, per_item=3, **request)
+        capped = projection.candidates(targets, per_item=3, **request).by_target()
         assert capped.keys() == everything.keys()
         for target, paths in capped.items():
             assert as_set({target: paths})[target] <= expected[target]
@@ -175,8 +178,14 @@ def test_api_writes_update_the_projection_like_a_fresh_read(graph: Graph) -> Non
     fresh = PathProjection.read(graph)
     for request in [*REQUESTS, {"user_id": "u9"}, {"entities": ["dewy", "glowco"]}]:
         expected = as_set(explanation_paths(graph, TARGETS, per_item=EVERYTHING, **request))
-        assert as_set(projection.paths(TARGETS, per_item=EVERYTHING, **request)) == expected
-        assert as_set(fresh.paths(TARGETS, per_item=EVERYTHING, **request)) == expected
+        assert (
+            as_set(projection.candidates(TARGETS, per_item=EVERYTHING, **request).by_target())
+            == expected
+        )
+        assert (
+            as_set(fresh.candidates(TARGETS, per_item=EVERYTHING, **request).by_target())
+            == expected
+        )
 
 
 def test_every_write_bumps_the_graph_version(graph: Graph) -> None:
