@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from api.compute import COMPUTING
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
 from gnn.scoring import COLD_NEIGHBOURS, blended, borrow_weights
@@ -230,6 +231,18 @@ class Recommender:
         """The k best items for `vector` (None: the most popular), `exclude` left out, only
         rows `within` if given. `history` (the asker's items) feeds the model's item-item
         term; `vector_weight` is the dot products' weight beside it (None: the blend's)."""
+        with COMPUTING:
+            return self._top_k(vector, k, exclude, within, history, vector_weight)
+
+    def _top_k(
+        self,
+        vector: Vector | None,
+        k: int,
+        exclude: Iterable[int],
+        within: NDArray[np.int64] | None,
+        history: Iterable[int],
+        vector_weight: float | None,
+    ) -> list[tuple[str, float]]:
         items, popularity = self.items, self.popularity  # see add_item: rows of items suffice
         weight = self.blend.vector_weight if vector_weight is None else vector_weight
         # Rows the caller found before an item added since grew `items` are not in it yet.

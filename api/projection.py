@@ -9,8 +9,9 @@ background every `api_projection_check_s` reads the stamp; a version the API did
 load by another writer, or a new epoch: the database was emptied) makes it stale, and it is
 read again off the request path and swapped in whole. Until then explanations come from
 Neo4j's query, so a path another writer may have deleted is never served from memory. One in
-`api_projection_sample` explained requests also has a served path replayed in Neo4j (writes
-that bypass `kg.write` bump no stamp); a path Neo4j no longer holds makes the projection stale.
+`api_projection_sample` explained requests also has a served path replayed in Neo4j by the next
+check, at most one a check (writes that bypass `kg.write` bump no stamp); a path Neo4j no longer
+holds makes the projection stale.
 """
 
 from __future__ import annotations
@@ -99,10 +100,10 @@ class ProjectionKeeper:
             self._note(stamp)
 
     def sample(self, path: GraphPath) -> None:
-        """A served path: every `api_projection_sample`-th one is replayed in Neo4j."""
+        """A served path: every `api_projection_sample`-th one is replayed in Neo4j by the
+        next check, so at most one a check however many requests come (the latest sampled)."""
         if self._sample_every and next(self._served) % self._sample_every == 0:
             self._replay = path
-            self._wake.set()
 
     def close(self) -> None:
         self._stop.set()
@@ -204,6 +205,6 @@ class ProjectionKeeper:
                     self._read(self._graph.with_timeout(None))
                 except Exception:  # stale still: explanations ask Neo4j; tried again
                     log.exception("could not read the path projection again")
-            elif self._replay is not None or time.monotonic() - last >= self._check_s:
+            elif time.monotonic() - last >= self._check_s:
                 last = time.monotonic()
                 self.check()

@@ -18,6 +18,7 @@ import numpy as np
 from fastapi.exceptions import RequestValidationError
 from numpy.typing import NDArray
 
+from api.compute import COMPUTING
 from api.engine import (
     ENTITY_RELATIONS,
     ItemUpdate,
@@ -430,8 +431,9 @@ class Service:
         request = PathRequest(user_id=user_id, liked=liked, per_item=CANDIDATE_PATHS,
                               entities=[entity.id for entity in entities])  # fmt: skip
         if (projection := self.paths.ready()) is not None:
-            found = explain_candidates(targets, projection.candidates(targets, **request),
-                                       self._unit_vectors)  # fmt: skip
+            with COMPUTING:
+                candidates = projection.candidates(targets, **request)
+                found = explain_candidates(targets, candidates, self._unit_vectors)
             self.metrics.explained.labels("projection").inc()
             if served := next((told for told in found.values() if told), None):
                 self.paths.sample(served[0].path)

@@ -109,7 +109,8 @@ class Settings(BaseSettings):
     # writer moved it (explanations query Neo4j until then) ...
     api_projection: bool = True
     api_projection_check_s: float = Field(1.0, gt=0)
-    # ... and replays one served path in Neo4j every this many explained requests (0: never).
+    # ... and replays one served path in Neo4j every this many explained requests (0: never),
+    # at most one a check.
     api_projection_sample: int = Field(100, ge=0)
 
     @property

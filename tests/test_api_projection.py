@@ -176,10 +176,11 @@ def test_a_served_path_deleted_behind_kgs_back_is_caught_by_its_replay(
                         "RETURN count(*) AS n", {"start": start, "end": end})  # fmt: skip
     assert deleted[0]["n"] >= 1
     # Served again from memory until it is sampled (one in api_projection_sample served
-    # paths): the background thread replays it at once.
+    # paths), then replayed by the check that comes next.
     for _ in range(settings.api_projection_sample):
         again, _ = service.explanations(["t9"], user_id="t-user6")
         assert again and again["t9"][0].path == served
+    service.paths.check()
     deadline = time.monotonic() + 30
     while service.paths.ready() in (None, before):  # found stale, then read again
         assert time.monotonic() < deadline, "the replay did not find the path gone"
