@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -131,7 +132,7 @@ def profiled(base: str, users: list[str], server_pid: int, out: Path) -> None:
     )  # fmt: skip
     time.sleep(2)  # py-spy attaches
     asyncio.run(drive(base, users, 8, True))
-    spy.send_signal(2)  # SIGINT: py-spy writes what it sampled and exits
+    spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
     if spy.wait(timeout=60) != 0 or not out.exists():
         message = spy.stderr.read().decode()[-500:] if spy.stderr else ""
         raise RuntimeError(f"py-spy failed (pip install py-spy; it needs ptrace): {message}")

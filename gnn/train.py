@@ -377,9 +377,9 @@ def tune_cold(
         trials[share * unit] = ColdTrial(*(
             evaluate(scorer, held_out, train, ks=(10,), relevant_items=part)["ndcg@10"]
             for part in (stayed_warm, made_cold)))  # fmt: skip
-    served_cold = 1 - interacted(interactions.train + interactions.valid).mean()
+    untrained = int((~interacted(interactions.train + interactions.valid)).sum())
     cold_positives = held_out[:, made_cold].nnz / held_out.nnz
-    weight = cold_positives * min(1.0, served_cold * dataset.n_items / len(made_cold))
+    weight = cold_positives * min(1.0, untrained / len(made_cold))
     tuning = ColdTuning(trials, float(weight))
     return replace(blend, cold=tuning.best()), tuning
 
