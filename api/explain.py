@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,9 +58,7 @@ def explain(
     (two customers who bought the same pair, say) is left out: each fact is told once."""
     flat = [(target, raw) for target in targets for raw in candidates.get(target, ())]
     scores = path_scores([raw for _, raw in flat], units)
-    built = [(target, float(score), partial(_as_is, raw))
-             for (target, raw), score in zip(flat, scores, strict=True)]  # fmt: skip
-    return _told(targets, built)
+    return _told(targets, [target for target, _ in flat], scores, lambda n: flat[n][1])
 
 
 def explain_candidates(
@@ -70,33 +67,29 @@ def explain_candidates(
     """`explain` over the projection's candidates: scored from their hops, and only those it
     tells built into paths."""
     scores = hop_scores(len(candidates), candidates.keys, candidates.hops, units)
-    return _told(targets, [(target, float(score), partial(candidates.build, n))
-                           for n, (target, score) in enumerate(zip(candidates.targets, scores,
-                                                                   strict=True))])  # fmt: skip
-
-
-def _as_is(raw: RawPath) -> RawPath:
-    return raw
+    return _told(targets, candidates.targets, scores, candidates.build)
 
 
 def _told(
-    targets: Sequence[str], candidates: Sequence[tuple[str, float, Callable[[], RawPath]]]
+    targets: Sequence[str],
+    target_of: Sequence[str],
+    scores: NDArray[np.float64],
+    build: Callable[[int], RawPath],
 ) -> dict[str, list[Explanation]]:
-    """Per target, its (target, score, path builder) candidates ranked and told (in order)."""
-    ranked: dict[str, list[tuple[float, int, Callable[[], RawPath]]]] = {t: [] for t in targets}
-    for order, (target, score, build) in enumerate(candidates):
-        ranked[target].append((-score, order, build))
-    return {target: _distinct(sorted(entries, key=_rank)) for target, entries in ranked.items()}
+    """Per target, its candidates (numbered in the graph's order: candidate n is for
+    `target_of[n]`, scores `scores[n]`, and `build(n)` makes it) ranked and told."""
+    ranked: dict[str, list[tuple[float, int]]] = {target: [] for target in targets}
+    for n, (target, score) in enumerate(zip(target_of, scores.tolist(), strict=True)):
+        ranked[target].append((-score, n))
+    return {target: _distinct(sorted(entries), build) for target, entries in ranked.items()}
 
 
-def _rank(entry: tuple[float, int, Callable[[], RawPath]]) -> tuple[float, int]:
-    return entry[0], entry[1]
-
-
-def _distinct(ranked: Sequence[tuple[float, int, Callable[[], RawPath]]]) -> list[Explanation]:
+def _distinct(
+    ranked: Sequence[tuple[float, int]], build: Callable[[int], RawPath]
+) -> list[Explanation]:
     told: dict[str, Explanation] = {}
-    for negative, _, build in ranked:
-        path = GraphPath.from_raw(build())
+    for negative, n in ranked:
+        path = GraphPath.from_raw(build(n))
         said = sentence(path)
         if said not in told:
             told[said] = Explanation(sentence=said, score=round(-negative, 4),

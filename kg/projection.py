@@ -251,6 +251,23 @@ def _join(left: Ints, right: Ints) -> tuple[Ints, Ints]:
     return i, order[lo[i] + step]
 
 
+def _capped(found: Sequence[Found], goal: Ints, per_item: int) -> list[Ints]:
+    """Per shape, which of its candidates are among the first `per_item` of their target,
+    shape by shape (as the query stops at `per_item` paths a target)."""
+    taken = np.zeros(len(goal), dtype=np.int64)
+    kept: list[Ints] = []
+    for shape in found:
+        position = np.searchsorted(goal, shape.targets)
+        order = np.argsort(position, kind="stable")
+        ordered = position[order]
+        rank = np.empty(len(position), dtype=np.int64)
+        rank[order] = np.arange(len(position)) - np.searchsorted(ordered, ordered)
+        keep = np.flatnonzero(rank + taken[position] < per_item)
+        taken += np.bincount(position[keep], minlength=len(goal))
+        kept.append(keep)
+    return kept
+
+
 def _member(values: Ints, sorted_set: Ints) -> NDArray[np.bool_]:
     if not len(sorted_set):
         return np.zeros(len(values), dtype=bool)
@@ -430,21 +447,11 @@ class PathProjection:
                                       if (row := self.facts.index.get((label, node_id)))
                                       is not None}), dtype=np.int64)  # fmt: skip
             found += self._from_entities(edges, chosen, goal)
-        return self._capped(found, goal, per_item)
+        return self._indexed(found, _capped(found, goal, per_item))
 
-    def _capped(self, found: Sequence[Found], goal: Ints, per_item: int) -> Candidates:
-        """The first `per_item` candidates of each target, shape by shape."""
-        taken = np.zeros(len(goal), dtype=np.int64)
-        kept: list[Ints] = []
-        for shape in found:
-            position = np.searchsorted(goal, shape.targets)
-            order = np.argsort(position, kind="stable")
-            ordered = position[order]
-            rank = np.empty(len(position), dtype=np.int64)
-            rank[order] = np.arange(len(position)) - np.searchsorted(ordered, ordered)
-            keep = np.flatnonzero(rank + taken[position] < per_item)
-            taken += np.bincount(position[keep], minlength=len(goal))
-            kept.append(keep)
+    def _indexed(self, found: Sequence[Found], kept: Sequence[Ints]) -> Candidates:
+        """The `kept` candidates of each shape `found`, numbered shape by shape, their nodes
+        indexed once."""
         starts = np.cumsum([0] + [len(keep) for keep in kept])
         # Each node once: its table's number and its row as one code. `columns`: per shape and
         # position on the path, the code of each kept candidate's node there.
@@ -459,7 +466,7 @@ class PathProjection:
         keys = [tables[code // stride].keys[code % stride] for code in codes.tolist()]
         along = iter(np.split(index, np.cumsum([len(column) for column in columns])[:-1]))
         hops: list[tuple[Ints, Ints, Ints]] = [(np.zeros(0, dtype=np.int64),) * 3]
-        for shape, start, keep in zip(found, starts, kept, strict=False):
+        for shape, start, keep in zip(found, starts[:-1], kept, strict=True):
             nodes = [next(along) for _ in shape.nodes]
             candidate = start + np.arange(len(keep))
             hops += [(candidate, a, b) for a, b in itertools.pairwise(nodes)]
