@@ -16,8 +16,8 @@ POPULAR_NOTE = "nothing is known about this user yet: these are the most popular
 
 
 def seen_json(body: Recommendations, *, admin: bool) -> Response:
-    """The answer as the caller may see it (`answer_as_seen`), as JSON made in the route's
-    worker thread. FastAPI sends a Response as it is; a model returned by a route would be
+    """The answer as the caller may see it (`answer_as_seen`), as JSON made where the route
+    runs. FastAPI sends a Response as it is; a model returned by a sync route would be
     validated again first, in one more hop to a worker thread, which cost every read about as
     much CPU as ranking it. The routes name `Recommendations` as their response model, for the
     OpenAPI."""

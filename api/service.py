@@ -413,6 +413,12 @@ class Service:
 
     # -- explanations ---------------------------------------------------------------------
 
+    def explains_in_memory(self) -> bool:
+        """Whether explanations come from the projection now, with no Neo4j round trip. Should
+        it turn stale right after (another writer's load noticed), the request that asked
+        queries Neo4j from where it runs, once, within the query timeout."""
+        return self.paths.ready() is not None
+
     def explanations(
         self,
         targets: Sequence[str],

@@ -14,12 +14,13 @@ router = APIRouter(prefix="/items", tags=["items"])
 
 
 @router.get("/{item_id:path}/similar", responses=responses(*CALLER, 404, 422))  # ids may hold "/"
-def similar_items(
+async def similar_items(
     recommender: RecommenderDep,
     item_id: Annotated[str, Path(min_length=1, max_length=1024)],
     k: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> list[Recommendation]:
     """The k items nearest to this one in the model's embedding space."""
+    # All in memory: run on the event loop (api.compute).
     return [
         Recommendation(
             item_id=item,

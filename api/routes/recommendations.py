@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from api.answers import answer, search_answer, seen_json
+from api.compute import in_memory_or_threadpool
 from api.deps import CallerDep, RecommenderDep, ServiceDep, require_known_user
 from api.errors import BODY, CALLER, responses
 from api.schemas import ContextRequest, Recommendations
@@ -19,7 +20,7 @@ router = APIRouter(tags=["recommendations"])
     response_model=Recommendations,
     responses=responses(*CALLER, 404, 422),
 )  # ids may hold "/"
-def recommend_for_user(
+async def recommend_for_user(
     service: ServiceDep,
     recommender: RecommenderDep,
     caller: CallerDep,
@@ -35,18 +36,23 @@ def recommend_for_user(
     every event since training; each with up to 3 graph paths that explain it. A user it does
     not know: the most popular items, as for a known user with no history (404 where reads
     need a key)."""
-    require_known_user(service, user_id)
-    vector = recommender.user_vector(user_id)
-    seen = recommender.seen_rows(user_id)
-    scored = recommender.top_k(
-        vector, k, exclude=seen if exclude_seen else (), history=seen,
-        within=recommender.category(category) if category else None,
-    )  # fmt: skip
-    body = answer(
-        service, scored, user_id=user_id,
-        strategy="personalised" if vector is not None else "popular", explain=explain,
-    )  # fmt: skip
-    return seen_json(body, admin=caller.admin)
+
+    def respond() -> Response:
+        require_known_user(service, user_id)
+        vector = recommender.user_vector(user_id)
+        seen = recommender.seen_rows(user_id)
+        scored = recommender.top_k(
+            vector, k, exclude=seen if exclude_seen else (), history=seen,
+            within=recommender.category(category) if category else None,
+        )  # fmt: skip
+        body = answer(
+            service, scored, user_id=user_id,
+            strategy="personalised" if vector is not None else "popular", explain=explain,
+        )  # fmt: skip
+        return seen_json(body, admin=caller.admin)
+
+    in_memory = not explain or service.explains_in_memory()
+    return await in_memory_or_threadpool(respond, in_memory=in_memory)
 
 
 @router.post(
