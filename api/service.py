@@ -42,9 +42,11 @@ from ingest.records import CategoryPartSetAside
 from kg.catalogue import (
     Catalogue,
     Entity,
+    StoredItem,
     read_catalogue,
+    read_stored_items,
     read_untrained_interactions,
-    read_untrained_items,
+    untrained_item_ids,
 )
 from kg.connection import Graph
 from kg.embeddings import ensure_vector_index
@@ -107,6 +109,12 @@ class PlacedItem:
     links: dict[str, list[str]]
     categories: list[str]
     name: str | None = None  # its display name; None: the one the catalogue holds
+
+    @classmethod
+    def stored(cls, item: StoredItem) -> PlacedItem:
+        """An item as the graph holds it."""
+        vector = np.asarray(item.text_vector, dtype=np.float32)
+        return cls(item.id, item.title, vector, _by_relation(item.links), item.categories)
 
     def fingerprint(self) -> bytes:
         """What its placement depends on (the display name moves nothing)."""
@@ -389,19 +397,20 @@ class Service:
         neighbours in a few round trips, the item matrix grown once (one at a time, a reload
         over a thousand of them took over 30 s)."""
         known = self.recommender.item_ids
-        stored = self.guard.load(lambda graph: read_untrained_items(graph, known))
-        items = [PlacedItem(item.id, item.title, np.asarray(item.text_vector, dtype=np.float32),
-                            _by_relation(item.links), item.categories)
-                 for item in stored]  # fmt: skip
+        ids = self.guard.load(lambda graph: untrained_item_ids(graph, known))
+        items: list[PlacedItem] = []
+        found: list[ItemCandidates] = []
         with self._adding:
-            found: list[ItemCandidates] = []
-            for start in range(0, len(items), PLACE_BATCH):  # a few round trips, not one each
-                found += self.guard.load(
-                    partial(_candidates, items=items[start : start + PLACE_BATCH])
+            for start in range(0, len(ids), PLACE_BATCH):  # a few round trips, not one each
+                stored = self.guard.load(
+                    partial(read_stored_items, ids=ids[start : start + PLACE_BATCH])
                 )
+                batch = [PlacedItem.stored(item) for item in stored]
+                found += self.guard.load(partial(_candidates, items=batch))
+                items += batch
             self._place_all(items, found, dropped={})
-        if stored:
-            log.info("placed %d items the model was not trained on", len(stored))
+        if items:
+            log.info("placed %d items the model was not trained on", len(items))
 
     def _keep_loading(self) -> None:
         while not self._stop.wait(self.settings.api_graph_retry_s):

@@ -38,7 +38,12 @@ ENTITIES = (
 )
 
 # Items with a text vector that a model does not hold: added since it was trained.
-UNTRAINED_ITEMS = """MATCH (i:Item) WHERE i.text_embedding IS NOT NULL AND NOT i.id IN $known
+UNTRAINED_ITEM_IDS = (
+    "MATCH (i:Item) WHERE i.text_embedding IS NOT NULL AND NOT i.id IN $known RETURN collect(i.id)"
+)
+# These items as placing them takes them.
+STORED_ITEMS = """UNWIND $ids AS id
+MATCH (i:Item {id: id}) WHERE i.text_embedding IS NOT NULL
 RETURN collect({id: i.id, title: i.title, text_vector: i.text_embedding,
   links: [(i)-[r:HAS_BRAND|IN_CATEGORY|HAS_ATTRIBUTE|ALSO_BOUGHT|ALSO_VIEWED|BOUGHT_TOGETHER]->(x)
           | [type(r), x.id]],
@@ -94,9 +99,18 @@ class StoredItem(BaseModel):
     categories: list[str]  # its categories and those above them
 
 
-def read_untrained_items(graph: Graph, known: Sequence[str]) -> list[StoredItem]:
-    """Items with a text vector whose ids are not `known` (the model's items)."""
-    rows = graph.read_collected(UNTRAINED_ITEMS, {"known": list(known)})
+def untrained_item_ids(graph: Graph, known: Sequence[str]) -> list[str]:
+    """Ids of the items with a text vector that are not `known` (the model's items)."""
+    ids: list[str] = graph.read_collected(UNTRAINED_ITEM_IDS, {"known": list(known)})
+    return ids
+
+
+def read_stored_items(graph: Graph, ids: Sequence[str]) -> list[StoredItem]:
+    """These items (those of them with a text vector) with their vectors and links. Read a
+    few hundred at a time: each vector arrives as hundreds of Python floats, and a reload that
+    read thousands at once left the heap that much larger for good (the holes they left among
+    what it kept could not be handed back)."""
+    rows = graph.read_collected(STORED_ITEMS, {"ids": list(ids)})
     return [StoredItem.model_validate(row) for row in rows]
 
 

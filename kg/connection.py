@@ -232,7 +232,7 @@ class Graph:
             timed = unit_of_work(timeout=_server_timeout(timeout_s))(noted)
 
             def execute() -> T:
-                with self.driver.session(database=self.database) as session:
+                with self._session() as session:
                     return session.execute_write(timed)
 
             return self._call(execute, timeout_s)
@@ -258,10 +258,17 @@ class Graph:
         """A driver session for kg's own batch work (auto-commit queries such as
         `CALL ... IN TRANSACTIONS`); no query timeout, errors become kg's."""
         try:
-            with self.driver.session(database=self.database) as session:
+            with self._session() as session:
                 yield session
         except (Neo4jError, DriverError, OSError) as exc:
             raise self._error(exc) from exc
+
+    def _session(self) -> neo4j.Session:
+        """A session that shares its bookmarks with `execute_query`'s: on a cluster, a read
+        routed to a follower after a write here waits until that follower holds the write."""
+        return self.driver.session(
+            database=self.database, bookmark_manager=self.driver.execute_query_bookmark_manager
+        )
 
     def _call(self, work: Callable[[], T], timeout_s: float | None) -> T:
         """`work()` (driver calls) within `timeout_s` (None: no limit), raising kg's errors

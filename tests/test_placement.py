@@ -16,10 +16,10 @@ from api.engine import Vector
 from api.metrics import Metrics
 from api.parts import SharedParts
 from api.schemas import Event
-from api.service import NEIGHBOURS, PLACE_BATCH, PlacedItem, Service, _by_relation
+from api.service import NEIGHBOURS, PLACE_BATCH, PlacedItem, Service
 from gnn.infer import LoadedModel
 from kg import Graph, Settings
-from kg.catalogue import StoredItem, read_untrained_items
+from kg.catalogue import read_stored_items, untrained_item_ids
 from kg.records import ItemCategoryRow, ItemLinkRow, ItemRow, Row
 from kg.search import ItemCandidates, item_candidates, query_words, search_candidates
 from kg.write import write_atomically
@@ -74,11 +74,6 @@ def graph(shop: Settings) -> Iterator[Graph]:
         yield connected
 
 
-def placed(item: StoredItem) -> PlacedItem:
-    vector = np.asarray(item.text_vector, dtype=np.float32)
-    return PlacedItem(item.id, item.title, vector, _by_relation(item.links), item.categories)
-
-
 def test_the_items_added_since_training_are_placed_in_a_few_round_trips_as_one_by_one(
     patient: Settings,
     model: LoadedModel,
@@ -108,12 +103,12 @@ def test_the_items_added_since_training_are_placed_in_a_few_round_trips_as_one_b
         assert asked == [PLACE_BATCH] * (N // PLACE_BATCH) + [N % PLACE_BATCH]
         assert len(asked) == math.ceil(N / PLACE_BATCH)
 
-        stored = read_untrained_items(graph, model.scorer.item_ids)
+        stored = read_stored_items(graph, untrained_item_ids(graph, model.scorer.item_ids))
         assert sorted(item.id for item in stored) == sorted(added)
         asked.clear()
         with single._adding:  # one after the other, as POST /items places each
             for item in stored:
-                single._place(placed(item))
+                single._place(PlacedItem.stored(item))
         assert len(asked) == N
 
         one, many = single.recommender, batch.recommender
@@ -133,7 +128,7 @@ def test_the_items_added_since_training_are_placed_in_a_few_round_trips_as_one_b
         assert batch._placed == single._placed
         # The neighbours asked for many at once are those the search query finds for one.
         by_id = {item.id: item for item in stored}
-        for one_of in (placed(by_id[added[n]]) for n in (0, 3, 7, N - 1)):  # 0: no words
+        for one_of in (PlacedItem.stored(by_id[added[n]]) for n in (0, 3, 7, N - 1)):  # 0: no words
             words, vector = query_words(one_of.title or ""), one_of.text_vector
             together = answers[vector.tobytes()]
             alone = search_candidates(graph, words, vector, limit=NEIGHBOURS + 1)
