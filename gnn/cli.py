@@ -28,6 +28,7 @@ from gnn.artifacts import (
 )
 from gnn.comparison import Comparison, compare
 from gnn.dataset import NoInteractionsError, RecDataset, build_dataset
+from gnn.distributed import train_data_parallel
 from gnn.infer import LoadedModel
 from gnn.model import ModelConfig
 from gnn.registry import Registry, RegistryError
@@ -45,7 +46,7 @@ from gnn.retrain import (
 )
 from gnn.scoring import Blend
 from gnn.text import TextEncoder
-from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, epoch_progress, train
+from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, epoch_progress
 from kg.connection import Graph
 from kg.embeddings import record_model_version, write_embeddings
 from kg.errors import GraphError, GraphUnavailableError
@@ -75,7 +76,10 @@ TRAIN_HELP = (
     "checksums of them all), sets an `embedding` property (plus a cosine vector index) on Item "
     "and User nodes, and promotes the model: the registry's SERVING pointer names it and a "
     "running API switches to it (--no-promote leaves it a candidate; see `kgrec models`). Uses "
-    "CUDA when there is a GPU (KGREC_DEVICE=auto|cpu|cuda)."
+    "CUDA when there is a GPU (KGREC_DEVICE=auto|cpu|cuda). --nproc N trains data-parallel in "
+    "N processes (torch.distributed: a GPU each with NCCL when there are N, else the CPUs with "
+    "gloo); each takes a share of every batch, so the model is the one a single process trains, "
+    "up to float rounding."
 )
 
 train_app = typer.Typer(name="train", help=TRAIN_HELP, no_args_is_help=False)
@@ -155,6 +159,12 @@ def main(
             "--no-promote saves it as a candidate for `kgrec models promote`."
         ),
     ] = True,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Train in this many processes, data-parallel (a GPU each when there are)."
+        ),
+    ] = 1,
 ) -> None:
     """`kgrec train` (help: TRAIN_HELP)."""
     if loss not in ("softmax", "bpr"):
@@ -178,7 +188,7 @@ def main(
                 return
             progress, on_epoch = epoch_progress(console, epochs)
             with progress:
-                result = train(dataset, config, on_epoch)
+                result = train_data_parallel(dataset, config, nproc, on_epoch)
             comparison = None
             if baselines:
                 with console.status("Baselines: tuning on validation, refit, test..."):

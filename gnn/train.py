@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gnn.baselines.ease import EASE, ease_weights
 from gnn.baselines.kg_ease import link_transition
 from gnn.baselines.sparse import dense_top_k_per_row, row_normalise, without_diagonal
+from gnn.collective import rank_and_world, sum_gradients, summed
 from gnn.data import binarise
 from gnn.dataset import RecDataset, hold_out_cold_items
 from gnn.metrics import Metrics, evaluate
@@ -417,37 +418,49 @@ def _epoch(
     config: TrainConfig,
     generator: torch.Generator,
 ) -> float:
-    """One pass over the training pairs; negatives are drawn from `negative_pool`."""
+    """One pass over the training pairs; negatives are drawn from `negative_pool`. In
+    data-parallel training (`gnn.distributed`) this process takes its share of each batch,
+    drawing every negative in lockstep with the others."""
     model.train()
+    rank, world = rank_and_world()
     order = torch.randperm(pairs.shape[1], generator=generator)
     total = 0.0
     device = model.ids.weight.device
     for start in range(0, len(order), config.batch_size):
-        batch = pairs[:, order[start : start + config.batch_size]].to(device)
+        whole = pairs[:, order[start : start + config.batch_size]]
+        size = whole.shape[1]
+        # softmax: one set shared by the batch; bpr: one a positive, this share's kept.
+        negatives = _draw(negative_pool, config.negatives if config.loss == "softmax" else size,
+                          generator).to(device)  # fmt: skip
+        batch = whole[:, rank::world].to(device)
         users_all, items_all = model.split(model())
         users, positives = users_all[batch[0]], items_all[batch[1]]
+        # Summed over the share, divided by the whole batch: the shares' gradients add up to
+        # the batch mean's.
         if config.loss == "softmax":
-            negatives = _draw(negative_pool, config.negatives, generator)
             users = torch.nn.functional.normalize(users, dim=1)
             positive_items = torch.nn.functional.normalize(positives, dim=1)
-            negative_items = torch.nn.functional.normalize(items_all[negatives.to(device)], dim=1)
+            negative_items = torch.nn.functional.normalize(items_all[negatives], dim=1)
             logits = (
                 torch.cat(
                     [(users * positive_items).sum(1, keepdim=True), users @ negative_items.T], dim=1
                 )
                 / config.temperature
             )
-            loss = torch.nn.functional.cross_entropy(
-                logits, torch.zeros(len(users), dtype=torch.long, device=device)
-            )
+            targets = torch.zeros(len(users), dtype=torch.long, device=device)
+            loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum") / size
         else:
-            negatives = _draw(negative_pool, batch.shape[1], generator)
-            margin = (users * positives).sum(1) - (users * items_all[negatives.to(device)]).sum(1)
-            loss = -torch.nn.functional.logsigmoid(margin).mean()
+            negatives = negatives[rank::world]
+            margin = (users * positives).sum(1) - (users * items_all[negatives]).sum(1)
+            loss = -torch.nn.functional.logsigmoid(margin).sum() / size
         optimiser.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
+        if world > 1:
+            sum_gradients(model)
         optimiser.step()
-        total += float(loss.detach()) * batch.shape[1]
+        total += float(loss.detach()) * size
+    if world > 1:
+        total = summed(total, device)
     return total / pairs.shape[1]
 
 

@@ -27,6 +27,7 @@ from gnn.dataset import (
     assert_no_leakage,
     build_dataset,
 )
+from gnn.distributed import train_data_parallel
 from gnn.infer import LoadedModel
 from gnn.model import ModelConfig
 from gnn.scoring import Blend, ItemItemTerm, ModelScorer
@@ -380,3 +381,20 @@ def test_kgrec_train_reuse_skips_data_it_has_a_model_for(graph: Graph, tmp_path:
     assert embedded[0]["n"] == len(GLOW) + len(TOOL)
     versions = graph.read("MATCH (v:ModelVersion) RETURN collect(v.id) AS versions")
     assert versions[0]["versions"] == [first.name]
+
+
+def test_two_processes_train_what_one_process_trains(
+    trained: tuple[RecDataset, TrainResult],
+) -> None:
+    """`kgrec train --nproc 2` on the CPUs (gloo): each process takes half of every batch and
+    their gradients are summed, so the epochs, the early stop and the metrics are one
+    process's, up to float rounding."""
+    dataset, one = trained
+    two = train_data_parallel(dataset, SMALL, 2)
+    assert [log.epoch for log in two.history] == [log.epoch for log in one.history]
+    np.testing.assert_allclose(
+        [log.loss for log in two.history], [log.loss for log in one.history], rtol=1e-3
+    )
+    assert two.best_epoch == one.best_epoch
+    for metric in ("ndcg@10", "recall@20"):
+        assert two.test[metric] == pytest.approx(one.test[metric], abs=0.01)
