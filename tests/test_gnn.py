@@ -319,8 +319,9 @@ def test_kgrec_train_saves_a_model_and_writes_embeddings_back(graph: Graph, tmp_
     models = tmp_path / "models"
     outcome = CliRunner().invoke(
         cli.train_app,
-        ["--epochs", "3", "--dim", "8", "--batch-size", "64", "--models-dir", str(models)],
-    )
+        ["--epochs", "3", "--dim", "8", "--batch-size", "64", "--models-dir", str(models),
+         "--nproc", "2"],  # data-parallel; one process: the other tests
+    )  # fmt: skip
     assert outcome.exit_code == 0, outcome.output
     [model_dir] = list(models.glob("*/"))  # model directories, not the registry files
     assert {"results.md", "metrics.json", "curves.png", "weights.pt", "versions.json"} <= {
