@@ -399,3 +399,10 @@ def test_two_processes_train_what_one_process_trains(
     assert two.best_epoch == one.best_epoch
     for metric in ("ndcg@10", "recall@20"):
         assert two.test[metric] == pytest.approx(one.test[metric], abs=0.01)
+
+
+def test_kgrec_train_refuses_fewer_than_one_process() -> None:
+    outcome = CliRunner().invoke(cli.train_app, ["--nproc", "0"])
+    assert outcome.exit_code == 2
+    assert "Invalid value for '--nproc'" in outcome.output
+    assert "greater than or equal to 1" in outcome.output
