@@ -381,6 +381,23 @@ class Recommender:
                              updated=set(known.values()))  # fmt: skip
             return [rows[update.id] >= self.trained_items for update in updates]
 
+    def adopt_placed(self, source: Recommender) -> list[str]:
+        """Take the items `source`, a recommender over the same model, placed since training:
+        their rows, embeddings and borrowed terms as they are, nothing recomputed (titles,
+        categories and popularity come with the catalogue). Before any item is placed here.
+        Returns their ids."""
+        assert source.name == self.name and len(self.item_ids) == self.trained_items
+        with source._write_lock:
+            placed = source.item_ids[self.trained_items :]
+            items, borrowed = source.items, source.borrowed
+        with self._write_lock:
+            self.popularity = np.append(self.popularity, np.zeros(len(placed), np.float32))
+            self.borrowed = borrowed  # never written in place: each change makes a new matrix
+            self.item_ids.extend(placed)
+            self.item_row.update({item: self.trained_items + n for n, item in enumerate(placed)})
+            self.items = np.concatenate([self.items, items[self.trained_items :]])
+        return placed
+
     def _categorise(self, categories: dict[int, Sequence[str]], *, updated: set[int]) -> None:
         """Rows into their categories; those `updated` (not new) out of those they left."""
         if updated:

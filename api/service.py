@@ -296,7 +296,7 @@ class Service:
         successor._awaiting_replays = True
         try:
             # Unlike a first start, no serving from the model alone: this one has a catalogue.
-            if not successor._load_catalogue():
+            if not successor._load_catalogue(predecessor=self):
                 raise ReloadError("Neo4j did not answer while it read the catalogue; reload "
                                   "again once Neo4j is back")  # fmt: skip
         except BaseException:
@@ -366,7 +366,7 @@ class Service:
         if successor is not None:
             successor._replays_ended()
 
-    def _load_catalogue(self) -> bool:
+    def _load_catalogue(self, predecessor: Service | None = None) -> bool:
         try:
             catalogue: Catalogue = self.guard.load(read_catalogue)
             # Search's semantic half queries it; items get their vectors from `kgrec train`
@@ -375,7 +375,7 @@ class Service:
                 graph, "Item", self.parts.encoder.dim, prop="text_embedding"))  # fmt: skip
             # Items first: the catalogue's interactions with them count as seen, and users
             # fold them in.
-            self._place_untrained()
+            self._place_untrained(predecessor)
             users = list(self.recommender.user_row)
             interactions = self.guard.load(lambda graph: read_untrained_interactions(graph, users))
             self.guard.load(self.paths.load)
@@ -391,11 +391,14 @@ class Service:
         self.searcher.load(catalogue)
         return True
 
-    def _place_untrained(self) -> None:
+    def _place_untrained(self, predecessor: Service | None) -> None:
         """Place the items added since the model was trained (through this API, before a
         restart, or by another writer) where POST /items places them, all in one go: their
         neighbours in a few round trips, the item matrix grown once (one at a time, a reload
-        over a thousand of them took over 30 s)."""
+        over a thousand of them took over 30 s). A `predecessor` serving the same model
+        hands over those it placed as they are, so only the others are read."""
+        if predecessor is not None and predecessor.recommender.name == self.recommender.name:
+            self._adopt_placed(predecessor)
         known = self.recommender.item_ids
         ids = self.guard.load(lambda graph: untrained_item_ids(graph, known))
         items: list[PlacedItem] = []
@@ -411,6 +414,18 @@ class Service:
             self._place_all(items, found, dropped={})
         if items:
             log.info("placed %d items the model was not trained on", len(items))
+
+    def _adopt_placed(self, predecessor: Service) -> None:
+        """Its placed items, without reading them again: re-reading thousands of text vectors
+        on every reload made it slower and the heap larger each time. An item another writer
+        changed since its predecessor placed it keeps that placement until a restart or a
+        model of another version."""
+        with predecessor._adding:
+            adopted = self.recommender.adopt_placed(predecessor.recommender)
+            placed = predecessor._placed
+            self._placed.update({item: placed[item] for item in adopted})
+        if adopted:
+            log.info("kept %d items placed by %s", len(adopted), predecessor.recommender.name)
 
     def _keep_loading(self) -> None:
         while not self._stop.wait(self.settings.api_graph_retry_s):

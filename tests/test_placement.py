@@ -6,7 +6,9 @@ folded in once no predecessor can replay a write on it any more."""
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from api.schemas import Event
 from api.service import NEIGHBOURS, PLACE_BATCH, PlacedItem, Service
 from gnn.infer import LoadedModel
 from kg import Graph, Settings
-from kg.catalogue import read_stored_items, untrained_item_ids
+from kg.catalogue import StoredItem, read_stored_items, untrained_item_ids
 from kg.records import ItemCategoryRow, ItemLinkRow, ItemRow, Row
 from kg.search import ItemCandidates, item_candidates, query_words, search_candidates
 from kg.write import write_atomically
@@ -99,7 +101,7 @@ def test_the_items_added_since_training_are_placed_in_a_few_round_trips_as_one_b
     batch = Service(patient, model, Metrics(), parts)
     single = Service(patient, model, Metrics(), parts)
     try:
-        batch._place_untrained()
+        batch._place_untrained(None)
         assert asked == [PLACE_BATCH] * (N // PLACE_BATCH) + [N % PLACE_BATCH]
         assert len(asked) == math.ceil(N / PLACE_BATCH)
 
@@ -170,4 +172,51 @@ def test_a_reloaded_service_forgets_what_it_folded_once_no_predecessor_can_repla
         assert second._folded == third._folded == set()
     finally:
         for service in running:
+            service.close()
+
+
+def test_a_reload_of_the_same_model_keeps_the_placed_items_and_reads_only_the_others(
+    patient: Settings,
+    model: LoadedModel,
+    parts: SharedParts,
+    added: list[str],
+    graph: Graph,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A successor over the model its predecessor serves takes the items placed there as they
+    are (re-reading thousands of text vectors made every reload slower and the heap larger);
+    it reads an item only another writer added since. Over another model, it places them all."""
+    read: list[str] = []  # ids of the stored items read to place them
+
+    def counted(graph: Graph, ids: Sequence[str]) -> list[StoredItem]:
+        read.extend(ids)
+        return read_stored_items(graph, ids)
+
+    monkeypatch.setattr(api.service, "read_stored_items", counted)
+    first = Service(patient, model, Metrics(), parts)
+    first.start()
+    assert sorted(read) == sorted(added)
+    late = "added-by-another-writer"
+    vector = np.random.default_rng(1).normal(size=384).astype(np.float32)
+    write_atomically(graph, [ItemRow(id=late, title="velvet tape", text_embedding=vector.tolist())])
+    successors = [Service(patient, model, Metrics(), parts)]
+    try:
+        read.clear()
+        first.hand_over(successors[0])
+        assert read == [late]
+        kept, had = successors[0].recommender, first.recommender
+        assert kept.item_ids == [*had.item_ids, late]
+        np.testing.assert_array_equal(kept.items[: len(had.items)], had.items)
+        assert (kept.borrowed[: had.borrowed.shape[0]] != had.borrowed).nnz == 0
+        assert kept.titles[added[3]] == had.titles[added[3]]  # from its catalogue read
+        assert successors[0]._placed == {**first._placed, late: successors[0]._placed[late]}
+
+        shutil.copytree(model.path, other := tmp_path / "another-version")
+        successors.append(Service(patient, LoadedModel.load(other), Metrics(), parts))
+        read.clear()
+        successors[0].hand_over(successors[1])
+        assert sorted(read) == sorted([*added, late])
+    finally:
+        for service in (first, *successors):
             service.close()
