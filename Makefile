@@ -70,6 +70,7 @@ bench: install  ## run the benchmarks (each prints a table and a JSON line)
 	$(BIN)/python bench/explanations.py
 	$(BIN)/python bench/api_latency.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/ann.py
 
 neo4j-start: install  ## start Neo4j only
 	$(BIN)/kgrec neo4j start

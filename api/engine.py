@@ -1,8 +1,10 @@
 """The in-memory recommender the API serves from.
 
 The catalogue's item embeddings sit in one matrix; a ranking is one matrix-vector product with
-the filters (seen items, a category) applied before an exact top-k, which at catalogue sizes
-of this shop (10^4..10^5 items) takes well under a millisecond, so no ANN index is kept.
+the filters (seen items, a category) applied before an exact top-k, which at 10^4 items takes
+a fraction of a millisecond. Past `KGREC_API_ANN_MIN_ITEMS` trained items (the break-even
+`bench/ann.py` measures), a ranking of the whole catalogue scores only the candidates an HNSW
+index (`api/ann.py`) and the item-item term propose, each exactly as below it.
 
 Users: the trained embedding, moved by every event since training (online, no retraining):
 normalise(n_trained * trained + sum of weight * item embedding over new events). A user the
@@ -32,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from api.ann import CANDIDATES, ItemIndex
 from api.compute import COMPUTING
 from gnn.dataset import item_text
 from gnn.infer import LoadedModel
@@ -77,7 +80,9 @@ def normalise(vector: Vector) -> Vector:
 
 
 class Recommender:
-    def __init__(self, model: LoadedModel) -> None:
+    def __init__(self, model: LoadedModel, ann_min_items: int | None = None) -> None:
+        """`ann_min_items`: from this many trained items on, rankings of the whole catalogue
+        score the candidates an ANN index proposes instead of every item (None: never)."""
         self.model = model
         self.name = model.path.name
         n_items = len(model.items)
@@ -111,6 +116,8 @@ class Recommender:
         self.entities: dict[str, Entity] = {}  # lower-cased id or name -> entity
         self.catalogue_loaded = False
         self._write_lock = threading.Lock()  # events and new items; reads need none
+        wanted = ann_min_items is not None and n_items >= ann_min_items
+        self.index = ItemIndex(self.items) if wanted else None
 
     # -- state from the graph -------------------------------------------------------------
 
@@ -247,6 +254,8 @@ class Recommender:
         weight = self.blend.vector_weight if vector_weight is None else vector_weight
         # Rows the caller found before an item added since grew `items` are not in it yet.
         exclude = [row for row in exclude if row < len(items)]
+        if within is None and vector is not None and self.index is not None:
+            within = self._proposed(self.index, vector, k + len(exclude), history)
         if within is None:  # the whole catalogue: no copy of the matrix
             rows = np.arange(len(items))
             if vector is None:
@@ -268,6 +277,17 @@ class Recommender:
         best = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(self.item_ids[rows[i]], float(scores[i])) for i in best if scores[i] != -np.inf]
+
+    def _proposed(
+        self, index: ItemIndex, vector: Vector, n: int, history: Iterable[int]
+    ) -> NDArray[np.int64]:
+        """The rows worth scoring for `vector` and `history`: the index's nearest (at least n)
+        and those the item-item term reaches from the history's trained items."""
+        found = index.search(vector, n)
+        known = [row for row in history if row < self.trained_items]
+        if self.item_item is None or not known:
+            return found
+        return np.union1d(found, self.item_item.reached(known, max(n, CANDIDATES)))
 
     def item_item_scores(self, history: Iterable[int], rows: NDArray[np.int64]) -> Vector | None:
         """The item-item term of these history items for the item `rows` (new items: what
@@ -377,6 +397,8 @@ class Recommender:
                                                              dtype=np.float32)])  # fmt: skip
                 items[at] = vectors
                 self.items = items
+                if self.index is not None:
+                    self.index.extend(items)
             self._categorise({rows[item]: latest[item].categories for item in latest},
                              updated=set(known.values()))  # fmt: skip
             return [rows[update.id] >= self.trained_items for update in updates]
@@ -396,6 +418,8 @@ class Recommender:
             self.item_ids.extend(placed)
             self.item_row.update({item: self.trained_items + n for n, item in enumerate(placed)})
             self.items = np.concatenate([self.items, items[self.trained_items :]])
+            if self.index is not None:
+                self.index.extend(self.items)
         return placed
 
     def _categorise(self, categories: dict[int, Sequence[str]], *, updated: set[int]) -> None:

@@ -237,7 +237,7 @@ class Service:
         self.metrics = metrics
         self.parts = parts
         self.paths = parts.paths
-        self.recommender = Recommender(model)
+        self.recommender = Recommender(model, settings.api_ann_min_items)
         self.searcher = Searcher(self.recommender)
         self.graph = api_graph(settings)
         self.guard = GraphGuard(self.graph, settings.api_graph_retry_s, settings.api_load_timeout_s)

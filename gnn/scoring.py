@@ -100,15 +100,34 @@ class ItemItemTerm:
         to the trained items it resembles. The rows of its items are summed straight from the
         matrix: a request pays no sparse products for its one history."""
         matrix = self.matrix
-        rows = np.unique(np.asarray(items, dtype=np.int64))
-        starts, counts = matrix.indptr[rows], np.diff(matrix.indptr)[rows]
-        entries = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        entries = self._entries(items)
         summed = np.bincount(matrix.indices[entries], weights=matrix.data[entries],
                              minlength=matrix.shape[1])  # fmt: skip
         spread: Scores = summed.astype(np.float32) * np.float32(self.weight)
         if not borrowed.shape[0]:
             return spread
         return np.concatenate([spread, np.asarray(borrowed @ spread, dtype=np.float32)])
+
+    def reached(self, items: Sequence[int], limit: int) -> NDArray[np.int64]:
+        """The (at most `limit`) catalogue columns these items' rows add the most to: the
+        candidates the term proposes, found without a pass over the whole catalogue."""
+        entries = self._entries(items)
+        columns, where = np.unique(self.matrix.indices[entries], return_inverse=True)
+        summed = np.bincount(where, weights=self.matrix.data[entries])
+        if len(columns) > limit:
+            columns = columns[np.argpartition(-summed, limit - 1)[:limit]]
+        reached: NDArray[np.int64] = columns.astype(np.int64)
+        return reached
+
+    def _entries(self, items: Sequence[int]) -> NDArray[np.int64]:
+        """Positions in the matrix's data of the entries of these items' rows."""
+        matrix = self.matrix
+        rows = np.unique(np.asarray(items, dtype=np.int64))
+        starts, counts = matrix.indptr[rows], np.diff(matrix.indptr)[rows]
+        entries: NDArray[np.int64] = np.repeat(
+            starts - np.cumsum(counts) + counts, counts
+        ) + np.arange(counts.sum())
+        return entries
 
 
 def blended(

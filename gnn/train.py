@@ -553,11 +553,12 @@ def fit(
     epochs: int,
     blend: Blend,
     initialise: Initialise | None = None,
+    on_epoch: EpochCallback | None = None,
 ) -> KGRecModel:
     """A model trained on all of `dataset`'s training interactions for `epochs` (no early
     stopping: the epoch count and `blend` were picked on validation before)."""
     device = torch.device(resolve_device(config.device))
-    model, _, _, _, _ = _fit(dataset, config, device, epochs, False, None, initialise)
+    model, _, _, _, _ = _fit(dataset, config, device, epochs, False, on_epoch, initialise)
     return with_blend(model, blend, dataset, config)
 
 

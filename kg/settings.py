@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # ... and replays one served path in Neo4j every this many explained requests (0: never),
     # at most one a check.
     api_projection_sample: int = Field(100, ge=0)
+    # From this many trained items on, a ranking over the whole catalogue scores the few
+    # hundred items an HNSW index (`api/ann.py`) proposes instead of every item: past the
+    # break-even `bench/ann.py` measures, with its recall against exact ranking. 0: always.
+    api_ann_min_items: int = Field(100_000, ge=0)
 
     @property
     def api_url(self) -> str:

@@ -116,6 +116,21 @@ def test_similar_items_stay_on_their_side(client: TestClient) -> None:
     assert client.get("/items/nope/similar").status_code == 404
 
 
+def test_through_the_ann_index_the_answers_are_the_exact_ones(
+    client: TestClient, shop: Settings
+) -> None:
+    """KGREC_API_ANN_MIN_ITEMS=0 ranks every catalogue through the index and the term's
+    candidates; this shop's items are fewer than those proposed, so nothing may differ."""
+    with TestClient(create_app(shop.model_copy(update={"api_ann_min_items": 0}))) as indexed:
+        assert indexed.app.state.service.recommender.index is not None  # type: ignore[attr-defined]
+        assert client.app.state.service.recommender.index is None  # type: ignore[attr-defined]
+        for user in ("g-user0", "t-user1"):
+            assert recommend(indexed, user, k=8) == recommend(client, user, k=8)
+        for item in ("t3", "g1"):
+            similar = indexed.get(f"/items/{item}/similar", params={"k": 5}).json()
+            assert similar == client.get(f"/items/{item}/similar", params={"k": 5}).json()
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status", "says"),
     [

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import api.ann
+import api.engine
 from api.engine import Recommender
 from gnn.artifacts import save_model
 from gnn.baselines import EASE
@@ -123,6 +125,38 @@ def test_a_new_item_is_scored_as_the_trained_item_it_twins(
         # An item added since training has no interactions: it gets the blend's cold offset.
         twin = served[recommender.item_ids[twin_of]] + loaded.blend.cold
         assert served["twin"] == pytest.approx(twin, rel=1e-5)
+
+
+def test_through_the_index_rankings_score_the_proposed_items_exactly(
+    shop: tuple[RecDataset, TrainResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big catalogue's rankings score the candidates the index and the item-item term
+    propose (`api/ann.py`), each exactly as a ranking of every item scores it."""
+    dataset, result = shop
+    loaded = LoadedModel.load(save_model(result.model, dataset, CONFIG.to_dict(), {}, tmp_path))
+    exact, indexed = Recommender(loaded), Recommender(loaded, ann_min_items=0)
+    assert exact.index is None and indexed.index is not None
+    assert Recommender(loaded, ann_min_items=len(exact.item_ids) + 1).index is None
+    assert loaded.user_items is not None and indexed.item_item is not None
+    users = range(10)
+    histories = [list(loaded.user_items[user].indices) for user in users]
+    for user, items in zip(users, histories, strict=True):  # every item proposed: the same
+        vector = exact.users[user]
+        assert indexed.top_k(vector, 5, exclude=items, history=items) == exact.top_k(
+            vector, 5, exclude=items, history=items
+        )
+    monkeypatch.setattr(api.ann, "CANDIDATES", 3)  # a few of the shop's 24 items proposed
+    monkeypatch.setattr(api.engine, "CANDIDATES", 3)
+    for user, items in zip(users, histories, strict=True):
+        vector = exact.users[user]
+        truth = dict(exact.top_k(vector, len(exact.item_ids), history=items))
+        served = indexed.top_k(vector, 3, history=items)
+        proposed = {*indexed.index.search(vector, 3), *indexed.item_item.reached(items, 3)}
+        assert len(served) == 3 and {indexed.item_row[item] for item, _ in served} <= proposed
+        for item, score in served:
+            assert score == pytest.approx(truth[item], rel=1e-5)
+    indexed.add_item("twin", indexed.items[5].copy(), "A twin", [])  # the index grows with it
+    assert len(indexed.index) == len(indexed.items) == len(exact.item_ids) + 1
 
 
 def test_the_cold_offset_is_picked_on_items_made_cold(

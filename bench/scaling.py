@@ -1,0 +1,292 @@
+"""How kgrec's costs grow with the shop: synthetic shops at several multiples of Beauty's size.
+
+    python bench/scaling.py [--scales 1,4,16] [--requests 200]
+
+Per scale (`synthetic_shop.py`: Beauty 2014's item, user and review counts times the scale),
+in one throwaway Neo4j emptied between scales:
+
+- ingest: `kgrec ingest amazon2018 --no-extract` on the shop's files, as a user runs it (a
+  process of its own): seconds and the process's peak RSS. Extraction is left out: its cost is
+  per text and the extraction benches measure it.
+- epoch: a spawned process exports the graph, encodes the item text (cached by text under
+  KGREC_CACHE_DIR), builds the dataset and trains two epochs of the GNN on every interaction
+  (no validation); the second epoch's seconds, and the process's peak RSS. The model (GNN
+  alone: the EASE part of `kgrec train`'s blend inverts a dense items x items matrix, which
+  does not fit this machine's memory from about 4x Beauty on) is saved for serving.
+- requests: `kgrec serve` over that model; p50 of a user's top 10 without explanations
+  (retrieval) and with them (an explained request), over `--requests` users; the server's RSS.
+
+Then the growth exponent k of each cost (cost ~ size^k, least squares on log-log), and, on
+the smallest scale, `kgrec train --nproc 2` against `--nproc 1` (test NDCG@10 ratio).
+`spark_graph_equal` is null: `kgrec ingest spark` is not built. A table, a PNG
+(bench/results/scaling.png) and, last, one JSON object: {"sizes", "ingest_s", "epoch_s",
+"p50_ms", "peak_rss_mb", "ingest_growth_exponent", "epoch_growth_exponent",
+"ddp_2proc_ndcg_ratio", "spark_graph_equal"} (sizes in reviews; p50_ms of explained requests).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import matplotlib
+import numpy as np
+import psutil
+import typer
+from api_latency import KEY, start_server, wait_ready
+from rich.console import Console
+from rich.table import Table
+from synthetic_shop import SyntheticShop
+
+from gnn.artifacts import save_model
+from gnn.dataset import build_dataset
+from gnn.scoring import Blend
+from gnn.text import TextEncoder
+from gnn.train import EpochLog, TrainConfig, fit
+from kg import Graph, Settings, provision
+from kg.export import export_graph
+from kg.settings import PROJECT_ROOT
+from kg.write import delete_all
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+console = Console(width=140)
+RESULTS = Path(__file__).parent / "results"
+DATA = PROJECT_ROOT / ".kgrec" / "bench-data"
+EPOCHS = 2  # the second is timed: the first pays for warming up
+TARGET_EXPONENT = 1.15
+DDP_EPOCHS = 3
+
+
+def kgrec_env(settings: Settings) -> dict[str, str]:
+    """The environment a `kgrec` command needs to use this bench's server."""
+    info = provision.resolve_connection(settings)
+    return {**os.environ, "KGREC_NEO4J_MODE": "external", "KGREC_NEO4J_URI": info.uri,
+            "KGREC_NEO4J_PASSWORD": info.password, "KGREC_CACHE_DIR": str(settings.cache_dir),
+            "HF_HUB_OFFLINE": "1"}  # fmt: skip
+
+
+def measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run a command to its end: (seconds, peak RSS in MB of it and its children, sampled)."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)  # fmt: skip
+    watched = psutil.Process(process.pid)
+    peak = 0.0
+    while process.poll() is None:
+        try:
+            tree = [watched, *watched.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree) / 2**20)
+        except psutil.Error:
+            pass  # it ended between the two looks
+        time.sleep(0.2)
+    if process.returncode:
+        error = process.stderr.read().decode()[-3000:] if process.stderr else ""
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}): {error}")
+    return time.perf_counter() - began, peak
+
+
+def train_epochs(settings: Settings, models_dir: Path, answer: Connection) -> None:
+    """In a spawned process: dataset from the graph, EPOCHS epochs, the model saved; sends
+    (seconds of the last epoch, seconds to build the dataset, peak RSS MB)."""
+    began = time.perf_counter()
+    with Graph.connect(settings) as graph, TextEncoder(settings) as encoder:
+        dataset = build_dataset(export_graph(graph), encoder.encode)
+    built = time.perf_counter() - began
+    logs: list[EpochLog] = []
+    config = TrainConfig()
+    model = fit(dataset, config, EPOCHS, Blend(), on_epoch=logs.append)
+    save_model(model, dataset, config.to_dict(), {}, models_dir)
+    epoch_s = logs[-1].seconds - logs[-2].seconds
+    answer.send((epoch_s, built, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def p50_ms(base: str, users: list[str], explain: bool) -> float:
+    took = []
+    with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60) as client:
+        for user in users:
+            began = time.perf_counter()
+            response = client.get(f"/users/{user}/recommendations",
+                                  params={"k": 10, "explain": str(explain).lower()})  # fmt: skip
+            took.append(time.perf_counter() - began)
+            response.raise_for_status()
+    return float(np.median(took)) * 1000
+
+
+def one_scale(settings: Settings, scale: float, requests: int, work: Path) -> dict[str, Any]:
+    shop = SyntheticShop(scale)
+    folder = DATA / f"synthetic-{scale:g}x-seed{shop.seed}"
+    reviews, meta = folder / "Synthetic_5.json.gz", folder / "meta_Synthetic.json.gz"
+    if not (reviews.exists() and meta.exists()):
+        with console.status(f"Writing the {scale:g}x shop..."):
+            shop.write(folder)
+    with Graph.connect(settings) as graph, console.status("Emptying Neo4j..."):
+        delete_all(graph)
+    env = kgrec_env(settings)
+    with console.status(f"{scale:g}x: ingesting..."):
+        ingest_s, ingest_rss = measured(
+            [sys.executable, "-m", "kg.cli", "ingest", "amazon2018", "--reviews", str(reviews),
+             "--meta", str(meta), "--no-extract"], env,
+        )  # fmt: skip
+    with Graph.connect(settings) as graph:
+        [[nodes]] = graph.read_values("MATCH (n) RETURN count(n)")
+        [[relationships]] = graph.read_values("MATCH ()-[r]->() RETURN count(r)")
+    models_dir = work / f"models-{scale:g}"
+    with console.status(f"{scale:g}x: dataset and {EPOCHS} epochs..."):
+        receive, send = multiprocessing.get_context("spawn").Pipe(duplex=False)
+        child = multiprocessing.get_context("spawn").Process(
+            target=train_epochs, args=(settings, models_dir, send)
+        )
+        child.start()
+        epoch_s, dataset_s, train_rss = receive.recv()
+        child.join()
+    users = [f"U{n:09d}" for n in np.random.default_rng(0).choice(
+        round(SyntheticShop(scale).counts[1]), size=requests, replace=False)]  # fmt: skip
+    port = provision.free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(settings, models_dir, port, log=work / f"serve-{scale:g}.log")
+    try:
+        with console.status(f"{scale:g}x: serving..."):
+            wait_ready(base, server, timeout_s=1200)
+            p50_ms(base, users[:20], explain=True)  # warm-up
+            retrieval = p50_ms(base, users, explain=False)
+            explained = p50_ms(base, users, explain=True)
+            serve_rss = psutil.Process(server.pid).memory_info().rss / 2**20
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    n_items, n_users, _ = shop.counts
+    row = {"scale": scale, "reviews": _reviews(reviews), "items": n_items, "users": n_users,
+           "nodes": nodes, "relationships": relationships, "ingest_s": ingest_s,
+           "ingest_rss_mb": ingest_rss, "dataset_s": dataset_s, "epoch_s": epoch_s,
+           "train_rss_mb": train_rss, "retrieval_p50_ms": retrieval, "p50_ms": explained,
+           "serve_rss_mb": serve_rss}  # fmt: skip
+    console.print(row)
+    return row
+
+
+def _reviews(path: Path) -> int:
+    with gzip.open(path, "rt") as lines:
+        return sum(1 for _ in lines)
+
+
+def ddp_ratio(settings: Settings, scale: float, work: Path) -> float:
+    """Test NDCG@10 of `kgrec train --nproc 2` over that of --nproc 1 on the shop in Neo4j."""
+    ndcg = []
+    for nproc in (1, 2):
+        models_dir = work / f"ddp-{nproc}"
+        with console.status(f"kgrec train --nproc {nproc} on the {scale:g}x shop..."):
+            measured([sys.executable, "-m", "kg.cli", "train", "--epochs", str(DDP_EPOCHS),
+                      "--no-baselines", "--no-refit", "--no-write-back", "--no-reuse",
+                      "--nproc", str(nproc), "--models-dir", str(models_dir)],
+                     kgrec_env(settings))  # fmt: skip
+        [version] = [d for d in models_dir.iterdir() if d.is_dir()]
+        ndcg.append(json.loads((version / "metrics.json").read_text())["ours"]["ndcg@10"])
+    return float(ndcg[1] / ndcg[0])
+
+
+def exponent(sizes: list[float], costs: list[float]) -> float:
+    """k in cost ~ size^k, fitted on log-log by least squares."""
+    slope, _ = np.polyfit(np.log(sizes), np.log(costs), 1)
+    return float(slope)
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    sizes = [row["reviews"] for row in rows]
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for key, label in (("ingest_s", "ingest s"), ("epoch_s", "epoch s"),
+                       ("p50_ms", "explained request p50 ms"),
+                       ("retrieval_p50_ms", "retrieval p50 ms")):  # fmt: skip
+        axes.loglog(sizes, [row[key] for row in rows], "o-", label=label)
+    linear = [rows[0]["ingest_s"] * size / sizes[0] for size in sizes]
+    axes.loglog(sizes, linear, ":", color="grey", label="linear, from the first ingest")
+    axes.set(xlabel="reviews in the shop", ylabel="cost", title="kgrec's costs against shop size")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main(
+    scales: Annotated[str, typer.Option(help="multiples of Beauty's size, comma-separated")] = (
+        "1,4,16"
+    ),
+    requests: Annotated[int, typer.Option(min=20, help="users asked for per scale")] = 200,
+    ddp: Annotated[bool, typer.Option(help="compare --nproc 2 with 1 on the smallest")] = True,
+) -> None:
+    chosen = sorted(float(scale) for scale in scales.split(","))
+    rows = []
+    with (
+        provision.scratch_server(Settings(), "neo4j-scaling", wipe=False) as settings,
+        tempfile.TemporaryDirectory(prefix="kgrec-scaling-") as scratch,
+    ):
+        work = Path(scratch)
+        for scale in chosen:
+            rows.append(one_scale(settings, scale, requests, work))
+        ratio = None
+        if ddp:
+            with Graph.connect(settings) as graph:
+                delete_all(graph)
+            smallest = DATA / f"synthetic-{chosen[0]:g}x-seed0"
+            measured([sys.executable, "-m", "kg.cli", "ingest", "amazon2018", "--reviews",
+                      str(smallest / "Synthetic_5.json.gz"), "--meta",
+                      str(smallest / "meta_Synthetic.json.gz"), "--no-extract"],
+                     kgrec_env(settings))  # fmt: skip
+            ratio = ddp_ratio(settings, chosen[0], work)
+    sizes = [row["reviews"] for row in rows]
+    table = Table(title="Synthetic shops (Beauty's counts x scale), one throwaway Neo4j")
+    columns = ("scale", "reviews", "items", "nodes", "relationships", "ingest s", "ingest MB",
+               "dataset s", "epoch s", "train MB", "retrieval p50 ms", "explained p50 ms",
+               "serve MB")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(f"{row['scale']:g}x", f"{row['reviews']:,}", f"{row['items']:,}",
+                      f"{row['nodes']:,}", f"{row['relationships']:,}", f"{row['ingest_s']:.1f}",
+                      f"{row['ingest_rss_mb']:.0f}", f"{row['dataset_s']:.1f}",
+                      f"{row['epoch_s']:.2f}", f"{row['train_rss_mb']:.0f}",
+                      f"{row['retrieval_p50_ms']:.2f}", f"{row['p50_ms']:.2f}",
+                      f"{row['serve_rss_mb']:.0f}")  # fmt: skip
+    console.print(table)
+    costs = ("ingest_s", "epoch_s", "dataset_s", "p50_ms", "retrieval_p50_ms")
+    growth = {key: exponent(sizes, [row[key] for row in rows]) if len(rows) > 1 else None
+              for key in costs}  # fmt: skip
+    for key, k in growth.items():
+        verdict = (
+            ""
+            if key not in ("ingest_s", "epoch_s") or k is None
+            else (f" (target <= {TARGET_EXPONENT}: {'met' if k <= TARGET_EXPONENT else 'NOT met'})")
+        )
+        console.print(f"growth exponent of {key}: {'n/a' if k is None else f'{k:.3f}'}{verdict}")
+    if ratio is not None:
+        console.print(f"kgrec train --nproc 2 / --nproc 1, test NDCG@10: {ratio:.4f}")
+    RESULTS.mkdir(exist_ok=True)
+    plot(rows, RESULTS / "scaling.png")
+    console.print(f"Plot: {RESULTS / 'scaling.png'}")
+    print(json.dumps({
+        "sizes": sizes,
+        "ingest_s": [round(row["ingest_s"], 2) for row in rows],
+        "epoch_s": [round(row["epoch_s"], 3) for row in rows],
+        "p50_ms": [round(row["p50_ms"], 2) for row in rows],
+        "peak_rss_mb": [round(max(row["ingest_rss_mb"], row["train_rss_mb"],
+                                  row["serve_rss_mb"])) for row in rows],
+        "ingest_growth_exponent": growth["ingest_s"],
+        "epoch_growth_exponent": growth["epoch_s"],
+        "ddp_2proc_ndcg_ratio": ratio,
+        "spark_graph_equal": None,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    typer.run(main)
