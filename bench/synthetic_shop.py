@@ -97,12 +97,12 @@ class SyntheticShop:
             for user in range(n_users):
                 liked = rng.choice(len(leaves), size=LIKED_LEAVES, replace=False)
                 count = int(per_user[user])
-                outside = rng.random(count) < OUTSIDE
+                outside = rng.random(2 * count) < OUTSIDE  # twice: popular items repeat
                 picked = [int(anywhere(rng, 1)[0]) if away
                           else int(leaf_draw[rng.choice(liked)](rng, 1)[0])
                           for away in outside]  # fmt: skip
                 ts = START_TS + int(rng.integers(0, 10**8))
-                for item in dict.fromkeys(picked):  # one review per user and item, as 5-core
+                for item in list(dict.fromkeys(picked))[:count]:  # one review per user and item
                     rating = int(rng.choice(RATINGS, p=RATING_SHARES))
                     ts += int(rng.integers(3_600, 30 * 86_400))
                     text = OPINIONS[rating].format(rng.choice(ASPECTS))

@@ -62,6 +62,14 @@ AMAZON2018_HELP = (
     "killed is completed by running it again."
 )
 
+SPARK_HELP = (
+    "Load Amazon Review Data 2018 files (as `kgrec ingest amazon2018`) on Spark: reading, "
+    "cleaning, extraction and writing run in the partitions of a Spark cluster (--master; "
+    "local[N] runs N cores of this machine), entities are resolved over the whole shop on the "
+    "driver. The graph is the one `kgrec ingest amazon2018` writes from the same files, id for "
+    "id. Executors need kgrec installed and must reach Neo4j."
+)
+
 ingest_app = typer.Typer(
     name="ingest",
     help=(
@@ -96,24 +104,28 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+Reviews = Annotated[
+    Path,
+    typer.Option(
+        "--reviews",
+        help="Reviews file, `<Category>_5.json.gz` (one JSON review a line; gzip or plain).",
+        show_default=False,
+    ),
+]
+Meta = Annotated[
+    Path | None,
+    typer.Option(
+        "--meta",
+        help="Metadata file, `meta_<Category>.json.gz`: items, brands, categories, links. "
+        "Without it only users, reviews and ratings are loaded.",
+    ),
+]
+
+
 @ingest_app.command("amazon2018", help=AMAZON2018_HELP)
 def amazon2018(
-    reviews: Annotated[
-        Path,
-        typer.Option(
-            "--reviews",
-            help="Reviews file, `<Category>_5.json.gz` (one JSON review a line; gzip or plain).",
-            show_default=False,
-        ),
-    ],
-    meta: Annotated[
-        Path | None,
-        typer.Option(
-            "--meta",
-            help="Metadata file, `meta_<Category>.json.gz`: items, brands, categories, links. "
-            "Without it only users, reviews and ratings are loaded.",
-        ),
-    ] = None,
+    reviews: Reviews,
+    meta: Meta = None,
     batch_size: BatchSize = None,
     extract: Extract = True,
 ) -> None:  # fmt: skip
@@ -130,6 +142,49 @@ def amazon2018(
         batch_size,
         extract,
     )
+
+
+@ingest_app.command("spark", help=SPARK_HELP)
+def spark(
+    reviews: Reviews,
+    meta: Meta = None,
+    master: Annotated[
+        str, typer.Option(help="Spark master: local[N] (N cores here), spark://host:7077, yarn.")
+    ] = "local[2]",
+    partitions: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Partitions the records are spread over.")
+    ] = 4,
+    batch_size: BatchSize = None,
+    extract: Extract = True,
+) -> None:  # fmt: skip
+    """`kgrec ingest spark` (help: SPARK_HELP)."""
+    # Imported here: starting PySpark is only worth it for this command.
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    from ingest.spark import SparkLoad, load_on_spark, spark_session
+
+    settings = get_settings()
+
+    def check() -> list[str]:
+        check_files(reviews, meta)
+        return []
+
+    def load(writer: GraphWriter, progress: LoadProgress, stage: ExtractionStage) -> IngestSummary:
+        job = SparkLoad(settings, writer.batch_size, extract, partitions)
+        session = spark_session(master)
+        try:
+            return load_on_spark(session, job, reviews, meta, stage, progress)
+        except (PySparkException, Py4JError) as exc:
+            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise fail(
+                f"the Spark job failed: {last}. Nothing is half-written: run the same "
+                "command again once the cause is fixed (loading is idempotent)."
+            ) from None
+        finally:
+            session.stop()
+
+    run_load("spark", check, load, batch_size, extract)
 
 
 class ProgressBars:

@@ -65,13 +65,9 @@ def mapped(
     counted in `tally` with its reason and not loaded. A category path cut short among a kept
     record's rows is counted in `tally` too, and not passed on."""
     for record in records:
-        try:
-            rows = to_rows(record)
-        except SetAside as exc:
-            tally.drop(str(exc))
-            continue
-        except ValidationError as exc:
-            tally.drop(f"does not fit the graph: {exc.title} {validation_reason(exc)}")
+        rows = rows_or_reason(record, to_rows)
+        if isinstance(rows, str):
+            tally.drop(rows)
             continue
         tally.kept += 1
         graph_rows = []
@@ -81,3 +77,14 @@ def mapped(
             else:
                 graph_rows.append(row)
         yield graph_rows
+
+
+def rows_or_reason(record: T, to_rows: Callable[[T], list[Row]]) -> list[Row] | str:
+    """The record's rows, or why it is set aside (`to_rows` said so, or a value the graph
+    refuses)."""
+    try:
+        return to_rows(record)
+    except SetAside as exc:
+        return str(exc)
+    except ValidationError as exc:
+        return f"does not fit the graph: {exc.title} {validation_reason(exc)}"

@@ -36,17 +36,22 @@ def write_extracted(
 
     def counted(groups: Iterable[list[Row]]) -> Iterator[list[Row]]:
         for done, rows in enumerate(groups, start=1):
-            for row in rows:
-                if isinstance(row, BrandRow):
-                    summary.entities["brand"] += 1
-                elif isinstance(row, AttributeRow):
-                    summary.entities[row.kind] += 1
+            count_entities(rows, summary)
             report(ENTITIES_STAGE, done, None)
             yield rows
 
     write_rows(counted(stage.rows()), EXTRACTED_WRITES, writer, summary, seen)
     summary.texts_extracted += stage.extracted
     summary.texts_cached += stage.cached
+
+
+def count_entities(rows: Iterable[Row], summary: IngestSummary) -> None:
+    """Count the brands and attributes (by kind) among resolved rows."""
+    for row in rows:
+        if isinstance(row, BrandRow):
+            summary.entities["brand"] += 1
+        elif isinstance(row, AttributeRow):
+            summary.entities[row.kind] += 1
 
 
 def write_rows(

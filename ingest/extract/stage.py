@@ -111,11 +111,7 @@ class ExtractionStage:
         self._reviews: list[ReviewText] = []
 
     def add_item(self, item: ItemText) -> None:
-        self.item_categories[item.item_id] = item.category
-        if item.title:
-            self.inside_titles.update(title_words(item.title))
-        if scents.cued(item):
-            self.scent_cued.add(item.item_id)
+        self._note(item)
         self._items.append(item)
         if len(self._items) >= self.batch_size:
             self._flush_items()
@@ -124,6 +120,23 @@ class ExtractionStage:
         self._reviews.append(review)
         if len(self._reviews) >= self.batch_size:
             self._flush_reviews()
+
+    def add_extracted_item(self, item: ItemText, mentions: list[Mention]) -> None:
+        """An item whose text was extracted elsewhere (`extract_items` in a Spark partition):
+        as `add_item`, with its mentions given. Added in source order, the shop-wide steps
+        and the resolution come out as a load of the same file's."""
+        self._note(item)
+        self._record_item(item, mentions)
+
+    def add_extracted_review(self, review_id: str, mentions: list[Mention]) -> None:
+        self.review_mentions[review_id] = mentions
+
+    def extract_items(self, items: Sequence[ItemText]) -> list[list[Mention]]:
+        """The mentions each item's text holds (cached answers reused), nothing kept here."""
+        return self._extract(items, lambda e, batch: e.extract_items(batch))
+
+    def extract_reviews(self, reviews: Sequence[ReviewText]) -> list[list[Mention]]:
+        return self._extract(reviews, lambda e, batch: e.extract_reviews(batch))
 
     def add_known(self, item_id: str, mention: Mention) -> None:
         """An entity the source states outright (a table's attribute row): resolved with what
@@ -156,22 +169,32 @@ class ExtractionStage:
         for review_id, mentions in sorted(self.review_mentions.items()):
             yield list(review_rows(review_id, mentions, resolution))
 
+    def _note(self, item: ItemText) -> None:
+        """What the shop-wide steps count of an item: its category, title words, scent cue."""
+        self.item_categories[item.item_id] = item.category
+        if item.title:
+            self.inside_titles.update(title_words(item.title))
+        if scents.cued(item):
+            self.scent_cued.add(item.item_id)
+
+    def _record_item(self, item: ItemText, mentions: list[Mention]) -> None:
+        following = {
+            m.text: word
+            for m in mentions
+            if m.extractor == discovery.DISCOVERED and m.source == "title" and m.end is not None
+            and item.title and (word := discovery.following_word(item.title, m.end))
+        }  # fmt: skip
+        if following:
+            self.followers[item.item_id] = following
+        self.item_mentions[item.item_id] = mentions
+
     def _flush_items(self) -> None:
-        found = self._extract(self._items, lambda e, batch: e.extract_items(batch))
-        for item, mentions in zip(self._items, found, strict=True):
-            following = {
-                m.text: word
-                for m in mentions
-                if m.extractor == discovery.DISCOVERED and m.source == "title" and m.end is not None
-                and item.title and (word := discovery.following_word(item.title, m.end))
-            }  # fmt: skip
-            if following:
-                self.followers[item.item_id] = following
-        self.item_mentions.update(zip((i.item_id for i in self._items), found, strict=True))
+        for item, mentions in zip(self._items, self.extract_items(self._items), strict=True):
+            self._record_item(item, mentions)
         self._items = []
 
     def _flush_reviews(self) -> None:
-        found = self._extract(self._reviews, lambda e, batch: e.extract_reviews(batch))
+        found = self.extract_reviews(self._reviews)
         self.review_mentions.update(zip((r.review_id for r in self._reviews), found, strict=True))
         self._reviews = []
 

@@ -55,23 +55,22 @@ def _records(path: Path, model: type[S]) -> Iterator[S | Rejected]:
             yield line
             continue
         text = decoded(source, number, line)
-        if isinstance(text, Rejected):
-            yield text
-            continue
-        try:
-            value = json.loads(text.lstrip("\ufeff") if number == 1 else text)
-        except RecursionError:
-            yield Rejected.of(source, number, "not JSON: nested too deeply", text)
-            continue
-        except ValueError as exc:  # JSONDecodeError, or an integer of over 4300 digits
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            yield Rejected.of(source, number, f"not JSON: {detail}", text)
-            continue
-        if not isinstance(value, dict):
-            reason = f"not a JSON object: a JSON {type(value).__name__}"
-            yield Rejected.of(source, number, reason, text)
-            continue
-        try:
-            yield model.model_validate(value)
-        except ValidationError as exc:
-            yield Rejected.of(source, number, validation_reason(exc), text)
+        yield text if isinstance(text, Rejected) else parse_line(source, number, text, model)
+
+
+def parse_line(source: str, number: int, text: str, model: type[S]) -> S | Rejected:
+    """One decoded line (`number` from 1) of `source` as a record, or why it is set aside."""
+    try:
+        value = json.loads(text.lstrip("\ufeff") if number == 1 else text)
+    except RecursionError:
+        return Rejected.of(source, number, "not JSON: nested too deeply", text)
+    except ValueError as exc:  # JSONDecodeError, or an integer of over 4300 digits
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return Rejected.of(source, number, f"not JSON: {detail}", text)
+    if not isinstance(value, dict):
+        reason = f"not a JSON object: a JSON {type(value).__name__}"
+        return Rejected.of(source, number, reason, text)
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        return Rejected.of(source, number, validation_reason(exc), text)
