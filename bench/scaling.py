@@ -16,9 +16,10 @@ in one throwaway Neo4j emptied between scales:
 - requests: `kgrec serve` over that model; p50 of a user's top 10 without explanations
   (retrieval) and with them (an explained request), over `--requests` users; the server's RSS.
 
-Then the growth exponent k of each cost (cost ~ size^k, least squares on log-log), and, on
-the smallest scale, `kgrec train --nproc 2` against `--nproc 1` (test NDCG@10 ratio).
-`spark_graph_equal` is null: `kgrec ingest spark` is not built. A table, a PNG
+Then the growth exponent k of each cost (cost ~ size^k, least squares on log-log); on the
+smallest scale, `kgrec ingest spark` (local[2]) against `kgrec ingest amazon2018` (both
+--no-extract; seconds, and whether the graphs are equal, every property included), and
+`kgrec train --nproc 2` against `--nproc 1` on that graph (test NDCG@10 ratio). A table, a PNG
 (bench/results/scaling.png) and, last, one JSON object: {"sizes", "ingest_s", "epoch_s",
 "p50_ms", "peak_rss_mb", "ingest_growth_exponent", "epoch_growth_exponent",
 "ddp_2proc_ndcg_ratio", "spark_graph_equal"} (sizes in reviews; p50_ms of explained requests).
@@ -58,6 +59,9 @@ from kg import Graph, Settings, provision
 from kg.export import export_graph
 from kg.settings import PROJECT_ROOT
 from kg.write import delete_all
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the graph snapshot is the tests'
+from tests.helpers import snapshot
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -127,11 +131,7 @@ def p50_ms(base: str, users: list[str], explain: bool) -> float:
 
 def one_scale(settings: Settings, scale: float, requests: int, work: Path) -> dict[str, Any]:
     shop = SyntheticShop(scale)
-    folder = DATA / f"synthetic-{scale:g}x-seed{shop.seed}"
-    reviews, meta = folder / "Synthetic_5.json.gz", folder / "meta_Synthetic.json.gz"
-    if not (reviews.exists() and meta.exists()):
-        with console.status(f"Writing the {scale:g}x shop..."):
-            shop.write(folder)
+    reviews, meta = shop_files(scale)
     with Graph.connect(settings) as graph, console.status("Emptying Neo4j..."):
         delete_all(graph)
     env = kgrec_env(settings)
@@ -177,6 +177,17 @@ def one_scale(settings: Settings, scale: float, requests: int, work: Path) -> di
     return row
 
 
+def shop_files(scale: float) -> tuple[Path, Path]:
+    """The shop's reviews and metadata files, written on first use (kept for reruns)."""
+    shop = SyntheticShop(scale)
+    folder = DATA / f"synthetic-{scale:g}x-seed{shop.seed}"
+    reviews, meta = folder / "Synthetic_5.json.gz", folder / "meta_Synthetic.json.gz"
+    if not (reviews.exists() and meta.exists()):
+        with console.status(f"Writing the {scale:g}x shop..."):
+            shop.write(folder)
+    return reviews, meta
+
+
 def _reviews(path: Path) -> int:
     with gzip.open(path, "rt") as lines:
         return sum(1 for _ in lines)
@@ -195,6 +206,25 @@ def ddp_ratio(settings: Settings, scale: float, work: Path) -> float:
         [version] = [d for d in models_dir.iterdir() if d.is_dir()]
         ndcg.append(json.loads((version / "metrics.json").read_text())["ours"]["ndcg@10"])
     return float(ndcg[1] / ndcg[0])
+
+
+def spark_load(settings: Settings, scale: float) -> tuple[bool, float, float]:
+    """The shop loaded by `kgrec ingest amazon2018`, then by `kgrec ingest spark` (local[2])
+    into the emptied database, both --no-extract: (the graphs equal, seconds of each)."""
+    reviews, meta = shop_files(scale)
+    files = ["--reviews", str(reviews), "--meta", str(meta), "--no-extract"]
+    loads = {"amazon2018": [], "spark": ["--master", "local[2]", "--partitions", "4"]}
+    graphs, seconds = [], []
+    for loader, options in loads.items():
+        with Graph.connect(settings) as graph:
+            delete_all(graph)
+        with console.status(f"kgrec ingest {loader} on the {scale:g}x shop..."):
+            took, _ = measured([sys.executable, "-m", "kg.cli", "ingest", loader, *files,
+                                *options], kgrec_env(settings))  # fmt: skip
+        with Graph.connect(settings) as graph:
+            graphs.append(snapshot(graph))
+        seconds.append(took)
+    return graphs[0] == graphs[1], seconds[0], seconds[1]
 
 
 def exponent(sizes: list[float], costs: list[float]) -> float:
@@ -232,18 +262,12 @@ def main(
         tempfile.TemporaryDirectory(prefix="kgrec-scaling-") as scratch,
     ):
         work = Path(scratch)
+        # The smallest shop first through both loaders, and trained on in 1 and 2 processes.
+        spark_equal, single_s, spark_s = spark_load(settings, chosen[0])
+        console.print(f"Spark load equal to the single-machine load: {spark_equal}")
+        ratio = ddp_ratio(settings, chosen[0], work) if ddp else None
         for scale in chosen:
             rows.append(one_scale(settings, scale, requests, work))
-        ratio = None
-        if ddp:
-            with Graph.connect(settings) as graph:
-                delete_all(graph)
-            smallest = DATA / f"synthetic-{chosen[0]:g}x-seed0"
-            measured([sys.executable, "-m", "kg.cli", "ingest", "amazon2018", "--reviews",
-                      str(smallest / "Synthetic_5.json.gz"), "--meta",
-                      str(smallest / "meta_Synthetic.json.gz"), "--no-extract"],
-                     kgrec_env(settings))  # fmt: skip
-            ratio = ddp_ratio(settings, chosen[0], work)
     sizes = [row["reviews"] for row in rows]
     table = Table(title="Synthetic shops (Beauty's counts x scale), one throwaway Neo4j")
     columns = ("scale", "reviews", "items", "nodes", "relationships", "ingest s", "ingest MB",
@@ -271,6 +295,8 @@ def main(
         console.print(f"growth exponent of {key}: {'n/a' if k is None else f'{k:.3f}'}{verdict}")
     if ratio is not None:
         console.print(f"kgrec train --nproc 2 / --nproc 1, test NDCG@10: {ratio:.4f}")
+    console.print(f"{chosen[0]:g}x shop: kgrec ingest amazon2018 {single_s:.1f} s, kgrec ingest "
+                  f"spark (local[2]) {spark_s:.1f} s; graphs equal: {spark_equal}")  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     plot(rows, RESULTS / "scaling.png")
     console.print(f"Plot: {RESULTS / 'scaling.png'}")
@@ -284,7 +310,7 @@ def main(
         "ingest_growth_exponent": growth["ingest_s"],
         "epoch_growth_exponent": growth["epoch_s"],
         "ddp_2proc_ndcg_ratio": ratio,
-        "spark_graph_equal": None,
+        "spark_graph_equal": spark_equal,
     }))  # fmt: skip
 
 

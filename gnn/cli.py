@@ -28,7 +28,7 @@ from gnn.artifacts import (
 )
 from gnn.comparison import Comparison, compare
 from gnn.dataset import NoInteractionsError, RecDataset, build_dataset
-from gnn.distributed import train_data_parallel
+from gnn.distributed import torchrun_rank, train_data_parallel, train_in_torchrun
 from gnn.infer import LoadedModel
 from gnn.model import ModelConfig
 from gnn.registry import Registry, RegistryError
@@ -79,7 +79,9 @@ TRAIN_HELP = (
     "CUDA when there is a GPU (KGREC_DEVICE=auto|cpu|cuda). --nproc N trains data-parallel in "
     "N processes (torch.distributed: a GPU each with NCCL when there are N, else the CPUs with "
     "gloo); each takes a share of every batch, so the model is the one a single process trains, "
-    "up to float rounding."
+    "up to float rounding. Across machines, launch it with torchrun instead (`torchrun --nnodes "
+    "M --nproc-per-node N --rdzv-endpoint HOST:PORT -m kg.cli train ...`, no --nproc): every "
+    "process reads the graph and trains its share; rank 0 saves, writes back and promotes."
 )
 
 train_app = typer.Typer(name="train", help=TRAIN_HELP, no_args_is_help=False)
@@ -177,7 +179,17 @@ def main(
         device=settings.device,
     )  # fmt: skip
     directory = models_dir or settings.models_dir
+    rank = torchrun_rank()
+    if rank is not None and nproc != 1:
+        raise fail("--nproc starts processes on this machine; under torchrun, its "
+                   "--nproc-per-node and --nnodes say how many (leave --nproc out)")  # fmt: skip
     try:
+        if rank:  # another machine's or process's share; rank 0 saves, writes back, promotes
+            with Graph.connect(settings) as graph:
+                dataset = read_dataset(graph, settings, cold_items, seed)
+            if not (reuse and find_model(directory, dataset, config.to_dict())):
+                train_in_torchrun(dataset, config)
+            return
         with retrain_lock(directory), Graph.connect(settings) as graph:
             dataset = read_dataset(graph, settings, cold_items, seed)
             describe(dataset)
@@ -188,7 +200,11 @@ def main(
                 return
             progress, on_epoch = epoch_progress(console, epochs)
             with progress:
-                result = train_data_parallel(dataset, config, nproc, on_epoch)
+                result = (
+                    train_data_parallel(dataset, config, nproc, on_epoch)
+                    if rank is None
+                    else train_in_torchrun(dataset, config, on_epoch)
+                )
             comparison = None
             if baselines:
                 with console.status("Baselines: tuning on validation, refit, test..."):
@@ -398,6 +414,7 @@ def results(
         "seconds_to_best_epoch": result.seconds_to_best,
         "peak_rss_mb": result.peak_rss_mb,
         "device": result.device,
+        "processes": result.processes,
         "notes": list(dataset.notes),
         "history": [vars(log) for log in result.history],
     }

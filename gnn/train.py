@@ -151,6 +151,7 @@ class TrainResult:
     test_gnn_only: dict[str, float] = field(default_factory=dict)  # no item-item term
     blend_valid: dict[Blend, float] = field(default_factory=dict)  # -> validation NDCG@10
     cold_valid: ColdTuning | None = None  # the cold offsets tried (`tune_cold`)
+    processes: int = 1  # data-parallel processes that trained it (`gnn.distributed`)
 
 
 EpochCallback = Callable[[EpochLog], None]
@@ -601,7 +602,7 @@ def train(
     gnn_only = test if blend == Blend() else evaluate_test(model, final, with_item_item=False)[0]
     return TrainResult(
         model, history, best_epoch, best_valid, test, cold, train_seconds, seconds_to_best,
-        peak_rss_mb(), str(device), gnn_only, blend_valid, cold_valid,
+        peak_rss_mb(), str(device), gnn_only, blend_valid, cold_valid, rank_and_world()[1],
     )  # fmt: skip
 
 

@@ -5,6 +5,9 @@ and `kgrec train` (with write-back) including its error for a graph with nothing
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -49,6 +52,7 @@ from kg import Graph, Settings
 from kg.export import export_graph
 from kg.schema import apply_schema
 from kg.write import GraphWriter, delete_all
+from tests.helpers import kgrec
 
 # Two brands with nothing in common: GlowCo make-up and ToolCo hardware.
 GLOW = ["Rose lipstick", "Matte lip gloss", "Pink blush powder", "Coral lip liner",
@@ -392,6 +396,7 @@ def test_two_processes_train_what_one_process_trains(
     process's, up to float rounding."""
     dataset, one = trained
     two = train_data_parallel(dataset, SMALL, 2)
+    assert (two.processes, one.processes) == (2, 1)
     assert [log.epoch for log in two.history] == [log.epoch for log in one.history]
     np.testing.assert_allclose(
         [log.loss for log in two.history], [log.loss for log in one.history], rtol=1e-3
@@ -399,6 +404,39 @@ def test_two_processes_train_what_one_process_trains(
     assert two.best_epoch == one.best_epoch
     for metric in ("ndcg@10", "recall@20"):
         assert two.test[metric] == pytest.approx(one.test[metric], abs=0.01)
+
+
+def test_torchrun_trains_what_one_process_trains(
+    graph: Graph, tmp_path: Path, server_env: dict[str, str]
+) -> None:
+    """`torchrun --nproc-per-node 2 -m kg.cli train` (how it runs across machines, here on
+    one): each process reads the graph and trains its share, rank 0 alone saves, and the model
+    is the one a single `kgrec train` trains, up to float rounding."""
+    write_shop(graph)
+    args = ["train", "--epochs", "3", "--dim", "8", "--batch-size", "64", "--no-baselines",
+            "--no-write-back", "--no-promote"]  # fmt: skip
+    single = kgrec(*args, "--models-dir", str(tmp_path / "one"), env=server_env)
+    assert single.returncode == 0, single.stderr[-3000:]
+    launched = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "kg.cli", *args, "--models-dir", str(tmp_path / "two")],
+        capture_output=True, text=True, env={**os.environ, **server_env}, timeout=600,
+        check=False,
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    [one], [two] = (list((tmp_path / run).glob("*/")) for run in ("one", "two"))
+    alone, shared = (json.loads((run / "metrics.json").read_text()) for run in (one, two))
+    np.testing.assert_allclose([log["loss"] for log in shared["history"]],
+                               [log["loss"] for log in alone["history"]], rtol=1e-3)  # fmt: skip
+    assert (shared["processes"], alone["processes"]) == (2, 1)
+    assert shared["best_epoch"] == alone["best_epoch"]
+    assert shared["ours"]["ndcg@10"] == pytest.approx(alone["ours"]["ndcg@10"], abs=0.01)
+
+    # Under torchrun, --nproc would start processes of its own: refused before anything runs.
+    launcher = {"TORCHELASTIC_RUN_ID": "test", "RANK": "0", "WORLD_SIZE": "2"}
+    refused = kgrec(*args, "--nproc", "2", env={**server_env, **launcher})
+    assert refused.returncode == 1
+    assert "--nproc-per-node" in refused.stderr
 
 
 def test_kgrec_train_refuses_fewer_than_one_process() -> None:
