@@ -50,18 +50,21 @@ LINE = re.compile(r":\d+\)$")  # a py-spy frame's line number
 TARGETS = {"cpu_ms": 4.0, "rps": 300.0, "p99_ms": 100.0}
 
 
+def kgrec_env(settings: Settings) -> dict[str, str]:
+    """The environment a `kgrec` command needs to use the bench's Neo4j and caches, offline."""
+    info = provision.resolve_connection(settings)
+    return {**os.environ, "KGREC_NEO4J_MODE": "external", "KGREC_NEO4J_URI": info.uri,
+            "KGREC_NEO4J_PASSWORD": info.password, "KGREC_CACHE_DIR": str(settings.cache_dir),
+            "HF_HUB_OFFLINE": "1"}  # fmt: skip
+
+
 def start_server(
     settings: Settings, model_dir: Path, port: int, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
     """`kgrec serve` on `port`; its stderr to `log`, else kept for the error when it exits
     (`wait_ready`): a long run must log to a file, or the full pipe would stall the server."""
-    info = provision.resolve_connection(settings)
-    env = {
-        **os.environ, "KGREC_NEO4J_MODE": "external", "KGREC_NEO4J_URI": info.uri,
-        "KGREC_NEO4J_PASSWORD": info.password, "KGREC_MODELS_DIR": str(model_dir),
-        "KGREC_API_KEYS": json.dumps([KEY]), "KGREC_CACHE_DIR": str(settings.cache_dir),
-        "HF_HUB_OFFLINE": "1",
-    }  # fmt: skip
+    env = {**kgrec_env(settings), "KGREC_MODELS_DIR": str(model_dir),
+           "KGREC_API_KEYS": json.dumps([KEY])}  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "kg.cli", "serve", "--port", str(port)], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if log is None else log.open("wb"),

@@ -30,7 +30,6 @@ from __future__ import annotations
 import gzip
 import json
 import multiprocessing
-import os
 import resource
 import subprocess
 import sys
@@ -45,7 +44,7 @@ import matplotlib
 import numpy as np
 import psutil
 import typer
-from api_latency import KEY, start_server, wait_ready
+from api_latency import KEY, kgrec_env, start_server, wait_ready
 from rich.console import Console
 from rich.table import Table
 from synthetic_shop import SyntheticShop
@@ -72,14 +71,6 @@ DATA = PROJECT_ROOT / ".kgrec" / "bench-data"
 EPOCHS = 2  # the second is timed: the first pays for warming up
 TARGET_EXPONENT = 1.15
 DDP_EPOCHS = 3
-
-
-def kgrec_env(settings: Settings) -> dict[str, str]:
-    """The environment a `kgrec` command needs to use this bench's server."""
-    info = provision.resolve_connection(settings)
-    return {**os.environ, "KGREC_NEO4J_MODE": "external", "KGREC_NEO4J_URI": info.uri,
-            "KGREC_NEO4J_PASSWORD": info.password, "KGREC_CACHE_DIR": str(settings.cache_dir),
-            "HF_HUB_OFFLINE": "1"}  # fmt: skip
 
 
 def measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:

@@ -84,6 +84,7 @@ LINKS: tuple[WriteSpec[Any], ...] = (ITEM_CATEGORIES, ITEM_LINKS, REVIEWS, INTER
 ENTITY_NODES: tuple[WriteSpec[Any], ...] = (BRANDS, ATTRIBUTES)
 ENTITY_LINKS: tuple[WriteSpec[Any], ...] = (ITEM_BRANDS, ITEM_ATTRIBUTES, REVIEW_MENTIONS)
 assert (*ENTITY_NODES, *ENTITY_LINKS) == EXTRACTED_WRITES
+NODE_MODELS = tuple(spec.model for spec in (*NODES, *ENTITY_NODES))  # rows written in phase 1
 DUPLICATE_ASIN = "duplicate asin (first line kept)"
 DUPLICATE_REVIEW = "duplicate review (same reviewerID, asin and unixReviewTime; first line kept)"
 
@@ -286,9 +287,8 @@ def _extract_batches(
 
 def _nodes(rows: RDD[Numbered[Row]], partitions: int) -> RDD[Numbered[Row]]:
     """One row per node (its first line's), spread over the partitions by id."""
-    node_models = tuple(spec.model for spec in (*NODES, *ENTITY_NODES))
     return (
-        rows.filter(lambda n: isinstance(n[1], node_models))
+        rows.filter(lambda n: isinstance(n[1], NODE_MODELS))
         .map(lambda n: ((type(n[1]).__name__, n[1].id), n))  # type: ignore[attr-defined]
         .reduceByKey(lambda a, b: a if a[0] < b[0] else b, partitions)
         .values()
@@ -297,9 +297,8 @@ def _nodes(rows: RDD[Numbered[Row]], partitions: int) -> RDD[Numbered[Row]]:
 
 def _by_item(rows: RDD[Numbered[Row]], partitions: int) -> RDD[Numbered[Row]]:
     """The relationship rows, those of one item (or review) in one partition."""
-    node_models = tuple(spec.model for spec in (*NODES, *ENTITY_NODES))
     return (
-        rows.filter(lambda n: not isinstance(n[1], node_models))
+        rows.filter(lambda n: not isinstance(n[1], NODE_MODELS))
         .keyBy(lambda n: _anchor(n[1]))
         .partitionBy(partitions)
         .values()

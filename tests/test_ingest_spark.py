@@ -11,7 +11,7 @@ from pathlib import Path
 from ingest.extract.mention_cache import MentionCache
 from ingest.extract.stage import ExtractionStage, build_extractors
 from ingest.sources.amazon2018.load import load_amazon2018
-from kg import Graph, Settings, provision
+from kg import Graph, Settings
 from kg.schema import apply_schema
 from kg.settings import PROJECT_ROOT
 from kg.write import GraphWriter, delete_all
@@ -20,13 +20,6 @@ from tests.helpers import kgrec, snapshot
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 REVIEWS = SAMPLE / "Magazine_Subscriptions_5.json.gz"
 META = SAMPLE / "meta_Magazine_Subscriptions.json.gz"
-
-
-def env_for(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    info = provision.resolve_connection(settings)
-    return {"KGREC_NEO4J_MODE": "external", "KGREC_NEO4J_URI": info.uri,
-            "KGREC_NEO4J_PASSWORD": info.password, "KGREC_CACHE_DIR": str(tmp_path / "cache"),
-            "HF_HUB_OFFLINE": "1"}  # fmt: skip
 
 
 def hostile_copy(tmp_path: Path) -> tuple[Path, Path]:
@@ -46,7 +39,7 @@ def hostile_copy(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_the_spark_load_writes_the_single_machine_graph(
-    neo4j_settings: Settings, tmp_path: Path
+    neo4j_settings: Settings, tmp_path: Path, server_env: dict[str, str]
 ) -> None:
     reviews, meta = hostile_copy(tmp_path)
     with Graph.connect(neo4j_settings, wait_s=30) as graph:
@@ -58,7 +51,7 @@ def test_the_spark_load_writes_the_single_machine_graph(
         expected = snapshot(graph)
         delete_all(graph)
 
-        env = env_for(neo4j_settings, tmp_path)
+        env = server_env
         args = ("ingest", "spark", "--reviews", str(reviews), "--meta", str(meta),
                 "--master", "local[2]", "--partitions", "3", "--batch-size", "500")  # fmt: skip
         first = kgrec(*args, env=env, timeout=900)
@@ -78,9 +71,9 @@ def test_the_spark_load_writes_the_single_machine_graph(
 
 
 def test_a_missing_file_is_named_before_spark_starts(
-    neo4j_settings: Settings, tmp_path: Path
+    tmp_path: Path, server_env: dict[str, str]
 ) -> None:
     result = kgrec("ingest", "spark", "--reviews", str(tmp_path / "nope.json.gz"),
-                   env=env_for(neo4j_settings, tmp_path))  # fmt: skip
+                   env=server_env)  # fmt: skip
     assert result.returncode == 1
     assert "nope.json.gz" in result.stderr and "Pass the path" in result.stderr
