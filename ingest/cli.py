@@ -172,19 +172,31 @@ def spark(
 
     def load(writer: GraphWriter, progress: LoadProgress, stage: ExtractionStage) -> IngestSummary:
         job = SparkLoad(settings, writer.batch_size, extract, partitions)
-        session = spark_session(master)
+        try:
+            session = spark_session(master)
+        except (PySparkException, Py4JError) as exc:
+            raise fail(
+                f"could not start Spark with --master {master!r} ({_last_line(exc)}): pass "
+                "local[N], spark://host:7077 or yarn, with Java 17 or later installed. Nothing "
+                "was loaded."
+            ) from None
         try:
             return load_on_spark(session, job, reviews, meta, stage, progress)
         except (PySparkException, Py4JError) as exc:
-            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise fail(
-                f"the Spark job failed: {last}. Nothing is half-written: run the same "
+                f"the Spark job failed: {_last_line(exc)}. Nothing is half-written: run the same "
                 "command again once the cause is fixed (loading is idempotent)."
             ) from None
         finally:
             session.stop()
 
     run_load("spark", check, load, batch_size, extract)
+
+
+def _last_line(exc: Exception) -> str:
+    """What a Spark error says last (its Java or Python stack trace comes before)."""
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
 
 
 class ProgressBars:

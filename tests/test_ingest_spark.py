@@ -77,3 +77,16 @@ def test_a_missing_file_is_named_before_spark_starts(
                    env=server_env)  # fmt: skip
     assert result.returncode == 1
     assert "nope.json.gz" in result.stderr and "Pass the path" in result.stderr
+
+
+def test_a_master_spark_cannot_start_on_is_a_clear_error_and_loads_nothing(
+    neo4j_settings: Settings, tmp_path: Path, server_env: dict[str, str]
+) -> None:
+    with Graph.connect(neo4j_settings, wait_s=30) as graph:
+        delete_all(graph)
+        result = kgrec("ingest", "spark", "--reviews", str(REVIEWS), "--master", "nowhere[2]",
+                       env=server_env)  # fmt: skip
+        assert result.returncode == 1
+        assert "could not start Spark with --master 'nowhere[2]'" in result.stderr
+        assert "Nothing was loaded" in result.stderr
+        assert graph.read("MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
