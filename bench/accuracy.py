@@ -81,6 +81,12 @@ def main(
     wipe_external: Annotated[
         bool, typer.Option("--wipe", help="Allow clearing an external/Docker database.")
     ] = False,
+    sample_from_links: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Train on sampled neighbourhoods from this many links (0: always)."
+        ),
+    ] = TrainConfig.sample_from_links,
 ) -> None:
     """Benchmark our model against every baseline on Beauty or Industrial & Scientific."""
     split = split or ("pgpr" if dataset == "beauty" else "temporal")
@@ -111,8 +117,11 @@ def main(
                       f"{log.seconds:.0f} s")  # fmt: skip
 
     console.print("Training our model (CPU unless CUDA is there)...")
-    config = TrainConfig(time_budget_s=time_budget, device=settings.device, seed=seed)
+    config = TrainConfig(time_budget_s=time_budget, device=settings.device, seed=seed,
+                         sample_from_links=sample_from_links)  # fmt: skip
     ours = train(data, config, on_epoch)
+    if ours.fanouts:
+        console.print(f"  trained on sampled neighbourhoods, fanouts {ours.fanouts}")
     if dataset == "beauty" and split == "pgpr":  # the serving benches (explanations, latency)
         saved = save_model(ours.model, data, config.to_dict(), ours.test, BENCH_MODELS)
         console.print(f"Saved in {saved}")
@@ -203,10 +212,12 @@ def main(
         ),
         "train_seconds": round(ours.train_seconds, 1),
         "peak_rss_mb": round(ours.peak_rss_mb, 1),
+        "sampled_fanouts": list(ours.fanouts) or None,
     }
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"accuracy_{dataset}_{split}.json").write_text(json.dumps(summary) + "\n")
+    name = f"accuracy_{dataset}_{split}{'_sampled' if ours.fanouts else ''}.json"
+    (out / name).write_text(json.dumps(summary) + "\n")
     print(json.dumps(summary))
 
 

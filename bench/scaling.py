@@ -10,8 +10,12 @@ in one throwaway Neo4j emptied between scales:
   per text and the extraction benches measure it.
 - epoch: a spawned process exports the graph, encodes the item text (cached by text under
   KGREC_CACHE_DIR), builds the dataset and trains two epochs of the GNN on every interaction
-  (no validation); the second epoch's seconds, and the process's peak RSS. The model (GNN
-  alone: the EASE part of `kgrec train`'s blend inverts a dense items x items matrix, which
+  (no validation) as `kgrec train` does at that size (full-graph steps below
+  `TrainConfig.sample_from_links` links, sampled neighbourhoods from there); the second
+  epoch's seconds, and the process's peak RSS. Then two epochs the other way, so that both
+  are timed at every scale: sampled always, full-graph up to `--full-epochs-up-to` (a
+  full-graph epoch at 16x takes about 12 minutes here). The model trained as `kgrec train`
+  would (GNN alone: the EASE part of its blend inverts a dense items x items matrix, which
   does not fit this machine's memory from about 4x Beauty on) is saved for serving.
 - requests: `kgrec serve` over that model; p50 of a user's top 10 without explanations
   (retrieval) and with them (an explained request), over `--requests` users; the server's RSS.
@@ -35,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Annotated, Any
@@ -65,7 +70,7 @@ from tests.helpers import snapshot
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-console = Console(width=140)
+console = Console(width=200)
 RESULTS = Path(__file__).parent / "results"
 DATA = PROJECT_ROOT / ".kgrec" / "bench-data"
 EPOCHS = 2  # the second is timed: the first pays for warming up
@@ -93,19 +98,33 @@ def measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return time.perf_counter() - began, peak
 
 
-def train_epochs(settings: Settings, models_dir: Path, answer: Connection) -> None:
-    """In a spawned process: dataset from the graph, EPOCHS epochs, the model saved; sends
-    (seconds of the last epoch, seconds to build the dataset, peak RSS MB)."""
+def train_epochs(settings: Settings, models_dir: Path, time_full: bool, answer: Connection) -> None:
+    """In a spawned process: dataset from the graph, EPOCHS epochs as `kgrec train` would take
+    them (that model saved), then EPOCHS the other way (full-graph ones only if `time_full`);
+    sends a dict of the seconds of each way's last epoch, whether `kgrec train` samples, the
+    seconds to build the dataset and the peak RSS MB."""
     began = time.perf_counter()
     with Graph.connect(settings) as graph, TextEncoder(settings) as encoder:
         dataset = build_dataset(export_graph(graph), encoder.encode)
     built = time.perf_counter() - began
-    logs: list[EpochLog] = []
     config = TrainConfig()
-    model = fit(dataset, config, EPOCHS, Blend(), on_epoch=logs.append)
-    save_model(model, dataset, config.to_dict(), {}, models_dir)
-    epoch_s = logs[-1].seconds - logs[-2].seconds
-    answer.send((epoch_s, built, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    default = config.fanouts_for(dataset.graph)
+    sampled = default or replace(config, sample_from_links=0).fanouts_for(dataset.graph)
+    epoch_s: dict[str, float | None] = {"sampled": None, "full": None}
+    for fanouts in (default, () if default else sampled):
+        if not fanouts and not time_full and default:
+            continue
+        logs: list[EpochLog] = []
+        model = fit(dataset, config, EPOCHS, Blend(), on_epoch=logs.append, fanouts=fanouts)
+        epoch_s["sampled" if fanouts else "full"] = logs[-1].seconds - logs[-2].seconds
+        if fanouts == default:
+            save_model(model, dataset, config.to_dict(), {}, models_dir)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    answer.send({
+        "epoch_s": epoch_s["sampled" if default else "full"], "samples": bool(default),
+        "epoch_sampled_s": epoch_s["sampled"], "epoch_full_s": epoch_s["full"],
+        "dataset_s": built, "train_rss_mb": peak_mb,
+    })  # fmt: skip
 
 
 def p50_ms(base: str, users: list[str], explain: bool) -> float:
@@ -120,7 +139,9 @@ def p50_ms(base: str, users: list[str], explain: bool) -> float:
     return float(np.median(took)) * 1000
 
 
-def one_scale(settings: Settings, scale: float, requests: int, work: Path) -> dict[str, Any]:
+def one_scale(
+    settings: Settings, scale: float, requests: int, work: Path, time_full: bool
+) -> dict[str, Any]:
     shop = SyntheticShop(scale)
     reviews, meta = shop_files(scale)
     with Graph.connect(settings) as graph, console.status("Emptying Neo4j..."):
@@ -138,10 +159,10 @@ def one_scale(settings: Settings, scale: float, requests: int, work: Path) -> di
     with console.status(f"{scale:g}x: dataset and {EPOCHS} epochs..."):
         receive, send = multiprocessing.get_context("spawn").Pipe(duplex=False)
         child = multiprocessing.get_context("spawn").Process(
-            target=train_epochs, args=(settings, models_dir, send)
+            target=train_epochs, args=(settings, models_dir, time_full, send)
         )
         child.start()
-        epoch_s, dataset_s, train_rss = receive.recv()
+        trained = receive.recv()
         child.join()
     users = [f"U{n:09d}" for n in np.random.default_rng(0).choice(
         round(SyntheticShop(scale).counts[1]), size=requests, replace=False)]  # fmt: skip
@@ -161,9 +182,8 @@ def one_scale(settings: Settings, scale: float, requests: int, work: Path) -> di
     n_items, n_users, _ = shop.counts
     row = {"scale": scale, "reviews": _reviews(reviews), "items": n_items, "users": n_users,
            "nodes": nodes, "relationships": relationships, "ingest_s": ingest_s,
-           "ingest_rss_mb": ingest_rss, "dataset_s": dataset_s, "epoch_s": epoch_s,
-           "train_rss_mb": train_rss, "retrieval_p50_ms": retrieval, "p50_ms": explained,
-           "serve_rss_mb": serve_rss}  # fmt: skip
+           "ingest_rss_mb": ingest_rss, **trained, "retrieval_p50_ms": retrieval,
+           "p50_ms": explained, "serve_rss_mb": serve_rss}  # fmt: skip
     console.print(row)
     return row
 
@@ -218,19 +238,31 @@ def spark_load(settings: Settings, scale: float) -> tuple[bool, float, float]:
     return graphs[0] == graphs[1], seconds[0], seconds[1]
 
 
-def exponent(sizes: list[float], costs: list[float]) -> float:
-    """k in cost ~ size^k, fitted on log-log by least squares."""
+def fitted_exponent(rows: list[dict[str, Any]], key: str) -> float | None:
+    """k in cost ~ size^k (size: reviews), fitted on log-log by least squares over the scales
+    that measured the cost; None below two."""
+    measured = [(row["reviews"], row[key]) for row in rows if row[key] is not None]
+    if len(measured) < 2:
+        return None
+    sizes, costs = zip(*measured, strict=True)
     slope, _ = np.polyfit(np.log(sizes), np.log(costs), 1)
     return float(slope)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     sizes = [row["reviews"] for row in rows]
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for key, label in (("ingest_s", "ingest s"), ("epoch_s", "epoch s"),
+    for key, label in (("ingest_s", "ingest s"), ("epoch_full_s", "full-graph epoch s"),
+                       ("epoch_sampled_s", "sampled epoch s"),
                        ("p50_ms", "explained request p50 ms"),
                        ("retrieval_p50_ms", "retrieval p50 ms")):  # fmt: skip
-        axes.loglog(sizes, [row[key] for row in rows], "o-", label=label)
+        points = [(size, row[key]) for size, row in zip(sizes, rows, strict=True)
+                  if row[key] is not None]  # fmt: skip
+        axes.loglog(*zip(*points, strict=True), "o-", label=label)
     linear = [rows[0]["ingest_s"] * size / sizes[0] for size in sizes]
     axes.loglog(sizes, linear, ":", color="grey", label="linear, from the first ingest")
     axes.set(xlabel="reviews in the shop", ylabel="cost", title="kgrec's costs against shop size")
@@ -245,6 +277,9 @@ def main(
     ),
     requests: Annotated[int, typer.Option(min=20, help="users asked for per scale")] = 200,
     ddp: Annotated[bool, typer.Option(help="compare --nproc 2 with 1 on the smallest")] = True,
+    full_epochs_up_to: Annotated[
+        float, typer.Option(help="largest scale whose full-graph epochs are timed too")
+    ] = 4.0,
 ) -> None:
     chosen = sorted(float(scale) for scale in scales.split(","))
     rows = []
@@ -258,29 +293,31 @@ def main(
         console.print(f"Spark load equal to the single-machine load: {spark_equal}")
         ratio = ddp_ratio(settings, chosen[0], work) if ddp else None
         for scale in chosen:
-            rows.append(one_scale(settings, scale, requests, work))
+            rows.append(one_scale(settings, scale, requests, work, scale <= full_epochs_up_to))
     sizes = [row["reviews"] for row in rows]
     table = Table(title="Synthetic shops (Beauty's counts x scale), one throwaway Neo4j")
     columns = ("scale", "reviews", "items", "nodes", "relationships", "ingest s", "ingest MB",
-               "dataset s", "epoch s", "train MB", "retrieval p50 ms", "explained p50 ms",
-               "serve MB")  # fmt: skip
+               "dataset s", "epoch s", "full-graph epoch s", "sampled epoch s", "train MB",
+               "retrieval p50 ms", "explained p50 ms", "serve MB")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="right")
     for row in rows:
         table.add_row(f"{row['scale']:g}x", f"{row['reviews']:,}", f"{row['items']:,}",
                       f"{row['nodes']:,}", f"{row['relationships']:,}", f"{row['ingest_s']:.1f}",
                       f"{row['ingest_rss_mb']:.0f}", f"{row['dataset_s']:.1f}",
-                      f"{row['epoch_s']:.2f}", f"{row['train_rss_mb']:.0f}",
+                      f"{row['epoch_s']:.2f} ({'sampled' if row['samples'] else 'full'})",
+                      _seconds(row["epoch_full_s"]), _seconds(row["epoch_sampled_s"]),
+                      f"{row['train_rss_mb']:.0f}",
                       f"{row['retrieval_p50_ms']:.2f}", f"{row['p50_ms']:.2f}",
                       f"{row['serve_rss_mb']:.0f}")  # fmt: skip
     console.print(table)
-    costs = ("ingest_s", "epoch_s", "dataset_s", "p50_ms", "retrieval_p50_ms")
-    growth = {key: exponent(sizes, [row[key] for row in rows]) if len(rows) > 1 else None
-              for key in costs}  # fmt: skip
+    costs = ("ingest_s", "epoch_s", "epoch_sampled_s", "epoch_full_s", "dataset_s", "p50_ms",
+             "retrieval_p50_ms")  # fmt: skip
+    growth = {key: fitted_exponent(rows, key) for key in costs}
     for key, k in growth.items():
         verdict = (
             ""
-            if key not in ("ingest_s", "epoch_s") or k is None
+            if key not in ("ingest_s", "epoch_s", "epoch_sampled_s") or k is None
             else (f" (target <= {TARGET_EXPONENT}: {'met' if k <= TARGET_EXPONENT else 'NOT met'})")
         )
         console.print(f"growth exponent of {key}: {'n/a' if k is None else f'{k:.3f}'}{verdict}")
@@ -300,6 +337,11 @@ def main(
                                   row["serve_rss_mb"])) for row in rows],
         "ingest_growth_exponent": growth["ingest_s"],
         "epoch_growth_exponent": growth["epoch_s"],
+        "epoch_sampled_s": [row["epoch_sampled_s"] and round(row["epoch_sampled_s"], 3)
+                            for row in rows],
+        "epoch_full_s": [row["epoch_full_s"] and round(row["epoch_full_s"], 3) for row in rows],
+        "epoch_sampled_growth_exponent": growth["epoch_sampled_s"],
+        "epoch_full_growth_exponent": growth["epoch_full_s"],
         "ddp_2proc_ndcg_ratio": ratio,
         "spark_graph_equal": spark_equal,
     }))  # fmt: skip

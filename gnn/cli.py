@@ -82,6 +82,11 @@ TRAIN_HELP = (
     "up to float rounding. Across machines, launch it with torchrun instead (`torchrun --nnodes "
     "M --nproc-per-node N --rdzv-endpoint HOST:PORT -m kg.cli train ...`, no --nproc): every "
     "process reads the graph and trains its share; rank 0 saves, writes back and promotes."
+    "\n\n"
+    "Each step propagates over the whole graph, which is exact; a training graph of "
+    "--sample-from-links links or more (default 1,000,000) is too large for that, and each "
+    "step propagates over its batch's sampled neighbourhood instead (--neighbours links a node "
+    "at each hop), so an epoch grows with the interactions alone."
 )
 
 train_app = typer.Typer(name="train", help=TRAIN_HELP, no_args_is_help=False)
@@ -167,6 +172,21 @@ def main(
             min=1, help="Train in this many processes, data-parallel (a GPU each when there are)."
         ),
     ] = 1,
+    sample_from_links: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="From this many links in the training graph, a step propagates over its "
+            "batch's sampled neighbourhood instead of the whole graph (0: always).",
+        ),
+    ] = TrainConfig.sample_from_links,
+    neighbours: Annotated[
+        str,
+        typer.Option(
+            help="Links a sampled neighbourhood keeps a node at each hop, one a layer, "
+            "comma-separated (default 10 at the first hop, 5 at the next ones).",
+        ),
+    ] = "",
 ) -> None:
     """`kgrec train` (help: TRAIN_HELP)."""
     if loss not in ("softmax", "bpr"):
@@ -176,7 +196,8 @@ def main(
     config = TrainConfig(
         model=ModelConfig(dim=dim, num_layers=layers), loss=chosen_loss, lr=lr,
         batch_size=batch_size, max_epochs=epochs, patience=patience, refit=refit, seed=seed,
-        device=settings.device,
+        device=settings.device, sample_from_links=sample_from_links,
+        neighbours=fanouts(neighbours, layers),
     )  # fmt: skip
     directory = models_dir or settings.models_dir
     rank = torchrun_rank()
@@ -415,9 +436,25 @@ def results(
         "peak_rss_mb": result.peak_rss_mb,
         "device": result.device,
         "processes": result.processes,
+        "sampled_fanouts": list(result.fanouts) or None,
         "notes": list(dataset.notes),
         "history": [vars(log) for log in result.history],
     }
+
+
+def fanouts(text: str, layers: int) -> tuple[int, ...]:
+    """--neighbours as a fanout a layer; () when not given."""
+    if not text.strip():
+        return ()
+    try:
+        parsed = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        parsed = ()
+    if len(parsed) != layers or min(parsed) < 1:
+        raise fail(f"--neighbours takes one whole number of at least 1 a layer ({layers}), "
+                   f"comma-separated, such as {','.join(['10'] + ['5'] * (layers - 1))}; "
+                   f"not {text!r}")  # fmt: skip
+    return parsed
 
 
 def result_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float], str, str]]:

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from gnn.dataset import NODE_TYPES, RELATIONS, TrainingGraph
+from gnn.sampling import Block
 from gnn.scoring import Blend, ItemItemTerm
 
 
@@ -63,18 +64,37 @@ class NodeIndex:
         return slice(self.offset[kind], self.offset[kind] + self.num_nodes[kind])
 
 
-class _SymmetricSpMM(torch.autograd.Function):
-    """`adjacency @ x` for a symmetric sparse CSR adjacency: the backward is the same product
-    (so autograd never has to transpose the sparse matrix)."""
+class _SparseProduct(torch.autograd.Function):
+    """`matrix @ x` for a sparse CSR `matrix` whose transpose is given (a symmetric one is its
+    own): the backward is the transpose's product, so autograd never transposes a sparse
+    matrix."""
 
     @staticmethod
-    def forward(ctx: Any, adjacency: Tensor, x: Tensor) -> Tensor:
-        ctx.adjacency = adjacency
-        return adjacency @ x
+    def forward(ctx: Any, matrix: Tensor, transposed: Tensor, x: Tensor) -> Tensor:
+        ctx.transposed = transposed
+        return matrix @ x
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
-        return None, ctx.adjacency @ grad
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, None, Tensor]:
+        return None, None, ctx.transposed @ grad
+
+
+def csr(rows: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    """A sparse CSR matrix of links sorted by row."""
+    counts = torch.bincount(rows, minlength=shape[0])
+    crow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": it is what we want
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, cols, values, shape)
+
+
+def sparse_product(rows: Tensor, cols: Tensor, values: Tensor, x: Tensor, height: int) -> Tensor:
+    """`A @ x` for the `height` x len(x) matrix A of these links (sorted by row), with a
+    backward that multiplies by A's transpose."""
+    matrix = csr(rows, cols, values, (height, len(x)))
+    order = torch.argsort(cols, stable=True)
+    transposed = csr(cols[order], rows[order], values[order], (len(x), height))
+    return _SparseProduct.apply(matrix, transposed, x)  # type: ignore[no-any-return]
 
 
 def relation_adjacency(
@@ -128,8 +148,8 @@ class KGRecModel(nn.Module):
         self.id_mask: Tensor
         self.register_buffer("id_mask", id_mask.float().unsqueeze(1))
         self.adjacency = torch.empty(0)
-        self.text_rows: dict[str, Tensor] = {}
         self.text_vectors: dict[str, Tensor] = {}
+        self.text_index = torch.empty(0, dtype=torch.long)  # node -> its row of text_vectors
         # The blend validation picked and its item-item term (None: the blend has none).
         self.blend = Blend()
         self.item_item: ItemItemTerm | None = None
@@ -141,26 +161,52 @@ class KGRecModel(nn.Module):
         device = self.ids.weight.device
         weights = {relation: self.config.weight(relation) for relation in self.relations}
         self.adjacency = combined_adjacency(graph, self.index, weights).to(device)
+        self.text_index = torch.full((self.index.total,), -1, dtype=torch.long)
         for kind in NODE_TYPES:
             rows = features[kind].abs().sum(dim=1).nonzero().squeeze(1)
-            self.text_rows[kind] = (rows + self.index.offset[kind]).to(device)
+            self.text_index[rows + self.index.offset[kind]] = torch.arange(len(rows))
             self.text_vectors[kind] = features[kind][rows].to(device)
+        self.text_index = self.text_index.to(device)
 
-    def initial(self) -> Tensor:
-        """Layer 0: projected text + id embedding (zero for nodes not seen in training)."""
-        layer = self.ids.weight * self.id_mask
+    def initial(self, nodes: Tensor | None = None) -> Tensor:
+        """Layer 0 of every node, or of `nodes` (global ids; their id embeddings' gradient is
+        then sparse): projected text + id embedding (zero for nodes not seen in training)."""
+        if nodes is None:
+            nodes = torch.arange(self.index.total, device=self.id_mask.device)
+            ids = self.ids.weight
+        else:
+            ids = nn.functional.embedding(nodes, self.ids.weight, sparse=True)
+        layer = ids * self.id_mask[nodes]
+        text = self.text_index[nodes]
         for kind in NODE_TYPES:
-            if len(self.text_rows[kind]):
-                projected = self.project[kind](self.text_vectors[kind])
-                layer = layer.index_add(0, self.text_rows[kind], projected)
+            start = self.index.offset[kind]
+            is_kind = (nodes >= start) & (nodes < start + self.index.num_nodes[kind])
+            with_text = (is_kind & (text >= 0)).nonzero().squeeze(1)
+            if len(with_text):
+                projected = self.project[kind](self.text_vectors[kind][text[with_text]])
+                layer = layer.index_add(0, with_text, projected)
         return layer
 
     def layers(self) -> list[Tensor]:
         """Every layer's embeddings, layer 0 first."""
         stack = [self.initial()]
         for _ in range(self.config.num_layers):
-            stack.append(_SymmetricSpMM.apply(self.adjacency, stack[-1]))
+            stack.append(_SparseProduct.apply(self.adjacency, self.adjacency, stack[-1]))
         return stack
+
+    def sampled(self, block: Block) -> Tensor:
+        """The final embeddings of `block`'s seeds, each layer summed over the block's sampled
+        links instead of every link (`gnn.sampling`); `forward()[block.nodes[:seeds]]` in
+        expectation, up to the final mean and normalisation."""
+        depth = self.config.num_layers
+        if len(block.ends) != depth + 1:
+            raise ValueError(f"a block of {len(block.ends) - 1} hops for {depth} layers")
+        stack = [self.initial(block.nodes)]
+        for layer in range(1, depth + 1):
+            rows, links = block.ends[depth - layer], block.edge_ends[depth - layer]
+            stack.append(sparse_product(block.rows[:links], block.cols[:links],
+                                        block.values[:links], stack[-1], rows))  # fmt: skip
+        return self.output([part[: block.ends[0]] for part in stack])
 
     def output(self, layers: list[Tensor]) -> Tensor:
         mean = torch.stack(layers).mean(dim=0)

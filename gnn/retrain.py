@@ -255,7 +255,8 @@ def fit_served(
 ) -> tuple[KGRecModel, RecDataset]:
     """The model to serve: every interaction of `dataset`, the evaluation's epochs and blend."""
     everything = dataset.with_nothing_held_out()
-    model = fit(everything, config, result.best_epoch, result.model.blend, initialise)
+    model = fit(everything, config, result.best_epoch, result.model.blend, initialise,
+                fanouts=result.fanouts)  # fmt: skip
     return model, everything
 
 

@@ -1,7 +1,8 @@
-"""Training: BPR or sampled softmax over catalogue negatives, full-graph propagation per step,
-early stopping on validation NDCG@10, the score's blend (GNN, item links, EASE) picked on
-validation, then (optionally) a refit on train + valid for the best number of epochs before the
-one look at test.
+"""Training: BPR or sampled softmax over catalogue negatives, full-graph propagation per step
+(or propagation over each batch's sampled neighbourhood, `gnn.sampling`), early stopping on
+validation NDCG@10, the score's blend (GNN, item links, EASE) picked on validation, then
+(optionally) a refit on train + valid for the best number of epochs before the one look at
+test.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from gnn.baselines.kg_ease import link_transition
 from gnn.baselines.sparse import dense_top_k_per_row, row_normalise, without_diagonal
 from gnn.collective import rank_and_world, sum_gradients, summed
 from gnn.data import binarise
-from gnn.dataset import RecDataset, hold_out_cold_items
+from gnn.dataset import RecDataset, TrainingGraph, hold_out_cold_items
 from gnn.metrics import Metrics, evaluate
 from gnn.model import KGRecModel, ModelConfig
+from gnn.sampling import NeighbourSampler
 from gnn.scoring import (
     COLD_NEIGHBOURS,
     Blend,
@@ -48,6 +50,15 @@ class TrainConfig:
     temperature: float = 0.1  # softmax: sharpness (scores are cosines when normalised)
     negatives: int = 1024  # softmax: shared per batch; bpr: one per positive regardless
     batch_size: int = 16384
+    # A step propagates over the whole graph, which is exact but makes an epoch cost
+    # interactions x graph size; in a training graph of `sample_from_links` links or more it
+    # propagates over its batch's sampled neighbourhood instead (`gnn.sampling`), keeping a
+    # node `neighbours[h]` links at hop h (one fanout a layer; empty: 10 at the first hop, 5
+    # at the next ones). 0: always sampled. The default sits above the size where a sampled
+    # step starts to cost less (about Beauty's graph, bench/scaling.py), so shops that size
+    # and smaller train exactly.
+    sample_from_links: int = 1_000_000
+    neighbours: tuple[int, ...] = ()
     lr: float = 0.01
     l2: float = 0.0  # Adam weight decay
     max_epochs: int = 100
@@ -91,6 +102,18 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def fanouts_for(self, graph: TrainingGraph) -> tuple[int, ...]:
+        """The links a step's sampled neighbourhood keeps a node at each hop (one hop a
+        layer) when training over `graph`; () when its steps propagate over the whole graph."""
+        layers = self.model.num_layers
+        if len(self.neighbours) not in (0, layers):
+            raise ValueError(f"{len(self.neighbours)} neighbour fanouts for {layers} layers: "
+                             "give one a layer")  # fmt: skip
+        links = sum(int(edges.shape[1]) for edges in graph.edges.values())
+        if links < self.sample_from_links or not layers:
+            return ()
+        return self.neighbours or (10,) + (5,) * (layers - 1)
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> TrainConfig:
@@ -152,6 +175,7 @@ class TrainResult:
     blend_valid: dict[Blend, float] = field(default_factory=dict)  # -> validation NDCG@10
     cold_valid: ColdTuning | None = None  # the cold offsets tried (`tune_cold`)
     processes: int = 1  # data-parallel processes that trained it (`gnn.distributed`)
+    fanouts: tuple[int, ...] = ()  # its steps' sampled neighbourhoods; (): full graph
 
 
 EpochCallback = Callable[[EpochLog], None]
@@ -413,15 +437,16 @@ def _typical_score(score: ModelScorer, users: np.ndarray, rank: int, sample: int
 
 def _epoch(
     model: KGRecModel,
-    optimiser: torch.optim.Optimizer,
+    optimisers: list[torch.optim.Optimizer],
     pairs: torch.Tensor,
     negative_pool: torch.Tensor,
     config: TrainConfig,
     generator: torch.Generator,
+    sampler: NeighbourSampler | None,
 ) -> float:
     """One pass over the training pairs; negatives are drawn from `negative_pool`. In
     data-parallel training (`gnn.distributed`) this process takes its share of each batch,
-    drawing every negative in lockstep with the others."""
+    drawing every negative in lockstep with the others (and its own neighbour samples)."""
     model.train()
     rank, world = rank_and_world()
     order = torch.randperm(pairs.shape[1], generator=generator)
@@ -434,14 +459,15 @@ def _epoch(
         negatives = _draw(negative_pool, config.negatives if config.loss == "softmax" else size,
                           generator).to(device)  # fmt: skip
         batch = whole[:, rank::world].to(device)
-        users_all, items_all = model.split(model())
-        users, positives = users_all[batch[0]], items_all[batch[1]]
+        if config.loss == "bpr":
+            negatives = negatives[rank::world]
+        users, positives, negative_items = _batch_embeddings(model, batch, negatives, sampler)
         # Summed over the share, divided by the whole batch: the shares' gradients add up to
         # the batch mean's.
         if config.loss == "softmax":
             users = torch.nn.functional.normalize(users, dim=1)
             positive_items = torch.nn.functional.normalize(positives, dim=1)
-            negative_items = torch.nn.functional.normalize(items_all[negatives], dim=1)
+            negative_items = torch.nn.functional.normalize(negative_items, dim=1)
             logits = (
                 torch.cat(
                     [(users * positive_items).sum(1, keepdim=True), users @ negative_items.T], dim=1
@@ -451,18 +477,66 @@ def _epoch(
             targets = torch.zeros(len(users), dtype=torch.long, device=device)
             loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum") / size
         else:
-            negatives = negatives[rank::world]
-            margin = (users * positives).sum(1) - (users * items_all[negatives]).sum(1)
+            margin = (users * positives).sum(1) - (users * negative_items).sum(1)
             loss = -torch.nn.functional.logsigmoid(margin).sum() / size
-        optimiser.zero_grad()
+        for optimiser in optimisers:
+            optimiser.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         if world > 1:
             sum_gradients(model)
-        optimiser.step()
+        for optimiser in optimisers:
+            optimiser.step()
         total += float(loss.detach()) * size
     if world > 1:
         total = summed(total, device)
     return total / pairs.shape[1]
+
+
+def _batch_embeddings(
+    model: KGRecModel,
+    batch: torch.Tensor,
+    negatives: torch.Tensor,
+    sampler: NeighbourSampler | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The final embeddings of the batch's users, positive items and negative items: from a
+    full-graph propagation, or with a `sampler` over their sampled neighbourhood."""
+    if sampler is None:
+        users, items = model.split(model())
+        return users[batch[0]], items[batch[1]], items[negatives]
+    offset = model.index.offset
+    wanted = torch.cat([batch[0] + offset["user"], batch[1] + offset["item"],
+                        negatives + offset["item"]])  # fmt: skip
+    seeds, position = torch.unique(wanted, return_inverse=True)
+    found = model.sampled(sampler.sample(seeds).to(seeds.device))[position]
+    pairs = batch.shape[1]
+    return found[:pairs], found[pairs : 2 * pairs], found[2 * pairs :]
+
+
+def optimisers(
+    model: KGRecModel, config: TrainConfig, sampler: NeighbourSampler | None
+) -> list[torch.optim.Optimizer]:
+    """Adam over every parameter; with sampled neighbourhoods, SparseAdam over the id
+    embeddings (a step's gradient has rows for its block's nodes alone, so a step does not
+    touch every node's moments) and Adam over the rest."""
+    if sampler is None:
+        return [torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.l2)]
+    if config.l2:
+        raise ValueError("training on sampled neighbourhoods has no weight decay (SparseAdam); "
+                         "set l2 to 0 or raise sample_from_links")  # fmt: skip
+    dense = [parameter for parameter in model.parameters() if parameter is not model.ids.weight]
+    return [torch.optim.SparseAdam([model.ids.weight], lr=config.lr),
+            torch.optim.Adam(dense, lr=config.lr)]  # fmt: skip
+
+
+def neighbour_sampler(
+    model: KGRecModel, config: TrainConfig, fanouts: tuple[int, ...]
+) -> NeighbourSampler | None:
+    """A sampler of these fanouts over the model's graph, seeded apart in each data-parallel
+    process; None for full-graph steps (no fanouts)."""
+    if not fanouts:
+        return None
+    rank, _ = rank_and_world()
+    return NeighbourSampler(model.adjacency, fanouts, config.seed + 1 + rank)
 
 
 def _draw(pool: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -490,16 +564,19 @@ def _fit(
     epochs: int,
     validate: bool,
     on_epoch: EpochCallback | None,
-    initialise: Initialise | None = None,
+    initialise: Initialise | None,
+    fanouts: tuple[int, ...],
 ) -> tuple[KGRecModel, list[EpochLog], int, dict[str, float], float]:
-    """Train up to `epochs`; with `validate`, keep the best validation state and stop early.
-    Returns (model, history, best epoch, best validation metrics, seconds to best)."""
+    """Train up to `epochs` (steps over sampled neighbourhoods of these fanouts, or the whole
+    graph); with `validate`, keep the best validation state and stop early. Returns (model,
+    history, best epoch, best validation metrics, seconds to best)."""
     seed_everything(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model = build_model(dataset, config, device)
     if initialise is not None:
         initialise(model, dataset)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.l2)
+    sampler = neighbour_sampler(model, config, fanouts)
+    steppers = optimisers(model, config, sampler)
     pairs = _pairs(dataset)
     interactions = dataset.interactions
     pool = negative_pool(interactions.train)
@@ -522,7 +599,7 @@ def _fit(
     if validate and initialise is not None:
         validated(0)  # a warm start may already be the best there is: then it is kept as is
     for epoch in range(1, epochs + 1):
-        loss = _epoch(model, optimiser, pairs, pool, config, generator)
+        loss = _epoch(model, steppers, pairs, pool, config, generator, sampler)
         valid_ndcg = validated(epoch) if validate else None
         log = EpochLog(epoch, loss, valid_ndcg, time.perf_counter() - started)
         history.append(log)
@@ -555,11 +632,15 @@ def fit(
     blend: Blend,
     initialise: Initialise | None = None,
     on_epoch: EpochCallback | None = None,
+    fanouts: tuple[int, ...] | None = None,
 ) -> KGRecModel:
     """A model trained on all of `dataset`'s training interactions for `epochs` (no early
-    stopping: the epoch count and `blend` were picked on validation before)."""
+    stopping: the epoch count and `blend` were picked on validation before), its steps over
+    sampled neighbourhoods of `fanouts` (None: as `config` says for the dataset's graph)."""
     device = torch.device(resolve_device(config.device))
-    model, _, _, _, _ = _fit(dataset, config, device, epochs, False, on_epoch, initialise)
+    if fanouts is None:
+        fanouts = config.fanouts_for(dataset.graph)
+    model, _, _, _, _ = _fit(dataset, config, device, epochs, False, on_epoch, initialise, fanouts)
     return with_blend(model, blend, dataset, config)
 
 
@@ -585,8 +666,10 @@ def train(
     (`gnn.retrain`)."""
     device = torch.device(resolve_device(config.device))
     started = time.perf_counter()
+    # Decided once, on the training graph: the refit's adds the validation links.
+    fanouts = config.fanouts_for(dataset.graph)
     model, history, best_epoch, best_valid, seconds_to_best = _fit(
-        dataset, config, device, config.max_epochs, True, on_epoch, initialise
+        dataset, config, device, config.max_epochs, True, on_epoch, initialise, fanouts
     )
     blend, blend_valid = tune_blend(model, dataset, config, kept_blend)
     cold_valid: ColdTuning | None = None
@@ -594,7 +677,7 @@ def train(
         blend, cold_valid = tune_cold(model, dataset, config, blend)
     final = final_data(dataset, config)
     if final is not dataset:
-        model = fit(final, config, best_epoch, blend, initialise)
+        model = fit(final, config, best_epoch, blend, initialise, fanouts=fanouts)
     else:
         model = with_blend(model, blend, final, config)
     train_seconds = time.perf_counter() - started
@@ -603,6 +686,7 @@ def train(
     return TrainResult(
         model, history, best_epoch, best_valid, test, cold, train_seconds, seconds_to_best,
         peak_rss_mb(), str(device), gnn_only, blend_valid, cold_valid, rank_and_world()[1],
+        fanouts,
     )  # fmt: skip
 
 
