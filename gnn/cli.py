@@ -84,7 +84,7 @@ TRAIN_HELP = (
     "process reads the graph and trains its share; rank 0 saves, writes back and promotes."
     "\n\n"
     "Each step propagates over the whole graph, which is exact; a training graph of "
-    "--sample-from-links links or more (default 1,000,000) is too large for that, and each "
+    "--sample-from-links links or more (default 2,000,000) is too large for that, and each "
     "step propagates over its batch's sampled neighbourhood instead (--neighbours links a node "
     "at each hop), so an epoch grows with the interactions alone."
 )
