@@ -44,6 +44,7 @@ from gnn.retrain import (
     warm_config,
     warm_start,
 )
+from gnn.sampling import default_fanouts
 from gnn.scoring import Blend
 from gnn.text import TextEncoder
 from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, epoch_progress
@@ -86,7 +87,7 @@ TRAIN_HELP = (
     "Each step propagates over the whole graph, which is exact; a training graph of "
     "--sample-from-links links or more (default 2,000,000) is too large for that, and each "
     "step propagates over its batch's sampled neighbourhood instead (--neighbours links a node "
-    "at each hop), so an epoch grows with the interactions alone."
+    "at each hop), so a step's cost is bounded by its batch rather than by the graph."
 )
 
 train_app = typer.Typer(name="train", help=TRAIN_HELP, no_args_is_help=False)
@@ -452,7 +453,7 @@ def fanouts(text: str, layers: int) -> tuple[int, ...]:
         parsed = ()
     if len(parsed) != layers or min(parsed) < 1:
         raise fail(f"--neighbours takes one whole number of at least 1 a layer ({layers}), "
-                   f"comma-separated, such as {','.join(['10'] + ['5'] * (layers - 1))}; "
+                   f"comma-separated, such as {','.join(map(str, default_fanouts(layers)))}; "
                    f"not {text!r}")  # fmt: skip
     return parsed
 

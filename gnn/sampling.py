@@ -1,6 +1,7 @@
 """Neighbour-sampled mini-batches: a training step propagates over its batch's sampled
-neighbourhood instead of the whole graph, so a step costs the same at any graph size and an
-epoch grows with the interactions alone (full-graph steps make it interactions x graph size).
+neighbourhood instead of the whole graph, so a step's cost is bounded by its batch and fanouts
+rather than by the graph (full-graph steps make an epoch cost interactions x graph size; the
+bound is reached once the graph is much larger than a block, docs/scale.md).
 
 Each node of the neighbourhood keeps at most `fanout` of its links: all of them when it has no
 more, else `fanout` drawn uniformly with replacement, each weighted by degree / fanout, so that
@@ -17,6 +18,11 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+
+def default_fanouts(layers: int) -> tuple[int, ...]:
+    """The links a node keeps unless told otherwise: 10 at the first hop, 5 at the next."""
+    return (10,) + (5,) * (layers - 1) if layers else ()
 
 
 @dataclass(frozen=True)

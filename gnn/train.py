@@ -28,7 +28,7 @@ from gnn.data import binarise
 from gnn.dataset import RecDataset, TrainingGraph, hold_out_cold_items
 from gnn.metrics import Metrics, evaluate
 from gnn.model import KGRecModel, ModelConfig
-from gnn.sampling import NeighbourSampler
+from gnn.sampling import NeighbourSampler, default_fanouts
 from gnn.scoring import (
     COLD_NEIGHBOURS,
     Blend,
@@ -114,7 +114,7 @@ class TrainConfig:
         links = sum(int(edges.shape[1]) for edges in graph.edges.values())
         if links < self.sample_from_links or not layers:
             return ()
-        return self.neighbours or (10,) + (5,) * (layers - 1)
+        return self.neighbours or default_fanouts(layers)
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> TrainConfig:
