@@ -87,8 +87,7 @@ TRAIN_HELP = (
     "Each step propagates over the whole graph, which is exact; a training graph of "
     "--sample-from-links links or more (default 2,000,000) is too large for that, and each "
     "step propagates over its batch's sampled neighbourhood instead (--neighbours links a node "
-    "at each hop) of a smaller batch (--sampled-batch-size), so a step's cost is bounded by its "
-    "batch rather than by the graph."
+    "at each hop), so a step's cost is bounded by its batch rather than by the graph."
 )
 
 train_app = typer.Typer(name="train", help=TRAIN_HELP, no_args_is_help=False)
@@ -189,13 +188,6 @@ def main(
             "comma-separated (default 10 at the first hop, 5 at the next ones).",
         ),
     ] = "",
-    sampled_batch_size: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Positive pairs per sampled step (small: a step's neighbourhood grows with it).",
-        ),
-    ] = TrainConfig.sampled_batch_size,
 ) -> None:
     """`kgrec train` (help: TRAIN_HELP)."""
     if loss not in ("softmax", "bpr"):
@@ -206,7 +198,7 @@ def main(
         model=ModelConfig(dim=dim, num_layers=layers), loss=chosen_loss, lr=lr,
         batch_size=batch_size, max_epochs=epochs, patience=patience, refit=refit, seed=seed,
         device=settings.device, sample_from_links=sample_from_links,
-        neighbours=fanouts(neighbours, layers), sampled_batch_size=sampled_batch_size,
+        neighbours=fanouts(neighbours, layers),
     )  # fmt: skip
     directory = models_dir or settings.models_dir
     rank = torchrun_rank()

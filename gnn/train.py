@@ -60,12 +60,6 @@ class TrainConfig:
     # exactly.
     sample_from_links: int = 2_000_000
     neighbours: tuple[int, ...] = ()
-    # A sampled step's neighbourhood grows with its seeds (its users, positives and shared
-    # negatives) times the fanouts until it covers the graph, so sampled steps take small
-    # batches: with the full-graph ones' a block held most of the graph even at 4x Beauty's
-    # size, and an epoch cost interactions x graph size all the same.
-    sampled_batch_size: int = 1024
-    sampled_negatives: int = 256
     lr: float = 0.01
     l2: float = 0.0  # Adam weight decay
     max_epochs: int = 100
@@ -109,12 +103,6 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def step(self, sampled: bool) -> tuple[int, int]:
-        """(positive pairs, shared softmax negatives) of a sampled or a full-graph step."""
-        if sampled:
-            return self.sampled_batch_size, self.sampled_negatives
-        return self.batch_size, self.negatives
 
     def fanouts_for(self, graph: TrainingGraph) -> tuple[int, ...]:
         """The links a step's sampled neighbourhood keeps a node at each hop (one hop a
@@ -465,12 +453,11 @@ def _epoch(
     order = torch.randperm(pairs.shape[1], generator=generator)
     total = 0.0
     device = model.ids.weight.device
-    batch_size, shared_negatives = config.step(sampled=sampler is not None)
-    for start in range(0, len(order), batch_size):
-        whole = pairs[:, order[start : start + batch_size]]
+    for start in range(0, len(order), config.batch_size):
+        whole = pairs[:, order[start : start + config.batch_size]]
         size = whole.shape[1]
         # softmax: one set shared by the batch; bpr: one a positive, this share's kept.
-        negatives = _draw(negative_pool, shared_negatives if config.loss == "softmax" else size,
+        negatives = _draw(negative_pool, config.negatives if config.loss == "softmax" else size,
                           generator).to(device)  # fmt: skip
         batch = whole[:, rank::world].to(device)
         if config.loss == "bpr":

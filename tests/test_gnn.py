@@ -63,8 +63,7 @@ TOOL = ["Steel claw hammer", "Cordless power drill", "Adjustable wrench", "Phill
         "Tool box", "Wire cutter", "Spirit level"]  # fmt: skip
 USERS_PER_BRAND = 12
 SMALL = TrainConfig(model=ModelConfig(dim=16), batch_size=16, negatives=16, lr=0.02,
-                    max_epochs=25, patience=25, seed=0, sampled_batch_size=16,
-                    sampled_negatives=16)  # fmt: skip
+                    max_epochs=25, patience=25, seed=0)  # fmt: skip
 
 
 def write_shop(graph: Graph, *, interactions: bool = True) -> None:
@@ -326,8 +325,7 @@ def test_kgrec_train_saves_a_model_and_writes_embeddings_back(graph: Graph, tmp_
         cli.train_app,
         ["--epochs", "3", "--dim", "8", "--batch-size", "64", "--models-dir", str(models),
          "--nproc", "2",  # data-parallel; one process: the other tests
-         "--sample-from-links", "0", "--neighbours", "3,2",  # their sparse id gradients summed
-         "--sampled-batch-size", "64"],
+         "--sample-from-links", "0", "--neighbours", "3,2"],  # their sparse id gradients summed
     )  # fmt: skip
     assert outcome.exit_code == 0, outcome.output
     [model_dir] = list(models.glob("*/"))  # model directories, not the registry files
