@@ -171,6 +171,7 @@ class KGRecModel(nn.Module):
     def initial(self, nodes: Tensor | None = None) -> Tensor:
         """Layer 0 of every node, or of `nodes` (global ids; their id embeddings' gradient is
         then sparse): projected text + id embedding (zero for nodes not seen in training)."""
+        every = nodes is None
         if nodes is None:
             nodes = torch.arange(self.index.total, device=self.id_mask.device)
             ids = self.ids.weight
@@ -183,8 +184,10 @@ class KGRecModel(nn.Module):
             is_kind = (nodes >= start) & (nodes < start + self.index.num_nodes[kind])
             with_text = (is_kind & (text >= 0)).nonzero().squeeze(1)
             if len(with_text):
-                projected = self.project[kind](self.text_vectors[kind][text[with_text]])
-                layer = layer.index_add(0, with_text, projected)
+                # Every node: the rows of text_vectors in order, so no copy of them is taken.
+                vectors = self.text_vectors[kind]
+                projected = self.project[kind](vectors if every else vectors[text[with_text]])
+                layer.index_add_(0, with_text, projected)  # in place: no copy a kind
         return layer
 
     def layers(self) -> list[Tensor]:
@@ -209,7 +212,7 @@ class KGRecModel(nn.Module):
         return self.output([part[: block.ends[0]] for part in stack])
 
     def output(self, layers: list[Tensor]) -> Tensor:
-        mean = torch.stack(layers).mean(dim=0)
+        mean = sum(layers[1:], layers[0]) / len(layers)  # no stacked copy of every layer
         return nn.functional.normalize(mean, dim=1) if self.config.normalise else mean
 
     def forward(self) -> Tensor:

@@ -436,6 +436,13 @@ def _typical_score(score: ModelScorer, users: np.ndarray, rank: int, sample: int
     return max(float(np.median(best)), 0.0) or 1.0
 
 
+# Pairs whose loss terms are taken at once. The gradient is the batch's all the same, but a
+# batch's logits (pairs x negatives floats) never sit in memory together, and small tensors
+# stay in cache: full-graph epochs of the synthetic shops took 2.6 s at 1x and 40.9 s at 4x
+# with chunks of 2,048 pairs, 3.7 s and 45.1 s with the whole 16,384-pair batch at once.
+LOSS_CHUNK = 2048
+
+
 def _epoch(
     model: KGRecModel,
     steppers: list[torch.optim.Optimizer],
@@ -454,7 +461,9 @@ def _epoch(
     total = 0.0
     device = model.ids.weight.device
     for start in range(0, len(order), config.batch_size):
-        whole = pairs[:, order[start : start + config.batch_size]]
+        # In the pairs' own order (by user): rows are then gathered and scattered in order,
+        # which costs less than at random once the embeddings outgrow the caches.
+        whole = pairs[:, order[start : start + config.batch_size].sort().values]
         size = whole.shape[1]
         # softmax: one set shared by the batch; bpr: one a positive, this share's kept.
         negatives = _draw(negative_pool, config.negatives if config.loss == "softmax" else size,
@@ -462,35 +471,70 @@ def _epoch(
         batch = whole[:, rank::world].to(device)
         if config.loss == "bpr":
             negatives = negatives[rank::world]
-        users, positives, negative_items = _batch_embeddings(model, batch, negatives, sampler)
+        embedded = _batch_embeddings(model, batch, negatives, sampler)
         # Summed over the share, divided by the whole batch: the shares' gradients add up to
         # the batch mean's.
-        if config.loss == "softmax":
-            users = torch.nn.functional.normalize(users, dim=1)
-            positive_items = torch.nn.functional.normalize(positives, dim=1)
-            negative_items = torch.nn.functional.normalize(negative_items, dim=1)
-            logits = (
-                torch.cat(
-                    [(users * positive_items).sum(1, keepdim=True), users @ negative_items.T], dim=1
-                )
-                / config.temperature
-            )
-            targets = torch.zeros(len(users), dtype=torch.long, device=device)
-            loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum") / size
-        else:
-            margin = (users * positives).sum(1) - (users * negative_items).sum(1)
-            loss = -torch.nn.functional.logsigmoid(margin).sum() / size
+        loss, gradients = _chunked_loss(embedded, config)
         for stepper in steppers:
             stepper.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
+        torch.autograd.backward(embedded, [gradient / size for gradient in gradients])
         if world > 1:
             sum_gradients(model)
         for stepper in steppers:
             stepper.step()
-        total += float(loss.detach()) * size
+        total += loss
     if world > 1:
         total = summed(total, device)
     return total / pairs.shape[1]
+
+
+def _chunked_loss(
+    embedded: tuple[torch.Tensor, torch.Tensor, torch.Tensor], config: TrainConfig
+) -> tuple[float, list[torch.Tensor]]:
+    """The loss summed over the pairs of `embedded` (users, positive items, negative items),
+    and its gradient with respect to each of the three, taken `LOSS_CHUNK` pairs at a time:
+    each chunk's rows are leaves of their own, so no chunk's backward touches more than them."""
+    users, positives, negatives = (part.detach() for part in embedded)
+    shared = config.loss == "softmax"  # one set of negatives for every pair
+    gradients = [torch.zeros_like(users), torch.zeros_like(positives), torch.zeros_like(negatives)]
+    shared_negatives = _leaf(negatives)  # its gradient adds up over the chunks
+    total = 0.0
+    for first in range(0, len(users), LOSS_CHUNK):
+        part = slice(first, first + LOSS_CHUNK)
+        leaves = [_leaf(users[part]), _leaf(positives[part])]
+        leaves.append(shared_negatives if shared else _leaf(negatives[part]))
+        loss = _pair_loss(leaves[0], leaves[1], leaves[2], config)
+        loss.backward()  # type: ignore[no-untyped-call]
+        total += float(loss.detach())
+        for gradient, leaf in zip(gradients, leaves[:2] if shared else leaves, strict=False):
+            gradient[part] = _gradient(leaf)
+    if shared:
+        gradients[2] = _gradient(shared_negatives)
+    return total, gradients
+
+
+def _leaf(values: torch.Tensor) -> torch.Tensor:
+    return values.detach().requires_grad_()
+
+
+def _gradient(leaf: torch.Tensor) -> torch.Tensor:
+    return leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
+
+
+def _pair_loss(
+    users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor, config: TrainConfig
+) -> torch.Tensor:
+    """The loss summed over these pairs: sampled softmax of each positive against the shared
+    `negatives`, or BPR against one negative a pair."""
+    if config.loss == "bpr":
+        margin = (users * positives).sum(1) - (users * negatives).sum(1)
+        return -torch.nn.functional.logsigmoid(margin).sum()
+    users = torch.nn.functional.normalize(users, dim=1)
+    positives = torch.nn.functional.normalize(positives, dim=1)
+    negatives = torch.nn.functional.normalize(negatives, dim=1)
+    logits = torch.cat([(users * positives).sum(1, keepdim=True), users @ negatives.T], dim=1)
+    targets = torch.zeros(len(users), dtype=torch.long, device=users.device)
+    return torch.nn.functional.cross_entropy(logits / config.temperature, targets, reduction="sum")
 
 
 def _batch_embeddings(
