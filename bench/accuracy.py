@@ -84,7 +84,7 @@ def main(
     sample_from_links: Annotated[
         int,
         typer.Option(
-            min=0, help="Train on sampled neighbourhoods from this many links (0: always)."
+            min=0, help="Train on random-walk-sampled steps from this many links (0: always)."
         ),
     ] = TrainConfig.sample_from_links,
 ) -> None:
@@ -120,8 +120,8 @@ def main(
     config = TrainConfig(time_budget_s=time_budget, device=settings.device, seed=seed,
                          sample_from_links=sample_from_links)  # fmt: skip
     ours = train(data, config, on_epoch)
-    if ours.fanouts:
-        console.print(f"  trained on sampled neighbourhoods, fanouts {ours.fanouts}")
+    if ours.walks:
+        console.print(f"  trained on random-walk-sampled steps, {ours.walks} walks a node")
     if dataset == "beauty" and split == "pgpr":  # the serving benches (explanations, latency)
         saved = save_model(ours.model, data, config.to_dict(), ours.test, BENCH_MODELS)
         console.print(f"Saved in {saved}")
@@ -212,11 +212,11 @@ def main(
         ),
         "train_seconds": round(ours.train_seconds, 1),
         "peak_rss_mb": round(ours.peak_rss_mb, 1),
-        "sampled_fanouts": list(ours.fanouts) or None,
+        "sampled_walks": ours.walks or None,
     }
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
-    name = f"accuracy_{dataset}_{split}{'_sampled' if ours.fanouts else ''}.json"
+    name = f"accuracy_{dataset}_{split}{'_sampled' if ours.walks else ''}.json"
     (out / name).write_text(json.dumps(summary) + "\n")
     print(json.dumps(summary))
 

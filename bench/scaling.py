@@ -11,10 +11,10 @@ in one throwaway Neo4j emptied between scales:
 - epoch: a spawned process exports the graph, encodes the item text (cached by text under
   KGREC_CACHE_DIR), builds the dataset and trains two epochs of the GNN on every interaction
   (no validation) as `kgrec train` does at that size (full-graph steps below
-  `TrainConfig.sample_from_links` links, sampled neighbourhoods from there); the second
+  `TrainConfig.sample_from_links` links, random-walk-sampled steps from there); the second
   epoch's seconds, and the process's peak RSS. Then two epochs the other way, so that both
   are timed at every scale: sampled always, full-graph up to `--full-epochs-up-to` (a
-  full-graph epoch at 16x takes about 12 minutes here). The model trained as `kgrec train`
+  full-graph epoch at 16x takes over ten minutes here). The model trained as `kgrec train`
   would (GNN alone: the EASE part of its blend inverts a dense items x items matrix, which
   does not fit this machine's memory from about 4x Beauty on) is saved for serving.
 - requests: `kgrec serve` over that model; p50 of a user's top 10 without explanations
@@ -110,16 +110,16 @@ def train_epochs(settings: Settings, models_dir: Path, time_full: bool, answer: 
         dataset = build_dataset(export_graph(graph), encoder.encode)
     built = time.perf_counter() - began
     config = TrainConfig()
-    default = config.fanouts_for(dataset.graph)
-    sampled = replace(config, sample_from_links=0).fanouts_for(dataset.graph)
+    default = config.walks_for(dataset.graph)
+    sampled = replace(config, sample_from_links=0).walks_for(dataset.graph)
     # kgrec train's way first, then the other; full-graph epochs only if `time_full`.
-    ways = [default] if default and not time_full else [default, () if default else sampled]
+    ways = [default] if default and not time_full else [default, 0 if default else sampled]
     epoch_s: dict[str, float | None] = {"sampled": None, "full": None}
-    for fanouts in ways:
+    for walks in ways:
         logs: list[EpochLog] = []
-        model = fit(dataset, config, EPOCHS, Blend(), on_epoch=logs.append, fanouts=fanouts)
-        epoch_s["sampled" if fanouts else "full"] = logs[-1].seconds - logs[-2].seconds
-        if fanouts == default:
+        model = fit(dataset, config, EPOCHS, Blend(), on_epoch=logs.append, walks=walks)
+        epoch_s["sampled" if walks else "full"] = logs[-1].seconds - logs[-2].seconds
+        if walks == default:
             save_model(model, dataset, config.to_dict(), {}, models_dir)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     answer.send({

@@ -44,7 +44,6 @@ from gnn.retrain import (
     warm_config,
     warm_start,
 )
-from gnn.sampling import default_fanouts
 from gnn.scoring import Blend
 from gnn.text import TextEncoder
 from gnn.train import EpochLog, Loss, TrainConfig, TrainResult, epoch_progress
@@ -86,8 +85,8 @@ TRAIN_HELP = (
     "\n\n"
     "Each step propagates over the whole graph, which is exact; a training graph of "
     "--sample-from-links links or more (default 2,000,000) is too large for that, and each "
-    "step propagates over its batch's sampled neighbourhood instead (--neighbours links a node "
-    "at each hop), so a step's cost is bounded by its batch rather than by the graph."
+    "step estimates its batch's embeddings from --walks random walks a node instead, so a "
+    "step's cost is bounded by its batch rather than by the graph."
 )
 
 train_app = typer.Typer(name="train", help=TRAIN_HELP, no_args_is_help=False)
@@ -177,17 +176,19 @@ def main(
         int,
         typer.Option(
             min=0,
-            help="From this many links in the training graph, a step propagates over its "
-            "batch's sampled neighbourhood instead of the whole graph (0: always).",
+            help="From this many links in the training graph, a step estimates its batch's "
+            "embeddings from random walks instead of propagating over the whole graph "
+            "(0: always).",
         ),
     ] = TrainConfig.sample_from_links,
-    neighbours: Annotated[
-        str,
+    walks: Annotated[
+        int,
         typer.Option(
-            help="Links a sampled neighbourhood keeps a node at each hop, one a layer, "
-            "comma-separated (default 10 at the first hop, 5 at the next ones).",
+            min=1,
+            help="Random walks a node's embedding is estimated from in a sampled step (more: "
+            "less noise, slower steps).",
         ),
-    ] = "",
+    ] = TrainConfig.walks,
 ) -> None:
     """`kgrec train` (help: TRAIN_HELP)."""
     if loss not in ("softmax", "bpr"):
@@ -198,7 +199,7 @@ def main(
         model=ModelConfig(dim=dim, num_layers=layers), loss=chosen_loss, lr=lr,
         batch_size=batch_size, max_epochs=epochs, patience=patience, refit=refit, seed=seed,
         device=settings.device, sample_from_links=sample_from_links,
-        neighbours=fanouts(neighbours, layers),
+        walks=walks,
     )  # fmt: skip
     directory = models_dir or settings.models_dir
     rank = torchrun_rank()
@@ -437,25 +438,10 @@ def results(
         "peak_rss_mb": result.peak_rss_mb,
         "device": result.device,
         "processes": result.processes,
-        "sampled_fanouts": list(result.fanouts) or None,
+        "sampled_walks": result.walks or None,
         "notes": list(dataset.notes),
         "history": [vars(log) for log in result.history],
     }
-
-
-def fanouts(text: str, layers: int) -> tuple[int, ...]:
-    """--neighbours as a fanout a layer; () when not given."""
-    if not text.strip():
-        return ()
-    try:
-        parsed = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        parsed = ()
-    if len(parsed) != layers or min(parsed) < 1:
-        raise fail(f"--neighbours takes one whole number of at least 1 a layer ({layers}), "
-                   f"comma-separated, such as {','.join(map(str, default_fanouts(layers)))}; "
-                   f"not {text!r}")  # fmt: skip
-    return parsed
 
 
 def result_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float], str, str]]:

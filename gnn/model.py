@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
 
 from gnn.dataset import NODE_TYPES, RELATIONS, TrainingGraph
-from gnn.sampling import Block
+from gnn.sampling import Walks
 from gnn.scoring import Blend, ItemItemTerm
 
 
@@ -79,24 +79,6 @@ class _SparseProduct(torch.autograd.Function):
         return None, None, ctx.transposed @ grad
 
 
-def csr(rows: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
-    """A sparse CSR matrix of links sorted by row."""
-    counts = torch.bincount(rows, minlength=shape[0])
-    crow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": it is what we want
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, cols, values, shape)
-
-
-def sparse_product(rows: Tensor, cols: Tensor, values: Tensor, x: Tensor, height: int) -> Tensor:
-    """`A @ x` for the `height` x len(x) matrix A of these links (sorted by row), with a
-    backward that multiplies by A's transpose."""
-    matrix = csr(rows, cols, values, (height, len(x)))
-    order = torch.argsort(cols, stable=True)
-    transposed = csr(cols[order], rows[order], values[order], (len(x), height))
-    return _SparseProduct.apply(matrix, transposed, x)  # type: ignore[no-any-return]
-
-
 def relation_adjacency(
     graph: TrainingGraph, index: NodeIndex, relation: str
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -124,6 +106,14 @@ def combined_adjacency(graph: TrainingGraph, index: NodeIndex, weights: dict[str
     with warnings.catch_warnings():  # "sparse CSR support is in beta": it is what we want
         warnings.simplefilter("ignore", UserWarning)
         return coo.coalesce().to_sparse_csr()
+
+
+class PropagatedText(NamedTuple):
+    """`KGRecModel.propagated_text()`: `vectors` holds, for each node, one `text_dim` slot a
+    node type in `kinds`."""
+
+    kinds: tuple[str, ...]
+    vectors: Tensor
 
 
 class KGRecModel(nn.Module):
@@ -197,19 +187,46 @@ class KGRecModel(nn.Module):
             stack.append(_SparseProduct.apply(self.adjacency, self.adjacency, stack[-1]))
         return stack
 
-    def sampled(self, block: Block) -> Tensor:
-        """The final embeddings of `block`'s seeds, each layer summed over the block's sampled
-        links instead of every link (`gnn.sampling`); `forward()[block.nodes[:seeds]]` in
-        expectation, up to the final mean and normalisation."""
-        depth = self.config.num_layers
-        if len(block.ends) != depth + 1:
-            raise ValueError(f"a block of {len(block.ends) - 1} hops for {depth} layers")
-        stack = [self.initial(block.nodes)]
-        for layer in range(1, depth + 1):
-            rows, links = block.ends[depth - layer], block.edge_ends[depth - layer]
-            stack.append(sparse_product(block.rows[:links], block.cols[:links],
-                                        block.values[:links], stack[-1], rows))  # fmt: skip
-        return self.output([part[: block.ends[0]] for part in stack])
+    def propagated_text(self) -> PropagatedText:
+        """The text part of every node's layer mean before projection: per node type with
+        text, the mean over layers h = 0..L of A^h applied to that type's text vectors, side by
+        side in one row a node (`walked` reads a node's row at once). Projecting it gives the
+        text part of `forward()` before normalisation, as the propagation and the projection
+        are both linear."""
+        kinds = tuple(kind for kind, vectors in self.text_vectors.items() if len(vectors))
+        width = self.config.text_dim
+        mean = torch.zeros(self.index.total, len(kinds) * width, device=self.id_mask.device)
+        for slot, kind in enumerate(kinds):
+            layer = torch.zeros(self.index.total, width, device=self.id_mask.device)
+            kind_rows = self.text_index[self.index.slice(kind)]
+            with_text = (kind_rows >= 0).nonzero().squeeze(1)
+            layer[with_text + self.index.offset[kind]] = self.text_vectors[kind][
+                kind_rows[with_text]
+            ]
+            part = mean[:, slot * width : (slot + 1) * width]
+            part += layer
+            for _ in range(self.config.num_layers):
+                layer = self.adjacency @ layer
+                part += layer
+        return PropagatedText(kinds, mean.div_(self.config.num_layers + 1))
+
+    def walked(self, seeds: Tensor, walks: Walks, text: PropagatedText) -> Tensor:
+        """The final embeddings of `seeds` (global ids), their id part estimated from `walks`
+        (`gnn.sampling`) and their text part read from `text` (`propagated_text()`):
+        `forward()[seeds]` in expectation, up to the final normalisation. The id embeddings'
+        gradient is sparse: one row a node the walks reached."""
+        if walks.layers != self.config.num_layers:
+            raise ValueError(f"walks of {walks.layers} steps for {self.config.num_layers} layers")
+        rows, local = torch.unique(walks.nodes, return_inverse=True)
+        ids = nn.functional.embedding(rows, self.ids.weight, sparse=True)
+        weights = walks.weights * self.id_mask[walks.nodes, 0]  # no id: weight 0
+        summed = nn.functional.embedding_bag(local, ids, per_sample_weights=weights, mode="sum")
+        mean = summed / (self.config.num_layers + 1)
+        if text.kinds:  # every type's projection at once, over a seed's row of `text`
+            projection = torch.cat([cast(Tensor, self.project[kind].weight) for kind in text.kinds],
+                                   dim=1)  # fmt: skip
+            mean = mean + text.vectors[seeds] @ projection.T
+        return nn.functional.normalize(mean, dim=1) if self.config.normalise else mean
 
     def output(self, layers: list[Tensor]) -> Tensor:
         mean = sum(layers[1:], layers[0]) / len(layers)  # no stacked copy of every layer

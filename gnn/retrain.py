@@ -256,7 +256,7 @@ def fit_served(
     """The model to serve: every interaction of `dataset`, the evaluation's epochs and blend."""
     everything = dataset.with_nothing_held_out()
     model = fit(everything, config, result.best_epoch, result.model.blend, initialise,
-                fanouts=result.fanouts)  # fmt: skip
+                walks=result.walks)  # fmt: skip
     return model, everything
 
 

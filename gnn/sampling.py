@@ -1,15 +1,26 @@
-"""Neighbour-sampled mini-batches: a training step propagates over its batch's sampled
-neighbourhood instead of the whole graph, so a step's cost is bounded by its batch and fanouts
-rather than by the graph (full-graph steps make an epoch cost interactions x graph size; the
-bound is reached once the graph is much larger than a block, docs/scale.md).
+"""Random-walk-sampled mini-batches: a training step estimates its batch's embeddings from a
+few random walks out of each seed instead of propagating over the whole graph, so a step costs
+the same whatever the graph's size (full-graph steps make an epoch cost interactions x graph
+size; docs/scale.md).
 
-Each node of the neighbourhood keeps at most `fanout` of its links: all of them when it has no
-more, else `fanout` drawn uniformly with replacement, each weighted by degree / fanout, so that
-a sampled layer's sum is an unbiased estimate of the full layer's. It is PyG's neighbour
-sampling for our propagation (one weighted adjacency over every relation), written in torch:
-PyG's `NeighborLoader` needs pyg-lib or torch-sparse, which no registry this project installs
-from serves as a wheel. Sampling runs on the CPU, as PyG's does; the block moves to the model's
-device.
+The model is linear up to its final normalisation: a node's embedding is the mean over layers
+h = 0..L of (A^h x)[node], x its layer 0 (projected text + id embedding). The text part of every
+layer is fixed by the text vectors, so it is propagated once a training run
+(`KGRecModel.propagated_text`). The id part is estimated: `walks` walks of L steps leave each
+seed, each step to a neighbour drawn in proportion to the weight of the link to it; the node
+reached at step h stands for layer h, weighted by the product of the row sums (the weights of
+all links) of the nodes the walk left, divided by `walks`. That is an unbiased estimate of
+(A^h ids)[seed], whose only noise is which nodes are reached (PinSage's and GraphSAINT's
+random-walk estimators for our one weighted adjacency; drawing neighbours uniformly instead
+weighs each by degree x link weight, which varies from link to link and learned more slowly
+on Beauty). A walk at a node without links stays there and weighs 0 from then on, as that
+node's later layers do in the full propagation.
+
+Walks are neighbour sampling with fanouts (walks, 1, 1, ...) a seed, not shared between seeds.
+They replaced PyG's `NeighborLoader` way (a node keeps a few links at each hop, in one block
+shared by the batch): a block covers most of a graph the size of these shops, so a step's
+cost grew with the graph, where a walk's does not. Sampling runs on the CPU, as
+PyG's does; the walks move to the model's device.
 """
 
 from __future__ import annotations
@@ -19,90 +30,66 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-
-def default_fanouts(layers: int) -> tuple[int, ...]:
-    """The links a node keeps unless told otherwise: 10 at the first hop, 5 at the next."""
-    return (10,) + (5,) * (layers - 1) if layers else ()
+DEFAULT_WALKS = 10
 
 
 @dataclass(frozen=True)
-class Block:
-    """The computation graph of one step. `nodes` (global ids) are ordered by hop: the first
-    `ends[0]` are the seeds, the first `ends[h]` those within h hops. `rows`/`cols` (local
-    positions in `nodes`) and `values` are the sampled weighted links of every node within
-    `len(ends) - 2` hops, sorted by row, the first `edge_ends[h]` of them those of the nodes
-    within h hops; a node's links lead one hop further."""
+class Walks:
+    """Per seed (one row each), the nodes standing for its layers and their weights: column 0
+    the seed itself (weight 1), then layer h's `walks` nodes reached at step h, for h = 1..L
+    (`layers`)."""
 
     nodes: Tensor
-    ends: list[int]
-    rows: Tensor
-    cols: Tensor
-    values: Tensor
-    edge_ends: list[int]
+    weights: Tensor
+    layers: int
 
-    def to(self, device: torch.device) -> Block:
-        return Block(self.nodes.to(device), self.ends, self.rows.to(device),
-                     self.cols.to(device), self.values.to(device), self.edge_ends)  # fmt: skip
+    def to(self, device: torch.device) -> Walks:
+        return Walks(self.nodes.to(device), self.weights.to(device), self.layers)
 
 
-class NeighbourSampler:
-    """Samples `Block`s from a sparse CSR adjacency (kept on the CPU), `fanouts[h]` links a node
-    at hop h, one hop per propagation layer."""
+class WalkSampler:
+    """Samples `Walks` of `layers` steps, `walks` a seed, over a sparse CSR adjacency (kept on
+    the CPU)."""
 
-    def __init__(self, adjacency: Tensor, fanouts: tuple[int, ...], seed: int) -> None:
-        if any(fanout < 1 for fanout in fanouts):
-            raise ValueError(f"every fanout must be at least 1, not {fanouts}")
+    def __init__(self, adjacency: Tensor, walks: int, layers: int, seed: int) -> None:
+        if walks < 1:
+            raise ValueError(f"a seed needs at least 1 walk, not {walks}")
         adjacency = adjacency.cpu()
         self.crow = adjacency.crow_indices()
-        self.col = adjacency.col_indices()
-        self.values = adjacency.values()
-        self.fanouts = fanouts
+        # One entry past the links, which walks at a node without links read (they weigh 0).
+        self.col = torch.cat([adjacency.col_indices(), torch.zeros(1, dtype=torch.long)])
+        # Link i covers (cumulative[i], cumulative[i + 1]] of its row's span: float64, as the
+        # sum runs over every link of the graph.
+        self.cumulative = torch.cat([torch.zeros(1, dtype=torch.float64),
+                                     torch.cumsum(adjacency.values().double(), 0)])  # fmt: skip
+        self.row_sum = (self.cumulative[self.crow[1:]] - self.cumulative[self.crow[:-1]]).float()
+        self.walks = walks
+        self.layers = layers
         self.generator = torch.Generator().manual_seed(seed)
 
-    def sample(self, seeds: Tensor) -> Block:
-        """The block of `seeds` (distinct global node ids)."""
-        nodes, ends, edge_ends = seeds.cpu(), [len(seeds)], [0]
-        rows, cols, values = [], [], []
-        frontier_start = 0
-        for fanout in self.fanouts:
-            owner, neighbours, weights = self._links(nodes[frontier_start:], fanout)
-            nodes, local = _extended(nodes, neighbours)
-            rows.append(owner + frontier_start)
-            cols.append(local)
-            values.append(weights)
-            edge_ends.append(edge_ends[-1] + len(owner))
-            frontier_start = ends[-1]
-            ends.append(len(nodes))
-        empty = torch.empty(0, dtype=torch.long)
-        return Block(nodes, ends, torch.cat(rows) if rows else empty,
-                     torch.cat(cols) if cols else empty,
-                     torch.cat(values) if values else torch.empty(0), edge_ends[1:])  # fmt: skip
+    def sample(self, seeds: Tensor) -> Walks:
+        """The walks out of `seeds` (global node ids)."""
+        seeds = seeds.cpu()
+        count = len(seeds)
+        here = seeds.repeat_interleave(self.walks)
+        weight = torch.full((len(here),), 1 / self.walks)
+        nodes, weights = [seeds.unsqueeze(1)], [torch.ones(count, 1)]
+        for _ in range(self.layers):
+            weight = weight * self.row_sum[here]  # no links: 0 from here on
+            here = torch.where(self.crow[here + 1] > self.crow[here], self.col[self._step(here)],
+                               here)  # fmt: skip
+            nodes.append(here.view(count, self.walks))
+            weights.append(weight.view(count, self.walks))
+        return Walks(torch.cat(nodes, dim=1), torch.cat(weights, dim=1), self.layers)
 
-    def _links(self, frontier: Tensor, fanout: int) -> tuple[Tensor, Tensor, Tensor]:
-        """(owner position in `frontier`, neighbour id, weight) of every sampled link."""
-        start = self.crow[frontier]
-        degree = self.crow[frontier + 1] - start
-        taken = degree.clamp(max=fanout)
-        owner = torch.repeat_interleave(torch.arange(len(frontier)), taken)
-        # A row with no more than `fanout` links keeps them all, in order; a longer one draws.
-        first = torch.cumsum(taken, 0) - taken
-        in_order = torch.arange(len(owner)) - first[owner]
-        drawn = (torch.rand(len(owner), generator=self.generator) * degree[owner]).long()
-        position = torch.where((degree > fanout)[owner], drawn, in_order)
-        link = start[owner] + position
-        scale = degree.float() / taken.clamp(min=1).float()
-        return owner, self.col[link], self.values[link] * scale[owner]
-
-
-def _extended(nodes: Tensor, found: Tensor) -> tuple[Tensor, Tensor]:
-    """`nodes` with the ids of `found` they lack appended (in id order), and the position of
-    each of `found` in the result."""
-    known = len(nodes)
-    distinct, inverse = torch.unique(torch.cat([nodes, found]), return_inverse=True)
-    is_known = torch.zeros(len(distinct), dtype=torch.bool)
-    is_known[inverse[:known]] = True
-    position = torch.empty(len(distinct), dtype=torch.long)
-    position[inverse[:known]] = torch.arange(known)
-    fresh = ~is_known
-    position[fresh] = known + torch.arange(int(fresh.sum()))
-    return torch.cat([nodes, distinct[fresh]]), position[inverse[known:]]
+    def _step(self, here: Tensor) -> Tensor:
+        """A link out of each node of `here`, drawn in proportion to its weight (the entry
+        past the links for a node without any)."""
+        start, end = self.crow[here], self.crow[here + 1]
+        low, high = self.cumulative[start], self.cumulative[end]
+        target = low + torch.rand(len(here), generator=self.generator, dtype=torch.float64) * (
+            high - low
+        )
+        link = torch.searchsorted(self.cumulative, target) - 1
+        last = len(self.col) - 1
+        return torch.where(end > start, link.clamp(min=start, max=end - 1), last)

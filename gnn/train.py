@@ -1,5 +1,5 @@
 """Training: BPR or sampled softmax over catalogue negatives, full-graph propagation per step
-(or propagation over each batch's sampled neighbourhood, `gnn.sampling`), early stopping on
+(or each batch's embeddings estimated from random walks, `gnn.sampling`), early stopping on
 validation NDCG@10, the score's blend (GNN, item links, EASE) picked on validation, then
 (optionally) a refit on train + valid for the best number of epochs before the one look at
 test.
@@ -27,8 +27,9 @@ from gnn.collective import rank_and_world, sum_gradients, summed
 from gnn.data import binarise
 from gnn.dataset import RecDataset, TrainingGraph, hold_out_cold_items
 from gnn.metrics import Metrics, evaluate
-from gnn.model import KGRecModel, ModelConfig
-from gnn.sampling import NeighbourSampler, default_fanouts
+from gnn.model import KGRecModel, ModelConfig, PropagatedText
+from gnn.row_adam import RowAdam
+from gnn.sampling import DEFAULT_WALKS, WalkSampler
 from gnn.scoring import (
     COLD_NEIGHBOURS,
     Blend,
@@ -52,14 +53,11 @@ class TrainConfig:
     batch_size: int = 16384
     # A step propagates over the whole graph, which is exact but makes an epoch cost
     # interactions x graph size; in a training graph of `sample_from_links` links or more it
-    # propagates over its batch's sampled neighbourhood instead (`gnn.sampling`), keeping a
-    # node `neighbours[h]` links at hop h (one fanout a layer; empty: 10 at the first hop, 5
-    # at the next ones). 0: always sampled. Sampled and full-graph epochs cost the same at
-    # about Beauty's size (bench/scaling.py); the default sits above Beauty's PGPR graph (1.2M
-    # links), where forced sampling cost 1.3% of test NDCG@10, so shops that size train
-    # exactly.
+    # estimates its batch's embeddings from `walks` random walks a node instead
+    # (`gnn.sampling`), which costs the same at any size. 0: always walks. The default sits
+    # above Beauty's PGPR graph (1.2M links), so shops that size train exactly.
     sample_from_links: int = 2_000_000
-    neighbours: tuple[int, ...] = ()
+    walks: int = DEFAULT_WALKS
     lr: float = 0.01
     l2: float = 0.0  # Adam weight decay
     max_epochs: int = 100
@@ -104,17 +102,15 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def fanouts_for(self, graph: TrainingGraph) -> tuple[int, ...]:
-        """The links a step's sampled neighbourhood keeps a node at each hop (one hop a
-        layer) when training over `graph`; () when its steps propagate over the whole graph."""
-        layers = self.model.num_layers
-        if len(self.neighbours) not in (0, layers):
-            raise ValueError(f"{len(self.neighbours)} neighbour fanouts for {layers} layers: "
-                             "give one a layer")  # fmt: skip
+    def walks_for(self, graph: TrainingGraph) -> int:
+        """The random walks a node's embedding is estimated from in a step when training over
+        `graph`; 0 when its steps propagate over the whole graph."""
+        if self.walks < 1:
+            raise ValueError(f"walks must be at least 1, not {self.walks}")
         links = sum(int(edges.shape[1]) for edges in graph.edges.values())
-        if links < self.sample_from_links or not layers:
-            return ()
-        return self.neighbours or default_fanouts(layers)
+        if links < self.sample_from_links or not self.model.num_layers:
+            return 0
+        return self.walks
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> TrainConfig:
@@ -176,7 +172,7 @@ class TrainResult:
     blend_valid: dict[Blend, float] = field(default_factory=dict)  # -> validation NDCG@10
     cold_valid: ColdTuning | None = None  # the cold offsets tried (`tune_cold`)
     processes: int = 1  # data-parallel processes that trained it (`gnn.distributed`)
-    fanouts: tuple[int, ...] = ()  # its steps' sampled neighbourhoods; (): full graph
+    walks: int = 0  # the random walks a node its steps were estimated from; 0: full graph
 
 
 EpochCallback = Callable[[EpochLog], None]
@@ -450,11 +446,11 @@ def _epoch(
     negative_pool: torch.Tensor,
     config: TrainConfig,
     generator: torch.Generator,
-    sampler: NeighbourSampler | None,
+    walker: Walker | None,
 ) -> float:
     """One pass over the training pairs; negatives are drawn from `negative_pool`. In
     data-parallel training (`gnn.distributed`) this process takes its share of each batch,
-    drawing every negative in lockstep with the others (and its own neighbour samples)."""
+    drawing every negative in lockstep with the others (and its own walks)."""
     model.train()
     rank, world = rank_and_world()
     order = torch.randperm(pairs.shape[1], generator=generator)
@@ -471,7 +467,7 @@ def _epoch(
         batch = whole[:, rank::world].to(device)
         if config.loss == "bpr":
             negatives = negatives[rank::world]
-        embedded = _batch_embeddings(model, batch, negatives, sampler)
+        embedded = _batch_embeddings(model, batch, negatives, walker)
         # Summed over the share, divided by the whole batch: the shares' gradients add up to
         # the batch mean's.
         loss, gradients = _chunked_loss(embedded, config)
@@ -541,47 +537,57 @@ def _batch_embeddings(
     model: KGRecModel,
     batch: torch.Tensor,
     negatives: torch.Tensor,
-    sampler: NeighbourSampler | None,
+    walker: Walker | None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The final embeddings of the batch's users, positive items and negative items: from a
-    full-graph propagation, or with a `sampler` over their sampled neighbourhood."""
-    if sampler is None:
+    full-graph propagation, or with a `walker` estimated from random walks."""
+    if walker is None:
         users, items = model.split(model())
         return users[batch[0]], items[batch[1]], items[negatives]
     offset = model.index.offset
     wanted = torch.cat([batch[0] + offset["user"], batch[1] + offset["item"],
                         negatives + offset["item"]])  # fmt: skip
     seeds, position = torch.unique(wanted, return_inverse=True)
-    found = model.sampled(sampler.sample(seeds).to(seeds.device))[position]
+    walks = walker.sampler.sample(seeds).to(seeds.device)
+    found = model.walked(seeds, walks, walker.text)[position]
     pairs = batch.shape[1]
     return found[:pairs], found[pairs : 2 * pairs], found[2 * pairs :]
 
 
 def optimisers(
-    model: KGRecModel, config: TrainConfig, sampler: NeighbourSampler | None
+    model: KGRecModel, config: TrainConfig, walker: Walker | None
 ) -> list[torch.optim.Optimizer]:
-    """Adam over every parameter; with sampled neighbourhoods, SparseAdam over the id
-    embeddings (a step's gradient has rows for its block's nodes alone, so a step does not
-    touch every node's moments) and Adam over the rest."""
-    if sampler is None:
+    """Adam over every parameter; with walk-sampled steps, RowAdam over the id embeddings (a
+    step's gradient has rows for the nodes its walks reached alone, so a step does not touch
+    every node's moments) and Adam over the rest."""
+    if walker is None:
         return [torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.l2)]
     if config.l2:
-        raise ValueError("training on sampled neighbourhoods has no weight decay (SparseAdam); "
-                         "set l2 to 0 or raise sample_from_links")  # fmt: skip
+        raise ValueError("walk-sampled training has no weight decay (its id embeddings' Adam is "
+                         "lazy); set l2 to 0 or raise sample_from_links")  # fmt: skip
     dense = [parameter for parameter in model.parameters() if parameter is not model.ids.weight]
-    return [torch.optim.SparseAdam([model.ids.weight], lr=config.lr),
-            torch.optim.Adam(dense, lr=config.lr)]  # fmt: skip
+    return [RowAdam([model.ids.weight], lr=config.lr), torch.optim.Adam(dense, lr=config.lr)]
 
 
-def neighbour_sampler(
-    model: KGRecModel, config: TrainConfig, fanouts: tuple[int, ...]
-) -> NeighbourSampler | None:
-    """A sampler of these fanouts over the model's graph, seeded apart in each data-parallel
-    process; None for full-graph steps (no fanouts)."""
-    if not fanouts:
+@dataclass(frozen=True)
+class Walker:
+    """What walk-sampled steps read: the walks' sampler and the model's propagated text
+    (`KGRecModel.propagated_text`, computed once a training run)."""
+
+    sampler: WalkSampler
+    text: PropagatedText
+
+
+def walk_sampling(model: KGRecModel, config: TrainConfig, walks: int) -> Walker | None:
+    """Walk-sampled steps' sampler (`walks` a node, seeded apart in each data-parallel
+    process) and propagated text over the model's graph; None for full-graph steps (0
+    walks)."""
+    if not walks:
         return None
     rank, _ = rank_and_world()
-    return NeighbourSampler(model.adjacency, fanouts, config.seed + 1 + rank)
+    sampler = WalkSampler(model.adjacency, walks, model.config.num_layers, config.seed + 1 + rank)
+    with torch.no_grad():
+        return Walker(sampler, model.propagated_text())
 
 
 def _draw(pool: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -610,18 +616,18 @@ def _fit(
     validate: bool,
     on_epoch: EpochCallback | None,
     initialise: Initialise | None,
-    fanouts: tuple[int, ...],
+    walks: int,
 ) -> tuple[KGRecModel, list[EpochLog], int, dict[str, float], float]:
-    """Train up to `epochs` (steps over sampled neighbourhoods of these fanouts, or the whole
-    graph); with `validate`, keep the best validation state and stop early. Returns (model,
+    """Train up to `epochs` (steps estimated from `walks` random walks a node, or over the
+    whole graph: 0); with `validate`, keep the best validation state and stop early. Returns (model,
     history, best epoch, best validation metrics, seconds to best)."""
     seed_everything(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model = build_model(dataset, config, device)
     if initialise is not None:
         initialise(model, dataset)
-    sampler = neighbour_sampler(model, config, fanouts)
-    steppers = optimisers(model, config, sampler)
+    walker = walk_sampling(model, config, walks)
+    steppers = optimisers(model, config, walker)
     pairs = _pairs(dataset)
     interactions = dataset.interactions
     pool = negative_pool(interactions.train)
@@ -644,7 +650,7 @@ def _fit(
     if validate and initialise is not None:
         validated(0)  # a warm start may already be the best there is: then it is kept as is
     for epoch in range(1, epochs + 1):
-        loss = _epoch(model, steppers, pairs, pool, config, generator, sampler)
+        loss = _epoch(model, steppers, pairs, pool, config, generator, walker)
         valid_ndcg = validated(epoch) if validate else None
         log = EpochLog(epoch, loss, valid_ndcg, time.perf_counter() - started)
         history.append(log)
@@ -677,15 +683,16 @@ def fit(
     blend: Blend,
     initialise: Initialise | None = None,
     on_epoch: EpochCallback | None = None,
-    fanouts: tuple[int, ...] | None = None,
+    walks: int | None = None,
 ) -> KGRecModel:
     """A model trained on all of `dataset`'s training interactions for `epochs` (no early
-    stopping: the epoch count and `blend` were picked on validation before), its steps over
-    sampled neighbourhoods of `fanouts` (None: as `config` says for the dataset's graph)."""
+    stopping: the epoch count and `blend` were picked on validation before), its steps
+    estimated from `walks` random walks a node (0: over the whole graph; None: as `config`
+    says for the dataset's graph)."""
     device = torch.device(resolve_device(config.device))
-    if fanouts is None:
-        fanouts = config.fanouts_for(dataset.graph)
-    model, _, _, _, _ = _fit(dataset, config, device, epochs, False, on_epoch, initialise, fanouts)
+    if walks is None:
+        walks = config.walks_for(dataset.graph)
+    model, _, _, _, _ = _fit(dataset, config, device, epochs, False, on_epoch, initialise, walks)
     return with_blend(model, blend, dataset, config)
 
 
@@ -712,9 +719,9 @@ def train(
     device = torch.device(resolve_device(config.device))
     started = time.perf_counter()
     # Decided once, on the training graph: the refit's adds the validation links.
-    fanouts = config.fanouts_for(dataset.graph)
+    walks = config.walks_for(dataset.graph)
     model, history, best_epoch, best_valid, seconds_to_best = _fit(
-        dataset, config, device, config.max_epochs, True, on_epoch, initialise, fanouts
+        dataset, config, device, config.max_epochs, True, on_epoch, initialise, walks
     )
     blend, blend_valid = tune_blend(model, dataset, config, kept_blend)
     cold_valid: ColdTuning | None = None
@@ -722,7 +729,7 @@ def train(
         blend, cold_valid = tune_cold(model, dataset, config, blend)
     final = final_data(dataset, config)
     if final is not dataset:
-        model = fit(final, config, best_epoch, blend, initialise, fanouts=fanouts)
+        model = fit(final, config, best_epoch, blend, initialise, walks=walks)
     else:
         model = with_blend(model, blend, final, config)
     train_seconds = time.perf_counter() - started
@@ -731,7 +738,7 @@ def train(
     return TrainResult(
         model, history, best_epoch, best_valid, test, cold, train_seconds, seconds_to_best,
         peak_rss_mb(), str(device), gnn_only, blend_valid, cold_valid, rank_and_world()[1],
-        fanouts,
+        walks,
     )  # fmt: skip
 
 

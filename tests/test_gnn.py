@@ -325,7 +325,7 @@ def test_kgrec_train_saves_a_model_and_writes_embeddings_back(graph: Graph, tmp_
         cli.train_app,
         ["--epochs", "3", "--dim", "8", "--batch-size", "64", "--models-dir", str(models),
          "--nproc", "2",  # data-parallel; one process: the other tests
-         "--sample-from-links", "0", "--neighbours", "3,2"],  # their sparse id gradients summed
+         "--sample-from-links", "0", "--walks", "3"],  # their sparse id gradients summed
     )  # fmt: skip
     assert outcome.exit_code == 0, outcome.output
     [model_dir] = list(models.glob("*/"))  # model directories, not the registry files
@@ -336,7 +336,7 @@ def test_kgrec_train_saves_a_model_and_writes_embeddings_back(graph: Graph, tmp_
     # The simple baselines ran on the same split and stand beside ours in one table.
     baselines = ["MostPopular", "ItemKNN", "EASE", "text-only (MiniLM profile)"]
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    assert (metrics["processes"], metrics["sampled_fanouts"]) == (2, [3, 2])
+    assert (metrics["processes"], metrics["sampled_walks"]) == (2, 3)
     assert sorted(metrics["baselines"]) == sorted(baselines)
     assert "KG-EASE (direct links)" in metrics["baselines_skipped"]  # the shop has no links
     results = (model_dir / "results.md").read_text()
@@ -444,25 +444,24 @@ def test_torchrun_trains_what_one_process_trains(
 def test_sampled_neighbourhoods_learn_the_tiny_graph_too(
     trained: tuple[RecDataset, TrainResult],
 ) -> None:
-    """Steps over sampled neighbourhoods (forced here: the graph is tiny) learn what
-    full-graph steps learn, and the result says they were sampled."""
+    """Walk-sampled steps (forced here: the graph is tiny) learn what full-graph steps
+    learn, and the result says they were sampled."""
     dataset, full = trained
-    sampled = train(dataset, replace(SMALL, sample_from_links=0, neighbours=(3, 2)))
-    assert (sampled.fanouts, full.fanouts) == ((3, 2), ())
+    sampled = train(dataset, replace(SMALL, sample_from_links=0, walks=3))
+    assert (sampled.walks, full.walks) == (3, 0)
     losses = [log.loss for log in sampled.history]
     assert losses[-1] < 0.9 * losses[0]
     assert sampled.test["hr@10"] > 0.5
     # Below the threshold the same config trains on the whole graph.
-    assert replace(SMALL, neighbours=(3, 2)).fanouts_for(dataset.graph) == ()
-    assert replace(SMALL, sample_from_links=0).fanouts_for(dataset.graph) == (10, 5)
+    assert replace(SMALL, walks=3).walks_for(dataset.graph) == 0
+    assert replace(SMALL, sample_from_links=0).walks_for(dataset.graph) == 10
 
 
-@pytest.mark.parametrize("neighbours", ["5", "5,x", "5,0", "5,5,5"])
-def test_kgrec_train_refuses_neighbours_that_are_not_one_count_a_layer(neighbours: str) -> None:
-    outcome = kgrec("train", "--neighbours", neighbours, env={})
-    assert outcome.returncode == 1
-    assert "--neighbours takes one whole number of at least 1 a layer (2)" in outcome.stderr
-    assert "10,5" in outcome.stderr
+@pytest.mark.parametrize("walks", ["0", "x", "2.5"])
+def test_kgrec_train_refuses_walks_that_are_not_a_count(walks: str) -> None:
+    outcome = CliRunner().invoke(cli.train_app, ["--walks", walks])
+    assert outcome.exit_code == 2
+    assert "--walks" in outcome.output
 
 
 def test_kgrec_train_refuses_fewer_than_one_process() -> None:

@@ -1,6 +1,6 @@
-"""Neighbour-sampled mini-batches (`gnn.sampling`): a block whose fanouts cover every link
-propagates exactly what the full graph does; smaller fanouts estimate it without bias; a
-data-parallel step sums the processes' sparse id gradients."""
+"""Random-walk-sampled mini-batches (`gnn.sampling`): walks estimate the full propagation
+without bias, and exactly where a node has at most one link; a data-parallel step sums the
+processes' sparse id gradients."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from torch.multiprocessing.spawn import spawn
 from gnn.collective import summed_sparse
 from gnn.dataset import TrainingGraph
 from gnn.model import KGRecModel, ModelConfig
-from gnn.sampling import NeighbourSampler, _extended
+from gnn.sampling import WalkSampler
 from kg.provision import free_port
 
 TEXT_DIM = 8
@@ -48,60 +48,81 @@ def seeds(model: KGRecModel) -> torch.Tensor:
     return torch.tensor([0, 3, 17, model.index.offset["item"] + 2, model.index.offset["brand"]])
 
 
+def walked(model: KGRecModel, sampler: WalkSampler, chosen: torch.Tensor) -> torch.Tensor:
+    return model.walked(chosen, sampler.sample(chosen), model.propagated_text())
+
+
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
-def test_fanouts_that_cover_every_link_propagate_exactly(num_layers: int) -> None:
+def test_walks_estimate_the_full_propagation_without_bias(num_layers: int) -> None:
     model = random_model(num_layers)
-    widest = int((model.adjacency.crow_indices().diff()).max())
-    sampler = NeighbourSampler(model.adjacency, (widest,) * num_layers, seed=0)
-    chosen = seeds(model)
-    with torch.no_grad():
-        torch.testing.assert_close(model.sampled(sampler.sample(chosen)), model()[chosen])
-
-
-def test_small_fanouts_estimate_the_full_propagation_without_bias() -> None:
-    model = random_model(2)
-    sampler = NeighbourSampler(model.adjacency, (2, 3), seed=0)
+    sampler = WalkSampler(model.adjacency, 3, num_layers, seed=0)
     chosen = seeds(model)
     with torch.no_grad():
         exact = model()[chosen]
-        draws = torch.stack([model.sampled(sampler.sample(chosen)) for _ in range(4000)])
+        draws = torch.stack([walked(model, sampler, chosen) for _ in range(4000)])
     spread = draws.std(dim=0) / 4000**0.5  # the standard error of the mean of the draws
-    assert (draws.std(dim=0) > 0).any()  # the fanouts do sample
+    assert (draws.std(dim=0) > 0).any()  # the walks do sample
     assert ((draws.mean(dim=0) - exact).abs() <= 5 * spread + 1e-6).all()
 
 
-def test_a_block_orders_its_nodes_by_hop_and_links_each_node_once() -> None:
+def test_nodes_with_one_link_or_none_are_walked_exactly() -> None:
+    """Users 0-2 bought items 0-2, one each, and item 0 has a brand; user 3 bought nothing:
+    every walk from users 1-3 is forced (user 3's stops at once), item 0's are not."""
+    num_nodes = {"user": 4, "item": 3, "brand": 1, "category": 0, "attribute": 0}
+    edges = {"interacted": torch.tensor([[0, 1, 2], [0, 1, 2]]),
+             "has_brand": torch.tensor([[0], [0]])}  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
+    features = {kind: torch.randn(count, TEXT_DIM, generator=generator)
+                for kind, count in num_nodes.items()}  # fmt: skip
+    config = ModelConfig(dim=4, num_layers=2, text_dim=TEXT_DIM, normalise=False)
+    model = KGRecModel(config, num_nodes, list(edges), torch.ones(8, dtype=torch.bool))
+    model.attach(TrainingGraph(num_nodes, edges), features)
+    forced, item = torch.tensor([1, 2, 3]), torch.tensor([model.index.offset["item"]])
+    sampler = WalkSampler(model.adjacency, 4, 2, seed=0)
+    with torch.no_grad():
+        torch.testing.assert_close(walked(model, sampler, forced), model()[forced])
+        draws = [walked(model, sampler, item) for _ in range(10)]
+        assert not all(torch.allclose(draw, model()[item]) for draw in draws)
+    walks = sampler.sample(torch.tensor([3]))
+    assert walks.nodes.tolist() == [[3] * 9]  # no links: it stays, weighing 0
+    assert walks.weights.tolist() == [[1.0] + [0.0] * 8]
+
+
+def test_each_walk_steps_along_links() -> None:
     model = random_model(2)
-    block = NeighbourSampler(model.adjacency, (2, 3), seed=0).sample(seeds(model))
-    assert block.ends[0] == 5 and block.ends[0] <= block.ends[1] <= block.ends[2]
-    assert len(set(block.nodes.tolist())) == len(block.nodes)
-    torch.testing.assert_close(block.nodes[:5], seeds(model))
-    assert bool((block.rows[:-1] <= block.rows[1:]).all())  # sorted by row
-    assert int(block.rows[: block.edge_ends[0]].max()) < block.ends[0]
-    assert int(block.cols[: block.edge_ends[0]].max()) < block.ends[1]
-    assert int(block.cols.max()) < block.ends[2]
-    degree = model.adjacency.crow_indices().diff()[block.nodes[: block.ends[1]]]
-    links = torch.bincount(block.rows, minlength=block.ends[1])
-    expected = torch.cat([degree[:5].clamp(max=2), degree[5:].clamp(max=3)])
-    torch.testing.assert_close(links, expected)
+    chosen = seeds(model)
+    walks = WalkSampler(model.adjacency, 3, 2, seed=0).sample(chosen)
+    assert walks.nodes.shape == walks.weights.shape == (5, 7)
+    torch.testing.assert_close(walks.nodes[:, 0], chosen)
+    linked = model.adjacency.to_dense() != 0
+    for before, after in ((walks.nodes[:, :1].expand(5, 3), walks.nodes[:, 1:4]),
+                          (walks.nodes[:, 1:4], walks.nodes[:, 4:])):  # fmt: skip
+        assert bool(linked[before, after].all())
+    assert bool((walks.weights[:, 1:] > 0).all())
 
 
-def test_extended_appends_only_the_new_ids() -> None:
-    nodes, positions = _extended(torch.tensor([7, 2, 9]), torch.tensor([9, 4, 2, 4, 1]))
-    assert nodes.tolist() == [7, 2, 9, 1, 4]
-    assert positions.tolist() == [2, 4, 1, 4, 3]
+def test_a_step_draws_a_link_in_proportion_to_its_weight() -> None:
+    """Node 0 links to node 1 (weight 0.1) and node 2 (0.3): a step from it reaches node 2
+    three times in four, and every walk weighs the row's sum, 0.4, over the walks."""
+    links = torch.tensor([[0, 0, 1, 2], [1, 2, 0, 0]])
+    adjacency = torch.sparse_coo_tensor(links, torch.tensor([0.1, 0.3, 0.1, 0.3]), (3, 3))
+    walks = WalkSampler(adjacency.to_sparse_csr(), 20000, 1, seed=0).sample(torch.tensor([0]))
+    reached = walks.nodes[0, 1:]
+    assert set(reached.tolist()) == {1, 2}
+    assert abs(float((reached == 2).float().mean()) - 0.75) < 0.015  # 0.003 standard error
+    torch.testing.assert_close(walks.weights[0, 1:], torch.full((20000,), 0.4 / 20000))
 
 
-def test_a_fanout_below_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        NeighbourSampler(random_model(2).adjacency, (4, 0), seed=0)
+def test_fewer_than_one_walk_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1 walk"):
+        WalkSampler(random_model(2).adjacency, 0, 2, seed=0)
 
 
-def test_a_block_for_another_depth_is_refused() -> None:
+def test_walks_for_another_depth_are_refused() -> None:
     model = random_model(2)
-    block = NeighbourSampler(model.adjacency, (4,), seed=0).sample(seeds(model))
-    with pytest.raises(ValueError, match="1 hops for 2 layers"):
-        model.sampled(block)
+    walks = WalkSampler(model.adjacency, 4, 1, seed=0).sample(seeds(model))
+    with pytest.raises(ValueError, match="walks of 1 steps for 2 layers"):
+        model.walked(seeds(model), walks, model.propagated_text())
 
 
 def _sum_in_process(rank: int, world: int, port: int, out: Path) -> None:
