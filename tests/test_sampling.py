@@ -105,7 +105,8 @@ def test_a_step_draws_a_link_in_proportion_to_its_weight() -> None:
     """Node 0 links to node 1 (weight 0.1) and node 2 (0.3): a step from it reaches node 2
     three times in four, and every walk weighs the row's sum, 0.4, over the walks."""
     links = torch.tensor([[0, 0, 1, 2], [1, 2, 0, 0]])
-    adjacency = torch.sparse_coo_tensor(links, torch.tensor([0.1, 0.3, 0.1, 0.3]), (3, 3))
+    weights = torch.tensor([0.1, 0.3, 0.1, 0.3])
+    adjacency = torch.sparse_coo_tensor(links, weights, (3, 3), check_invariants=True)
     walks = WalkSampler(adjacency.to_sparse_csr(), 20000, 1, seed=0).sample(torch.tensor([0]))
     reached = walks.nodes[0, 1:]
     assert set(reached.tolist()) == {1, 2}
