@@ -171,6 +171,7 @@ def one_scale(
     port = provision.free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(settings, models_dir, port, log=work / f"serve-{scale:g}.log")
+    retrieval = explained = serve_rss = None  # unless the server comes up and answers
     try:
         with console.status(f"{scale:g}x: serving..."):
             wait_ready(base, server, timeout_s=1200)
@@ -178,6 +179,10 @@ def one_scale(
             retrieval = p50_ms(base, users, explain=False)
             explained = p50_ms(base, users, explain=True)
             serve_rss = psutil.Process(server.pid).memory_info().rss / 2**20
+    except (RuntimeError, httpx.HTTPError) as failure:  # keep what this scale measured so far
+        console.print(
+            f"[red]{scale:g}x: serving failed ({failure}); see {work}/serve-{scale:g}.log"
+        )
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -251,8 +256,12 @@ def fitted_exponent(rows: list[dict[str, Any]], key: str) -> float | None:
     return float(slope)
 
 
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+def _figure(value: float | None, decimals: int) -> str:
+    return "-" if value is None else f"{value:.{decimals}f}"
+
+
+def _rounded(value: float | None, decimals: int) -> float | None:
+    return None if value is None else round(value, decimals)
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -264,7 +273,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
                        ("retrieval_p50_ms", "retrieval p50 ms")):  # fmt: skip
         points = [(size, row[key]) for size, row in zip(sizes, rows, strict=True)
                   if row[key] is not None]  # fmt: skip
-        axes.loglog(*zip(*points, strict=True), "o-", label=label)
+        if points:  # a cost no scale measured (a server that never came up) is left out
+            axes.loglog(*zip(*points, strict=True), "o-", label=label)
     linear = [rows[0]["ingest_s"] * size / sizes[0] for size in sizes]
     axes.loglog(sizes, linear, ":", color="grey", label="linear, from the first ingest")
     axes.set(xlabel="reviews in the shop", ylabel="cost", title="kgrec's costs against shop size")
@@ -311,10 +321,10 @@ def main(
                       f"{row['nodes']:,}", f"{row['relationships']:,}", f"{row['ingest_s']:.1f}",
                       f"{row['ingest_rss_mb']:.0f}", f"{row['dataset_s']:.1f}",
                       f"{row['epoch_s']:.2f} ({'sampled' if row['samples'] else 'full'})",
-                      _seconds(row["epoch_full_s"]), _seconds(row["epoch_sampled_s"]),
+                      _figure(row["epoch_full_s"], 2), _figure(row["epoch_sampled_s"], 2),
                       f"{row['train_rss_mb']:.0f}",
-                      f"{row['retrieval_p50_ms']:.2f}", f"{row['p50_ms']:.2f}",
-                      f"{row['serve_rss_mb']:.0f}")  # fmt: skip
+                      _figure(row["retrieval_p50_ms"], 2), _figure(row["p50_ms"], 2),
+                      _figure(row["serve_rss_mb"], 0))  # fmt: skip
     console.print(table)
     costs = ("ingest_s", "epoch_s", "epoch_sampled_s", "epoch_full_s", "dataset_s", "p50_ms",
              "retrieval_p50_ms")  # fmt: skip
@@ -337,14 +347,13 @@ def main(
         "sizes": sizes,
         "ingest_s": [round(row["ingest_s"], 2) for row in rows],
         "epoch_s": [round(row["epoch_s"], 3) for row in rows],
-        "p50_ms": [round(row["p50_ms"], 2) for row in rows],
+        "p50_ms": [_rounded(row["p50_ms"], 2) for row in rows],
         "peak_rss_mb": [round(max(row["ingest_rss_mb"], row["train_rss_mb"],
-                                  row["serve_rss_mb"])) for row in rows],
+                                  row["serve_rss_mb"] or 0)) for row in rows],
         "ingest_growth_exponent": growth["ingest_s"],
         "epoch_growth_exponent": growth["epoch_s"],
-        "epoch_sampled_s": [row["epoch_sampled_s"] and round(row["epoch_sampled_s"], 3)
-                            for row in rows],
-        "epoch_full_s": [row["epoch_full_s"] and round(row["epoch_full_s"], 3) for row in rows],
+        "epoch_sampled_s": [_rounded(row["epoch_sampled_s"], 3) for row in rows],
+        "epoch_full_s": [_rounded(row["epoch_full_s"], 3) for row in rows],
         "epoch_sampled_growth_exponent": growth["epoch_sampled_s"],
         "epoch_full_growth_exponent": growth["epoch_full_s"],
         "ddp_2proc_ndcg_ratio": ratio,

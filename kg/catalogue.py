@@ -20,15 +20,11 @@ TITLES = (
     "MATCH (i:Item) WHERE i.title IS NOT NULL OR i.name IS NOT NULL "
     "RETURN collect([i.id, i.title, i.name])"
 )
-# Users' histories grow with users x history, past what one record (one transaction's memory,
-# 70% of the heap by default) holds: a 16x-Beauty shop's 358k histories overflowed a 1 GB heap.
-# So they are read a page of users at a time, in id order (the id constraint's index).
-USER_ITEMS_PAGE = (
-    "MATCH (u:User) WHERE u.id > $after WITH u ORDER BY u.id LIMIT $page "
-    "OPTIONAL MATCH (u)-[:INTERACTED]->(i:Item) WITH u, collect(DISTINCT i.id) AS items "
-    "RETURN collect([u.id, items])"
+# Grows with every interaction: read a page of users at a time (`Graph.read_collected_paged`).
+USER_ITEMS = (
+    "MATCH (u:User)-[:INTERACTED]->(i:Item) WHERE u.id > $after AND u.id <= $upto "
+    "WITH u, collect(DISTINCT i.id) AS items RETURN collect([u.id, items])"
 )
-USERS_A_PAGE = 20_000
 CATEGORY_ITEMS = (
     "MATCH (i:Item)-[:IN_CATEGORY]->(:Category)-[:SUBCATEGORY_OF*0..]->(c:Category) "
     "WITH c, collect(DISTINCT i.id) AS items RETURN collect([c.id, items])"
@@ -81,7 +77,7 @@ def read_catalogue(graph: Graph) -> Catalogue:
     return Catalogue(
         titles={item: title for item, title, _ in titled if title is not None},
         names={item: name or title for item, title, name in titled},
-        user_items=read_user_items(graph),
+        user_items=dict(graph.read_collected_paged(USER_ITEMS, "User")),
         category_items=dict(graph.read_collected(CATEGORY_ITEMS)),
         entity_items={
             (label, entity): items for label, entity, items in graph.read_collected(ENTITY_ITEMS)
@@ -91,16 +87,6 @@ def read_catalogue(graph: Graph) -> Catalogue:
             for label, entity, name in graph.read_collected(ENTITIES)
         ],
     )
-
-
-def read_user_items(graph: Graph, page: int = USERS_A_PAGE) -> dict[str, list[str]]:
-    """Each user who interacted with an item -> those items, each once; `page` users a query."""
-    user_items: dict[str, list[str]] = {}
-    after = ""
-    while rows := graph.read_collected(USER_ITEMS_PAGE, {"after": after, "page": page}):
-        user_items.update((user, items) for user, items in rows if items)
-        after = max(user for user, _ in rows)
-    return user_items
 
 
 class StoredItem(BaseModel):

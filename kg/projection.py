@@ -60,13 +60,14 @@ NODES = {
 }
 # Edges grouped by their start node: its id, then the end's id and the relationship's
 # properties per edge.
+# They grow with the edges: read a page of start nodes at a time (`Graph.read_collected_paged`).
 INTERACTED = (
-    "MATCH (u:User)-[r:INTERACTED]->(i:Item) WITH u, collect([i.id, r.kind, r.ts]) AS edges "
-    "RETURN collect([u.id, edges])"
+    "MATCH (u:User)-[r:INTERACTED]->(i:Item) WHERE u.id > $after AND u.id <= $upto "
+    "WITH u, collect([i.id, r.kind, r.ts]) AS edges RETURN collect([u.id, edges])"
 )
 LINKED = (
-    "MATCH (a:Item)-[r:{type}]->(b:{label}) WITH a, collect([b.id, r.relation]) AS edges "
-    "RETURN collect([a.id, edges])"
+    "MATCH (a:Item)-[r:{type}]->(b:{label}) WHERE a.id > $after AND a.id <= $upto "
+    "WITH a, collect([b.id, r.relation]) AS edges RETURN collect([a.id, edges])"
 )
 
 
@@ -289,8 +290,8 @@ class PathProjection:
 
     @classmethod
     def read(cls, graph: Graph) -> PathProjection:
-        """The projection of the graph as it is now: one read (one record) per node table and
-        edge type."""
+        """The projection of the graph as it is now: one read (one record) per node table, and
+        per edge type a record a page of start nodes."""
         projection = cls()
         tables = {"User": projection.users, "Item": projection.items,
                   "Fact": projection.facts, "Entity": projection.entities}  # fmt: skip
@@ -337,7 +338,7 @@ class PathProjection:
         )
         found: list[tuple[int, int, int, int]] = []
         code = self.strings.code
-        for start_id, edges in graph.read_collected(query):
+        for start_id, edges in graph.read_collected_paged(query, start_label):
             start = starts.add(start_label, start_id)
             for end_id, prop, *ts in edges:
                 found.append((start, ends.add(end_label, end_id), code(prop), ts[0] if ts else 0))

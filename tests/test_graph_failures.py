@@ -108,6 +108,20 @@ def test_a_query_the_server_refuses_is_a_query_error_not_an_outage(own_server: S
         assert graph.read("RETURN 1 AS one") == [{"one": 1}]
 
 
+def test_a_query_past_the_servers_transaction_memory_says_to_give_it_more(
+    own_server: Settings,
+) -> None:
+    """The driver takes running out of transaction memory for a transient outage; it is the
+    query's size (the same query needs as much again), and the server still answers."""
+    quick = own_server.model_copy(update={"max_retry_time_s": 1.0})
+    with Graph.connect(quick, wait_s=30, query_timeout_s=60) as graph:
+        with pytest.raises(
+            GraphQueryError, match=r"ran out of transaction memory.*KGREC_NEO4J_HEAP"
+        ):
+            graph.read_collected("UNWIND range(1, 100000000) AS n RETURN collect(n)")
+        assert graph.read("RETURN 1 AS one") == [{"one": 1}]
+
+
 def test_the_server_ends_a_query_that_runs_past_its_timeout(own_server: Settings) -> None:
     endless = "UNWIND range(1, 10000000000) AS n RETURN count(n) AS kgrec_endless"
     running = (
