@@ -54,8 +54,9 @@ class TrainConfig:
     # A step propagates over the whole graph, which is exact but makes an epoch cost
     # interactions x graph size; in a training graph of `sample_from_links` links or more it
     # estimates its batch's embeddings from `walks` random walks a node instead
-    # (`gnn.sampling`), which costs the same at any size. 0: always walks. The default sits
-    # above Beauty's PGPR graph (1.2M links), so shops that size train exactly.
+    # (`gnn.sampling`), whose epochs grow far less with the shop (docs/scale.md). 0: always
+    # walks. The default sits above Beauty's PGPR graph (1.2M links), so shops that size train
+    # exactly.
     sample_from_links: int = 2_000_000
     walks: int = DEFAULT_WALKS
     lr: float = 0.01
