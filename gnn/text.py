@@ -22,6 +22,17 @@ from kg.settings import Settings
 
 BATCH_SIZE = 64
 Progress = Callable[[int, int], None]  # (texts encoded, texts to encode)
+# all-MiniLM-L6-v2 leaves two of its 384 dimensions near 1e-36 in every vector. Times a small
+# gradient they make subnormal floats, on which the CPU's matrix products crawl: the text
+# projection's gradient over 23k nodes took 0.21 s, 0.04 s with them zeroed. A component this
+# far below the others is zero to any float32 sum anyway.
+NEGLIGIBLE = 1e-12
+
+
+def without_negligible(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    """`vectors` with components of magnitude under `NEGLIGIBLE` set to 0 (in place)."""
+    vectors[np.abs(vectors) < NEGLIGIBLE] = 0.0
+    return vectors
 
 
 def default_model_path() -> Path:
@@ -110,7 +121,7 @@ class TextEncoder:
                 progress(start + len(batch), len(pending))
         for index, key in enumerate(keys):
             vectors[index] = np.frombuffer(known[key], dtype=np.float32)
-        return vectors
+        return without_negligible(vectors)
 
     def close(self) -> None:
         """Close the vector cache, once an encode in progress is done (threads share one

@@ -34,7 +34,7 @@ from gnn.distributed import train_data_parallel
 from gnn.infer import LoadedModel
 from gnn.model import ModelConfig
 from gnn.scoring import Blend, ItemItemTerm, ModelScorer
-from gnn.text import TextEncoder
+from gnn.text import NEGLIGIBLE, TextEncoder
 from gnn.train import (
     TrainConfig,
     TrainResult,
@@ -287,6 +287,19 @@ def test_a_new_item_is_embedded_from_text_and_brand(
     glow_users = [row for row, user in enumerate(loaded.ids["user"]) if user.startswith("g-")]
     user_vectors = loaded.users[glow_users]
     assert bool(((user_vectors @ new_glow) > (user_vectors @ new_tool)).all())
+
+
+def test_text_vectors_hold_no_component_small_enough_to_make_subnormal_products(
+    encoder: TextEncoder,
+) -> None:
+    """MiniLM itself leaves components near 1e-36, which multiplied by a gradient make the
+    subnormal floats CPU matrix products crawl on; the encoder's vectors have them at 0."""
+    texts = ["Glossy red lipstick. Brand: GlowCo", "Borosilicate beaker, 250 ml", "sledge"]
+    raw = encoder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert bool((np.abs(raw[raw != 0]) < NEGLIGIBLE).any())
+    vectors = encoder.encode(texts)
+    assert bool((np.abs(vectors[vectors != 0]) >= NEGLIGIBLE).all())
+    np.testing.assert_allclose(vectors, raw, atol=NEGLIGIBLE)
 
 
 def test_cold_items_are_held_out_of_training(graph: Graph, encoder: TextEncoder) -> None:
