@@ -63,7 +63,7 @@ from gnn.text import TextEncoder
 from gnn.train import EpochLog, TrainConfig, fit
 from kg import Graph, Settings, provision
 from kg.export import export_graph
-from kg.settings import PROJECT_ROOT
+from kg.settings import PROJECT_ROOT, prefer_huge_pages
 from kg.write import delete_all
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the graph snapshot is the tests'
@@ -297,6 +297,7 @@ def main(
     ] = 4.0,
 ) -> None:
     chosen = sorted(float(scale) for scale in scales.split(","))
+    prefer_huge_pages()  # as `kgrec` does; the spawned training processes inherit it
     rows = []
     with (
         provision.scratch_server(Settings(), "neo4j-scaling", wipe=False) as settings,

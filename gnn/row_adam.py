@@ -1,6 +1,6 @@
 """Adam for embedding tables whose gradients are sparse rows (walk-sampled steps,
 `gnn.sampling`): a step updates the rows its gradient has and their moments, and leaves every
-other row as it is (lazy Adam, as `torch.optim.SparseAdam`). The moments are dense tables
+other row as it is (lazy Adam, as `torch.optim.SparseAdam`). The moments are a dense table
 indexed by row, which costs under two thirds of SparseAdam's sparse-tensor arithmetic (0.21 s
 against 0.35 s for about 250k rows of a 554k-row table); where a step's gradient has every row, a
 step is `torch.optim.Adam`'s."""
@@ -37,16 +37,16 @@ class RowAdam(torch.optim.Optimizer):
                 state = self.state[param]
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(param)
-                    state["exp_avg_sq"] = torch.zeros_like(param)
+                    # Both moments of a row side by side: a step reads and writes each of
+                    # its rows' moments at one place.
+                    state["moments"] = param.new_zeros(len(param), 2, *param.shape[1:])
                 state["step"] += 1
                 step = state["step"]
-                first = state["exp_avg"].index_select(0, rows).mul_(beta1)
-                first.add_(values, alpha=1 - beta1)
-                second = state["exp_avg_sq"].index_select(0, rows).mul_(beta2)
-                second.addcmul_(values, values, value=1 - beta2)
-                state["exp_avg"].index_copy_(0, rows, first)
-                state["exp_avg_sq"].index_copy_(0, rows, second)
+                moments = state["moments"].index_select(0, rows)
+                first, second = moments[:, 0], moments[:, 1]
+                first.mul_(beta1).add_(values, alpha=1 - beta1)
+                second.mul_(beta2).addcmul_(values, values, value=1 - beta2)
+                state["moments"].index_copy_(0, rows, moments)
                 denominator = second.div_(1 - beta2**step).sqrt_().add_(group["eps"])
                 param.index_add_(0, rows, first.div_(denominator),
                                  alpha=-group["lr"] / (1 - beta1**step))  # fmt: skip

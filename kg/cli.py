@@ -17,7 +17,7 @@ from kg.connection import Graph
 from kg.errors import GraphError, GraphUnavailableError
 from kg.provision import ProvisionError
 from kg.schema import apply_schema, drop_schema
-from kg.settings import get_settings
+from kg.settings import get_settings, prefer_huge_pages
 from kg.write import delete_all
 
 console = Console()
@@ -179,6 +179,7 @@ def reset(
 
 
 def main() -> None:
+    prefer_huge_pages()  # before the sub-commands import torch
     for entry in entry_points(group="kgrec.commands"):
         command = entry.load()
         if isinstance(command, typer.Typer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -130,3 +131,19 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests build their own `Settings`)."""
     return Settings()
+
+
+# With this at 1, PyTorch's CPU allocator asks the kernel for transparent huge pages (2 MB)
+# for each tensor of 2 MB or more. Walk-sampled training reads and writes rows all over its
+# embedding, moment and text tables, and with 4 KB pages a row costs a TLB miss once the tables
+# outgrow the caches: a step on the 16x synthetic shop took 0.86 s with huge pages, 1.10 s
+# without. PyTorch reads the variable once, at its first allocation, so a process sets it
+# before anything imports torch (its children inherit it). Where the kernel's THP mode is
+# `never` it changes nothing.
+HUGE_PAGES = "THP_MEM_ALLOC_ENABLE"
+
+
+def prefer_huge_pages() -> None:
+    """Turn PyTorch's huge pages on for this process and its children, unless the
+    environment already says (THP_MEM_ALLOC_ENABLE=0 keeps them off)."""
+    os.environ.setdefault(HUGE_PAGES, "1")

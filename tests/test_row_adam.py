@@ -38,7 +38,7 @@ def test_rows_outside_the_gradient_stay_as_they_are() -> None:
     torch.testing.assert_close(table.detach()[[0, 2, 3]], start[[0, 2, 3]])
     assert not torch.allclose(table.detach()[[1, 4, 5]], start[[1, 4, 5]])
     # Rows that were never in a gradient have no moments either.
-    assert optimiser.state[table]["exp_avg"][[0, 2, 3]].abs().sum() == 0
+    assert optimiser.state[table]["moments"][[0, 2, 3]].abs().sum() == 0
 
 
 def test_a_dense_gradient_is_refused() -> None:
