@@ -27,8 +27,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
+import numpy as np
 import torch
 from torch import Tensor
+
+from gnn.compiled import compiled_loop, use_torch_threads
 
 DEFAULT_WALKS = 10
 
@@ -56,8 +60,7 @@ class WalkSampler:
             raise ValueError(f"a seed needs at least 1 walk, not {walks}")
         adjacency = adjacency.cpu()
         self.crow = adjacency.crow_indices()
-        # One entry past the links, which walks at a node without links read (they weigh 0).
-        self.col = torch.cat([adjacency.col_indices(), torch.zeros(1, dtype=torch.long)])
+        self.col = adjacency.col_indices()
         # Link i covers (cumulative[i], cumulative[i + 1]] of its row's span: float64, as the
         # sum runs over every link of the graph.
         self.cumulative = torch.cat([torch.zeros(1, dtype=torch.float64),
@@ -70,26 +73,46 @@ class WalkSampler:
     def sample(self, seeds: Tensor) -> Walks:
         """The walks out of `seeds` (global node ids)."""
         seeds = seeds.cpu()
-        count = len(seeds)
-        here = seeds.repeat_interleave(self.walks)
-        weight = torch.full((len(here),), 1 / self.walks)
-        nodes, weights = [seeds.unsqueeze(1)], [torch.ones(count, 1)]
-        for _ in range(self.layers):
-            weight = weight * self.row_sum[here]  # no links: 0 from here on
-            here = torch.where(self.crow[here + 1] > self.crow[here], self.col[self._step(here)],
-                               here)  # fmt: skip
-            nodes.append(here.view(count, self.walks))
-            weights.append(weight.view(count, self.walks))
-        return Walks(torch.cat(nodes, dim=1), torch.cat(weights, dim=1), self.layers)
+        count, width = len(seeds), 1 + self.layers * self.walks
+        # Drawn here, from the sampler's torch generator, so that walks repeat with its seed.
+        uniforms = torch.rand(self.layers, count * self.walks, generator=self.generator,
+                              dtype=torch.float64)  # fmt: skip
+        nodes, weights = torch.empty(count, width, dtype=torch.long), torch.empty(count, width)
+        nodes[:, 0], weights[:, 0] = seeds, 1
+        use_torch_threads()
+        _walk(self.crow.numpy(), self.col.numpy(), self.cumulative.numpy(),
+              self.row_sum.numpy(), seeds.numpy(), uniforms.numpy(), nodes.numpy(),
+              weights.numpy())  # fmt: skip
+        return Walks(nodes, weights, self.layers)
 
-    def _step(self, here: Tensor) -> Tensor:
-        """A link out of each node of `here`, drawn in proportion to its weight (the entry
-        past the links for a node without any)."""
-        start, end = self.crow[here], self.crow[here + 1]
-        low, high = self.cumulative[start], self.cumulative[end]
-        target = low + torch.rand(len(here), generator=self.generator, dtype=torch.float64) * (
-            high - low
-        )
-        link = torch.searchsorted(self.cumulative, target) - 1
-        last = len(self.col) - 1
-        return torch.where(end > start, link.clamp(min=start, max=end - 1), last)
+
+@compiled_loop
+def _walk(
+    crow: np.ndarray, col: np.ndarray, cumulative: np.ndarray, row_sum: np.ndarray,
+    seeds: np.ndarray, uniforms: np.ndarray, nodes: np.ndarray, weights: np.ndarray,
+) -> None:  # fmt: skip
+    """Walk k of seed s fills column 1 + h * walks + k of row s of `nodes` and `weights` for
+    each step h, its draws from `uniforms[h, s * walks + k]`."""
+    layers = len(uniforms)
+    walks = (nodes.shape[1] - 1) // layers
+    for walk in numba.prange(len(seeds) * walks):
+        seed, k = walk // walks, walk % walks
+        here, weight = seeds[seed], 1.0 / walks
+        for h in range(layers):
+            weight *= row_sum[here]  # no links: 0 from here on
+            start, end = crow[here], crow[here + 1]
+            if end > start:
+                # The link whose span (cumulative[link], cumulative[link + 1]] holds the
+                # target: a binary search over this node's links alone, which stay in cache.
+                low_sum, high_sum = cumulative[start], cumulative[end]
+                target = low_sum + uniforms[h, walk] * (high_sum - low_sum)
+                low, high = start, end - 1
+                while low < high:
+                    middle = (low + high + 1) // 2
+                    if cumulative[middle] < target:
+                        low = middle
+                    else:
+                        high = middle - 1
+                here = col[low]
+            nodes[seed, 1 + h * walks + k] = here
+            weights[seed, 1 + h * walks + k] = weight
