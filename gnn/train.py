@@ -59,6 +59,10 @@ class TrainConfig:
     # exactly.
     sample_from_links: int = 2_000_000
     walks: int = DEFAULT_WALKS
+    # Walk-sampled epochs take a user's pairs up to this many together: a step then walks
+    # from fewer distinct users, so on large shops, where few pairs of a random batch share a
+    # user, it costs about what it costs on small ones (docs/scale.md, "Pairs by user").
+    user_chunk: int = 4
     lr: float = 0.01
     l2: float = 0.0  # Adam weight decay
     max_epochs: int = 100
@@ -454,7 +458,7 @@ def _epoch(
     drawing every negative in lockstep with the others (and its own walks)."""
     model.train()
     rank, world = rank_and_world()
-    order = torch.randperm(pairs.shape[1], generator=generator)
+    order = epoch_order(pairs, generator, config.user_chunk if walker else 1)
     total = 0.0
     device = model.ids.weight.device
     for start in range(0, len(order), config.batch_size):
@@ -589,6 +593,22 @@ def walk_sampling(model: KGRecModel, config: TrainConfig, walks: int) -> Walker 
     sampler = WalkSampler(model.adjacency, walks, model.config.num_layers, config.seed + 1 + rank)
     with torch.no_grad():
         return Walker(sampler, model.propagated_text())
+
+
+def epoch_order(pairs: torch.Tensor, generator: torch.Generator, user_chunk: int) -> torch.Tensor:
+    """The order an epoch takes the training pairs in: at random, then, past a `user_chunk` of
+    1, each user's pairs cut into chunks of that many, each chunk kept together and the chunks
+    in a random order."""
+    order = torch.randperm(pairs.shape[1], generator=generator)
+    if user_chunk == 1:
+        return order
+    by_user = order[torch.sort(pairs[0, order], stable=True).indices]
+    _, counts = torch.unique_consecutive(pairs[0, by_user], return_counts=True)
+    user_start = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    opens_chunk = (torch.arange(len(by_user)) - user_start) % user_chunk == 0
+    chunk = torch.cumsum(opens_chunk, 0) - 1
+    chunk_rank = torch.randperm(int(opens_chunk.sum()), generator=generator)[chunk]
+    return by_user[torch.sort(chunk_rank).indices]
 
 
 def _draw(pool: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Random-walk-sampled mini-batches (`gnn.sampling`): walks estimate the full propagation
-without bias, and exactly where a node has at most one link; a data-parallel step sums the
-processes' sparse id gradients."""
+without bias, and exactly where a node has at most one link; their epochs keep a user's pairs
+together a chunk at a time; a data-parallel step sums the processes' sparse id gradients."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from gnn.collective import summed_sparse
 from gnn.dataset import TrainingGraph
 from gnn.model import KGRecModel, ModelConfig
 from gnn.sampling import WalkSampler
+from gnn.train import epoch_order
 from kg.provision import free_port
 
 TEXT_DIM = 8
@@ -112,6 +113,38 @@ def test_a_step_draws_a_link_in_proportion_to_its_weight() -> None:
     assert set(reached.tolist()) == {1, 2}
     assert abs(float((reached == 2).float().mean()) - 0.75) < 0.015  # 0.003 standard error
     torch.testing.assert_close(walks.weights[0, 1:], torch.full((20000,), 0.4 / 20000))
+
+
+def user_runs(users: torch.Tensor, order: torch.Tensor) -> dict[int, int]:
+    """How many separate runs of consecutive pairs each user's pairs take in `order`."""
+    taken = users[order]
+    starts = torch.cat([torch.tensor([True]), taken[1:] != taken[:-1]])
+    return {user: int((starts & (taken == user)).sum()) for user in torch.unique(users).tolist()}
+
+
+@pytest.mark.parametrize("user_chunk", [3, 1000])
+def test_walk_sampled_epochs_keep_a_users_pairs_together_a_chunk_at_a_time(user_chunk: int) -> None:
+    generator = torch.Generator().manual_seed(0)
+    users = torch.randint(50, (400,), generator=generator).sort().values  # as `_pairs` has them
+    pairs = torch.stack([users, torch.randint(30, (400,), generator=generator)])
+
+    orders = [epoch_order(pairs, generator, user_chunk) for _ in range(2)]
+
+    for order in orders:
+        assert torch.equal(order.sort().values, torch.arange(400))
+        runs = user_runs(users, order)
+        for user, count in runs.items():
+            assert count <= -(-int((users == user).sum()) // user_chunk)
+        assert max(runs.values()) > 1 or user_chunk == 1000  # chunks, not whole users
+    assert not torch.equal(users[orders[0]], users[orders[1]])  # reshuffled each epoch
+    assert len(epoch_order(pairs[:, :0], generator, user_chunk)) == 0
+
+
+def test_a_user_chunk_of_one_takes_the_pairs_at_random() -> None:
+    pairs = torch.stack([torch.arange(100) // 10, torch.arange(100) % 7])
+    order = epoch_order(pairs, torch.Generator().manual_seed(3), 1)
+    assert torch.equal(order, torch.randperm(100, generator=torch.Generator().manual_seed(3)))
+    assert max(user_runs(pairs[0], order).values()) > 3
 
 
 def test_fewer_than_one_walk_is_refused() -> None:
