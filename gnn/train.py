@@ -599,6 +599,8 @@ def epoch_order(pairs: torch.Tensor, generator: torch.Generator, user_chunk: int
     """The order an epoch takes the training pairs in: at random, then, past a `user_chunk` of
     1, each user's pairs cut into chunks of that many, each chunk kept together and the chunks
     in a random order."""
+    if user_chunk < 1:
+        raise ValueError(f"user_chunk must be at least 1 (1: pairs at random), not {user_chunk}")
     order = torch.randperm(pairs.shape[1], generator=generator)
     if user_chunk == 1:
         return order

@@ -145,6 +145,8 @@ def test_a_user_chunk_of_one_takes_the_pairs_at_random() -> None:
     order = epoch_order(pairs, torch.Generator().manual_seed(3), 1)
     assert torch.equal(order, torch.randperm(100, generator=torch.Generator().manual_seed(3)))
     assert max(user_runs(pairs[0], order).values()) > 3
+    with pytest.raises(ValueError, match="user_chunk must be at least 1"):
+        epoch_order(pairs, torch.Generator(), 0)
 
 
 def test_fewer_than_one_walk_is_refused() -> None:
