@@ -61,7 +61,7 @@ class TrainConfig:
     walks: int = DEFAULT_WALKS
     # Walk-sampled epochs take a user's pairs up to this many together: a step then walks
     # from fewer distinct users, so on large shops, where few pairs of a random batch share a
-    # user, it costs about what it costs on small ones (docs/scale.md, "Pairs by user").
+    # user, its cost grows far less (docs/scale.md, "Pairs by user").
     user_chunk: int = 4
     lr: float = 0.01
     l2: float = 0.0  # Adam weight decay
