@@ -83,10 +83,10 @@ TRAIN_HELP = (
     "M --nproc-per-node N --rdzv-endpoint HOST:PORT -m kg.cli train ...`, no --nproc): every "
     "process reads the graph and trains its share; rank 0 saves, writes back and promotes."
     "\n\n"
-    "Each step propagates over the whole graph, which is exact; a training graph of "
-    "--sample-from-links links or more (default 2,000,000) is too large for that, and each "
-    "step estimates its batch's embeddings from --walks random walks a node instead, so a "
-    "step's cost is bounded by its batch rather than by the graph."
+    "Each step propagates over the whole graph, which is exact; from --sample-from-links "
+    "links in the training graph (default 500,000, where a full-graph epoch costs about twice "
+    "a sampled one) each step estimates its batch's embeddings from --walks random walks a "
+    "node instead, so a step's cost is bounded by its batch rather than by the graph."
 )
 
 train_app = typer.Typer(name="train", help=TRAIN_HELP, no_args_is_help=False)
