@@ -84,8 +84,8 @@ TRAIN_HELP = (
     "process reads the graph and trains its share; rank 0 saves, writes back and promotes."
     "\n\n"
     "Each step propagates over the whole graph, which is exact; from --sample-from-links "
-    "links in the training graph (default 500,000, where a full-graph epoch costs about twice "
-    "a sampled one) each step estimates its batch's embeddings from --walks random walks a "
+    "links in the training graph (default 500,000, from where a full-graph epoch costs over "
+    "twice a sampled one) each step estimates its batch's embeddings from --walks random walks a "
     "node instead, so a step's cost is bounded by its batch rather than by the graph."
 )
 
